@@ -1,0 +1,203 @@
+"""The `kb` command: a thin front end over the library; errors become one clear line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .config import Settings, load_settings
+from .errors import KBError
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def common(func: Callable) -> Callable:
+    """Options every command shares; they override environment and config file."""
+    func = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Config file (TOML); default: ./kb.toml if present, or $KB_CONFIG.")(func)
+    func = click.option("--model", default=None, help="Embedding model name or local path ($KB_MODEL).")(func)
+    func = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Index folder ($KB_INDEX, default index/).")(func)
+    func = click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Corpus folder ($KB_CORPUS, default corpus/).")(func)
+    return func
+
+
+def make_settings(corpus: Path | None, index_dir: Path | None, model: str | None,
+                  config_file: Path | None, **more: Any) -> Settings:
+    return load_settings({"corpus": corpus, "index": index_dir, "model": model, **more}, config_file=config_file)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="psychoed-kb")
+def cli() -> None:
+    """A private, offline psychoeducation knowledge base.
+
+    Start with `kb index`, then `kb ask "why do I keep choosing people who hurt me?"`.
+    """
+
+
+@cli.command()
+@common
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of reusing embeddings.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when any file failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
+def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
+    """Build or update the index; only new or changed passages are embedded.
+
+    Example: kb index --corpus corpus/ --index index/
+    """
+    from .build import build_index
+    from .embed import load_embedder
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    embedder = load_embedder(settings)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if as_json:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="embedding", unit="chunk", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    report = build_index(settings, embedder, full=full, progress=progress)
+    if bar is not None:
+        bar.close()
+    if as_json:
+        _emit(report.to_json())
+    else:
+        click.echo(f"Indexed {report.documents} documents, {report.chunks} chunks into {settings.index} "
+                   f"in {report.seconds:.1f} s: embedded {report.embedded}; added {len(report.added)}, "
+                   f"changed {len(report.changed)}, removed {len(report.removed)}.")
+        for note in report.skipped:
+            click.echo(f"skipped {note}")
+        for failure in report.failed:
+            kept = " (previous version kept)" if failure.path in report.kept else ""
+            click.echo(f"failed {failure.path}: {failure.reason}{kept}", err=True)
+    if strict and report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@common
+@click.argument("query", required=False)
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many passages.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True)
+@click.option("--topic", "topics", multiple=True, help="Only articles with this topic (repeatable).")
+@click.option("--audience", type=click.Choice(["public", "clinician"]), default=None)
+@click.option("--batch", type=click.File("r", encoding="utf-8"), help="File with one query per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (always with --batch).")
+def search(corpus, index_dir, model, config_file, query, k, mode, topics, audience, batch, as_json) -> None:
+    """Find passages for a query.
+
+    Example: kb search "what is transference" -k 3 --json
+    """
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
+    if batch is not None:
+        for line in batch:
+            if line.strip():
+                hits = kb.search(line.strip(), k=k, mode=mode, topics=list(topics), audience=audience)
+                _emit({"query": line.strip(), "results": [h.to_json() for h in hits]})
+        return
+    if not query:
+        raise click.UsageError("give a QUERY or --batch FILE")
+    hits = kb.search(query, k=k, mode=mode, topics=list(topics), audience=audience)
+    if as_json:
+        _emit({"query": query, "results": [h.to_json() for h in hits]})
+        return
+    for hit in hits:
+        where = f" > {hit.chunk.section}" if hit.chunk.section else ""
+        page = f" (p. {hit.chunk.page})" if hit.chunk.page else ""
+        click.echo(f"{hit.rank}. {hit.title}{where}{page}  [{hit.score:.3f}]")
+        click.echo("   " + " ".join(hit.chunk.text.split())[:300])
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True)
+def stats(corpus, index_dir, model, config_file, as_json) -> None:
+    """Show what the index holds and what changed on disk since it was built.
+
+    Example: kb stats --json
+    """
+    from .build import changes_on_disk
+    from .errors import IndexMismatchError
+    from .store import read_manifest
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    manifest = read_manifest(settings.index)
+    if manifest is None:
+        raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' to build it")
+    changes = changes_on_disk(settings)
+    topics: dict[str, int] = {}
+    from .store import current_build, read_documents
+
+    for doc in read_documents(current_build(settings.index)).values():
+        for topic in doc.topics:
+            topics[topic] = topics.get(topic, 0) + 1
+    data = {"documents": manifest["counts"]["documents"], "chunks": manifest["counts"]["chunks"],
+            "topics": dict(sorted(topics.items())), "model": manifest["model"], "built_at": manifest["built_at"],
+            "index": str(settings.index), "changed_since_build": changes}
+    if as_json:
+        _emit(data)
+        return
+    stale = sum(len(v) for v in changes.values())
+    click.echo(f"{data['documents']} documents, {data['chunks']} chunks, {len(topics)} topics")
+    click.echo(f"model {manifest['model']['name']} ({manifest['model']['dimension']} dimensions), "
+               f"built {manifest['built_at']}")
+    click.echo(f"{stale} files changed since the build" + (": run 'kb index'" if stale else ""))
+    for kind, paths in changes.items():
+        for path in paths:
+            click.echo(f"  {kind}: {path}")
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True)
+def validate(corpus, index_dir, model, config_file, as_json) -> None:
+    """Check the corpus, topics and therapist directory without building anything.
+
+    Example: kb validate --corpus corpus/
+    """
+    from .validate import validate_corpus
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    problems, count = validate_corpus(settings)
+    if as_json:
+        _emit({"files": count, "problems": [p.to_json() for p in problems]})
+    else:
+        for problem in problems:
+            click.echo(f"{problem.path}: {problem.reason}", err=True)
+        click.echo(f"checked {count} files: " + (f"{len(problems)} problems" if problems else "all valid"))
+    if problems:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Entry point: library errors become one line and exit status 2."""
+    try:
+        cli(standalone_mode=False)
+    except KBError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,70 @@
+"""`kb validate`: the corpus lint (front matter schema, vocabulary, links, directory) without building."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .build import corpus_ignores
+from .config import Settings
+from .errors import InputError
+from .ingest import load_corpus
+from .records import Document, Failure
+from .topics import load_topics
+
+ARTICLE_FIELDS = ("id", "title", "summary", "topics", "audience", "last_reviewed", "reviewed_by",
+                  "references", "related")
+AUDIENCES = ("public", "clinician")
+
+
+def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
+    """All problems in the corpus folder, and how many files were checked."""
+    corpus = load_corpus(settings.corpus, corpus_ignores(settings))
+    problems = list(corpus.failures)
+    vocabulary: set[str] | None = None
+    if settings.topics_path.is_file():
+        try:
+            vocabulary = {t.id for t in load_topics(settings.topics_path)}
+        except InputError as exc:
+            problems.append(Failure(settings.topics_file, str(exc)))
+    ids = {d.id for d in corpus.documents}
+    for doc in corpus.documents:
+        problems.extend(Failure(doc.path, reason) for reason in check_document(doc, ids, vocabulary))
+    if settings.therapists_path.is_file():
+        from .therapists import check_directory
+
+        problems.extend(Failure(settings.therapists_file, r) for r in check_directory(settings, vocabulary))
+    count = len(corpus.documents) + len(corpus.failures) + sum(
+        p.is_file() for p in (settings.topics_path, settings.therapists_path))
+    return problems, count
+
+
+def check_document(doc: Document, ids: set[str], vocabulary: set[str] | None) -> list[str]:
+    """Schema problems of one document; Markdown with front matter must have every article field."""
+    meta = doc.metadata
+    problems = []
+    if doc.format == "markdown" and meta:
+        for field in ARTICLE_FIELDS:
+            if field in ("id", "title"):
+                continue  # popped into Document.id / .title; checked by ingest
+            if not meta.get(field):
+                problems.append(f"field '{field}' is missing or empty")
+    if "audience" in meta and meta["audience"] not in AUDIENCES:
+        problems.append(f"field 'audience': '{meta['audience']}' is not one of {', '.join(AUDIENCES)}")
+    if vocabulary is not None:
+        for topic in doc.topics:
+            if topic not in vocabulary:
+                problems.append(f"field 'topics': '{topic}' is not in the topic vocabulary")
+    for related in meta.get("related") or []:
+        if related not in ids:
+            problems.append(f"field 'related': no article with id '{related}'")
+        elif related == doc.id:
+            problems.append("field 'related': an article cannot be related to itself")
+    if meta.get("last_reviewed"):
+        try:
+            dt.date.fromisoformat(str(meta["last_reviewed"])[:10])
+        except ValueError:
+            problems.append(f"field 'last_reviewed': '{meta['last_reviewed']}' is not a date (YYYY-MM-DD)")
+    summary = meta.get("summary")
+    if summary is not None and not isinstance(summary, str):
+        problems.append("field 'summary': must be text")
+    return problems
