@@ -47,8 +47,9 @@ class BM25Index:
 
         retriever = bm25s.BM25()
         corpus = [tokenize(t) or [""] for t in texts]
-        if corpus:
-            retriever.index(corpus, show_progress=False)
+        # bm25s cannot save an index of nothing; a placeholder keeps an empty corpus buildable
+        # (scores() returns an empty array for zero chunks, so it is never seen).
+        retriever.index(corpus or [[""]], show_progress=False)
         return cls(retriever)
 
     @classmethod

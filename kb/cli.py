@@ -186,6 +186,147 @@ def validate(corpus, index_dir, model, config_file, as_json) -> None:
         sys.exit(1)
 
 
+def therapist_filters(func: Callable) -> Callable:
+    """The visitor's therapist filters, shared by `kb ask` and `kb therapists`."""
+    func = click.option("--population", type=click.Choice(["adults", "couples", "adolescents", "families",
+                                                           "older adults"]), default=None)(func)
+    func = click.option("--sliding-scale", is_flag=True, help="Only therapists with a sliding scale.")(func)
+    func = click.option("--max-fee", type=int, default=None, help="Highest fee per session.")(func)
+    func = click.option("--accepting", is_flag=True, help="Only therapists accepting new clients.")(func)
+    func = click.option("--format", "fmt", type=click.Choice(["online", "in-person"]), default=None)(func)
+    func = click.option("--language", default=None, help="e.g. French")(func)
+    return func
+
+
+def _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic=None):
+    from .matching import TherapistFilters
+
+    return TherapistFilters(topic=topic, language=language, format=fmt, accepting=accepting, max_fee=max_fee,
+                            sliding_scale=sliding_scale, population=population)
+
+
+@cli.command()
+@common
+@click.argument("question", required=False)
+@click.option("--topic", "topics", multiple=True, help="Only articles with this topic (repeatable).")
+@click.option("--audience", type=click.Choice(["public", "clinician"]), default=None)
+@therapist_filters
+@click.option("--batch", type=click.File("r", encoding="utf-8"), help="File with one question per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line with --batch).")
+def ask(corpus, index_dir, model, config_file, question, topics, audience, language, fmt, accepting, max_fee,
+        sliding_scale, population, batch, as_json) -> None:
+    """Answer a question with cited sentences from the library, crisis resources first when needed.
+
+    Example: kb ask "why do I keep choosing people who hurt me?" --json
+    """
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
+    filters = _filters(language, fmt, accepting, max_fee, sliding_scale, population)
+    if batch is not None:
+        for line in batch:
+            if line.strip():
+                _emit(kb.ask(line.strip(), list(topics), audience, filters).to_json())
+        return
+    if question is None:
+        raise click.UsageError("give a QUESTION or --batch FILE")
+    answer = kb.ask(question, list(topics), audience, filters)
+    if as_json:
+        _emit(answer.to_json())
+        return
+    from .present import answer_as_text
+
+    click.echo(answer_as_text(answer))
+
+
+@cli.command()
+@common
+@click.option("--topic", default=None, help="A specialty (topic id).")
+@therapist_filters
+@click.option("--json", "as_json", is_flag=True)
+def therapists(corpus, index_dir, model, config_file, topic, language, fmt, accepting, max_fee, sliding_scale,
+               population, as_json) -> None:
+    """List the therapist directory (sample data), filtered.
+
+    Example: kb therapists --topic trauma --language French --accepting
+    """
+    from .matching import filter_therapists
+    from .therapists import load_directory
+    from .topics import load_topics
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    vocabulary = {t.id for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else None
+    if topic and vocabulary is not None and topic not in vocabulary:
+        raise click.BadParameter(f"'{topic}' is not a topic id; see {settings.topics_path}", param_hint="--topic")
+    directory = load_directory(settings.therapists_path, vocabulary)
+    found = filter_therapists(directory.therapists,
+                              _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic))
+    if as_json:
+        from dataclasses import asdict
+
+        _emit({"sample_data": directory.sample_data, "directory_url": directory.directory_url,
+               "therapists": [asdict(t) for t in found]})
+        return
+    if directory.sample_data:
+        click.echo("Sample data: these therapists are fictional.")
+    for t in found:
+        status = "accepting new clients" if t.accepting_new_clients else "waitlist"
+        scale = ", sliding scale" if t.sliding_scale else ""
+        click.echo(f"{t.name}, {t.credentials} ({t.pronouns}) · {', '.join(t.specialties)} · "
+                   f"{', '.join(t.languages)} · {' and '.join(t.formats)} · ${t.fee}{scale} · {status}")
+        click.echo(f"  {t.profile_url}")
+    click.echo(f"{len(found)} of {len(directory.therapists)} therapists")
+
+
+@cli.command(name="eval")
+@common
+@click.option("--dataset", type=click.Choice(["golden", "counsel-chat"]), default="golden", show_default=True)
+@click.option("--questions", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("tests/eval/questions.yaml"), show_default=True, help="Golden question set.")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("../shared/data/counsel-chat/train.jsonl"), show_default=True,
+              help="counsel-chat train.jsonl.")
+@click.option("--sweep", is_flag=True, help="Also measure each fusion setting (convex weights, RRF).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Where the Markdown and JSON reports go.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=Path(".kb-cache"),
+              show_default=True, help="Where the counsel-chat index is kept between runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, out, cache, as_json) -> None:
+    """Measure retrieval (bm25 / dense / hybrid), abstention, faithfulness, matching and crisis detection.
+
+    Examples: kb eval;  kb eval --dataset counsel-chat --data ../shared/data/counsel-chat/train.jsonl
+    """
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
+    weights = [round(0.05 * i, 2) for i in range(21)] if sweep else None
+    if dataset == "golden":
+        from .evaluate import evaluate_golden, fusion_sweep, golden_markdown, load_golden
+
+        items = load_golden(questions)
+        report = evaluate_golden(kb, items)
+        if weights:
+            graded = [i for i in items if i.should_answer and i.expected_articles]
+            report["fusion_sweep"] = fusion_sweep(kb, [i.question for i in graded],
+                                                  [i.expected_articles for i in graded], weights)
+        markdown, name = golden_markdown(report), "eval-golden"
+    else:
+        from .counsel_chat import counsel_chat_markdown, evaluate_counsel_chat
+
+        report = evaluate_counsel_chat(kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"),
+                                       weights)
+        markdown, name = counsel_chat_markdown(report), "eval-counsel-chat"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(markdown, encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if as_json:
+        _emit(report)
+    else:
+        click.echo(markdown)
+        click.echo(f"reports written to {out / name}.md and .json")
+
+
 def main() -> None:
     """Entry point: library errors become one line and exit status 2."""
     try:

@@ -99,8 +99,10 @@ def load_document(path: Path, root: Path) -> Document:
     if not text.strip():
         raise InputError("no text after conversion")
     meta = _normalize_meta(meta)
-    doc_id = str(meta.pop("id", "") or rel.rsplit(".", 1)[0])
-    if not _ID_RE.match(doc_id) or ".." in doc_id:
+    explicit_id = meta.pop("id", "")
+    doc_id = str(explicit_id or rel.rsplit(".", 1)[0])
+    # Only a written id is checked: a PDF or text file cannot set one, so its path (spaces and all) must do.
+    if explicit_id and (not _ID_RE.match(doc_id) or ".." in doc_id):
         raise InputError(f"field 'id': {doc_id!r} is not a valid id (letters, digits, - _ . /)")
     title = str(meta.pop("title", "") or first_heading(text) or path.stem)
     return Document(id=doc_id, path=rel, title=title.strip(), text=text, format=kind, metadata=meta,
@@ -119,7 +121,7 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     raw = raw.replace("\r\n", "\n")
     if not raw.startswith("---\n"):
         return {}, raw
-    end = raw.find("\n---", 4)
+    end = raw.find("\n---", 3)  # from 3, so an empty block ("---\n---") closes too
     if end == -1:
         raise InputError("front matter: opening '---' has no closing '---'")
     try:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import numpy as np
+
+from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, is_relevant
 from .config import Settings
 from .embed import Embedder, load_embedder
-from .records import Hit
+from .matching import TherapistFilters, match_therapists
+from .records import Answer, Crisis, Hit
 from .search import Searcher, load_reranker
 from .store import Index, load_index
+from .therapists import Directory, load_directory
+from .topics import Topic, infer_topics, load_topics, topic_text
+
+PASSAGES = 5
 
 
 class KnowledgeBase:
-    """Loads the model and the index once; the CLI and the app call only this."""
+    """Loads the model, index, topics and directory once; the CLI and the app call only this."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
@@ -31,7 +39,75 @@ class KnowledgeBase:
         reranker = load_reranker(self.settings.reranker) if self.settings.reranker else None
         return Searcher(self.index, self.embedder, self.settings, reranker)
 
+    @cached_property
+    def topics(self) -> list[Topic]:
+        return load_topics(self.settings.topics_path) if self.settings.topics_path.is_file() else []
+
+    @cached_property
+    def topic_vectors(self) -> np.ndarray:
+        return self.embedder.embed([topic_text(t) for t in self.topics])
+
+    @cached_property
+    def directory(self) -> Directory:
+        if not self.settings.therapists_path.is_file():
+            return Directory([], "", False)
+        return load_directory(self.settings.therapists_path, {t.id for t in self.topics} or None)
+
+    @cached_property
+    def profile_vectors(self) -> np.ndarray:
+        return self.embedder.embed([t.profile_text() for t in self.directory.therapists])
+
+    @cached_property
+    def crisis_detector(self):
+        from .safety import CrisisDetector
+
+        return CrisisDetector(self.settings, self.embedder)
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
                audience: str | None = None) -> list[Hit]:
         """Ranked passages for a query."""
         return self.searcher.search(query, k=k, mode=mode, topics=topics, audience=audience)
+
+    def detect_crisis(self, question: str) -> Crisis:
+        return self.crisis_detector.detect(question)
+
+    def suggest_therapists(self, question: str, filters: TherapistFilters = TherapistFilters()) -> list:
+        """Therapist matches for a question without composing an answer (used by evaluation)."""
+        hits = self.search(question, k=PASSAGES)
+        query_vec = self.embedder.embed([question])[0]
+        topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics, [h.topics for h in hits])
+        labels = {t.id: t.label for t in self.topics}
+        return match_therapists(self.directory.therapists, topic_scores, query_vec, self.profile_vectors,
+                                filters, labels)
+
+    def ask(self, question: str, topics: list[str] | None = None, audience: str | None = None,
+            filters: TherapistFilters = TherapistFilters(), mode: str = "hybrid") -> Answer:
+        """Crisis check first, then passages, a cited answer or an abstention, topics and therapists."""
+        text, notices = clean_query(question)
+        crisis = self.detect_crisis(text)
+        hits = self.search(text, k=PASSAGES, mode=mode, topics=topics, audience=audience) \
+            if any(ch.isalnum() for ch in text) else []
+        query_vec = self.embedder.embed([text])[0]
+        relevant = is_relevant(hits, self.settings.abstain_below)
+        topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics,
+                                    [h.topics for h in hits] if relevant else [])
+        if crisis.detected:
+            for tid in ("crisis-support", "self-harm-and-suicide")[: 2 if crisis.kind in ("suicide", "self-harm") else 1]:
+                if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
+                    topic_scores.insert(0, (tid, 1.0))
+        answer_text, citations = None, []
+        if relevant:
+            sources = {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
+            answer_text, citations = compose(text, hits, self.embedder, self.settings.answer_sentences, sources)
+            relevant = bool(citations)
+        if not relevant:
+            notices.append(ABSTAIN_MESSAGE)
+            answer_text, citations = None, []
+        matches = []
+        if self.directory.therapists and (relevant or crisis.detected):
+            labels = {t.id: t.label for t in self.topics}
+            matches = match_therapists(self.directory.therapists, topic_scores, query_vec, self.profile_vectors,
+                                       filters, labels)
+        return Answer(query=text, text=answer_text, abstained=not relevant, citations=citations,
+                      passages=hits if relevant else [], topics=[tid for tid, _ in topic_scores],
+                      therapists=matches, crisis=crisis, disclaimer=DISCLAIMER, notices=notices)

@@ -70,15 +70,15 @@ def reflow(raw: str) -> str:
             para.clear()
 
     for line in lines:
-        heading_like = (len(line) < 70 and not _END.search(line) and line[0].isupper()
-                        and not para and not line.startswith(("-", "•")))
-        if heading_like and len(line) < 0.75 * width:
+        after_sentence = not para or bool(_END.search(para[-1]))
+        if (after_sentence and len(line) < min(70, 0.75 * width) and not _END.search(line)
+                and line[0].isupper()):
+            flush()
             out.append("## " + line)
             continue
-        if line.startswith(("•", "- ", "– ")):
+        if line.startswith(("•", "- ", "– ", "[ ]")):
             flush()
             para.append("- " + line.lstrip("•-– ").strip())
-            flush()
             continue
         para.append(line)
         if _END.search(line) and len(line) < 0.8 * width:

@@ -81,3 +81,96 @@ class Failure:
 
     def to_json(self) -> dict[str, str]:
         return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class Resource:
+    """A crisis line or service, as shown to a person in crisis."""
+
+    name: str
+    action: str  # e.g. "Call or text 9-8-8, any time"
+    region: str
+    url: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "action": self.action, "region": self.region, "url": self.url}
+
+
+@dataclass
+class Crisis:
+    """The result of crisis detection on one question."""
+
+    detected: bool
+    kind: str | None = None  # suicide | self-harm | harm-others | violence | medical
+    about_someone_else: bool = False
+    resources: list[Resource] = field(default_factory=list)
+    score: float = 0.0
+    reason: str = ""  # which rule or exemplar fired (for tests and eval; never logged)
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.detected:
+            return {"detected": False}
+        return {"detected": True, "kind": self.kind, "about_someone_else": self.about_someone_else,
+                "resources": [r.to_json() for r in self.resources]}
+
+
+@dataclass
+class Citation:
+    """One source behind a sentence of an answer."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    url: str
+    quote: str
+    chunk_id: str = ""
+    source_url: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
+                "section": self.section, "page": self.page, "url": self.url, "source_url": self.source_url,
+                "quote": self.quote}
+
+
+@dataclass
+class TherapistMatch:
+    """A therapist suggested for a question, with the reasons."""
+
+    id: str
+    name: str
+    credentials: str
+    specialties: list[str]
+    matched_topics: list[str]
+    why: str
+    profile_url: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "credentials": self.credentials,
+                "specialties": self.specialties, "matched_topics": self.matched_topics, "why": self.why,
+                "profile_url": self.profile_url, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    """What a visitor gets back: crisis first, then a cited answer or an honest abstention."""
+
+    query: str
+    text: str | None
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Hit]
+    topics: list[str]
+    therapists: list[TherapistMatch]
+    crisis: Crisis
+    disclaimer: str
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "answer": self.text, "abstained": self.abstained,
+                "citations": [c.to_json() for c in self.citations],
+                "passages": [h.to_json() for h in self.passages], "topics": self.topics,
+                "therapists": [t.to_json() for t in self.therapists], "crisis": self.crisis.to_json(),
+                "disclaimer": self.disclaimer, "notices": self.notices}

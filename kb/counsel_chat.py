@@ -1,0 +1,91 @@
+"""The external benchmark: counsel-chat answers indexed as documents, questions asked against them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .build import build_index
+from .errors import InputError
+from .evaluate import doc_rankings, fusion_sweep, retrieval_table
+from .knowledge_base import KnowledgeBase
+from .metrics import retrieval_summary
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    """The data set's rows; a missing file says where it was expected."""
+    if not Path(path).is_file():
+        raise InputError(f"counsel-chat data not found at {path} (expected ../shared/data/counsel-chat/train.jsonl)")
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def write_corpus(rows: list[dict[str, Any]], folder: Path) -> dict[str, list[str]]:
+    """One text file per therapist answer (rewritten only when changed); returns question id -> doc ids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    relevant: dict[str, list[str]] = {}
+    for row in rows:
+        for j, text in enumerate(row.get("answers") or []):
+            if not str(text).strip():
+                continue
+            doc_id = f"{row['id']}/a{j}"
+            path = folder / f"{doc_id}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            relevant.setdefault(row["id"], []).append(doc_id)
+    return relevant
+
+
+def question_text(row: dict[str, Any]) -> str:
+    return f"{row.get('title') or ''}\n{row.get('text') or ''}".strip()
+
+
+def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map: Path | None = None,
+                          sweep: list[float] | None = None, modes=("bm25", "dense", "hybrid")) -> dict[str, Any]:
+    """Retrieval metrics per retriever on counsel-chat, plus therapist matching on its questions."""
+    rows = load_rows(data)
+    relevant = write_corpus(rows, cache / "corpus")
+    settings = kb.settings.replace(corpus=cache / "corpus", index=cache / "index")
+    build = build_index(settings, kb.embedder)
+    bench = KnowledgeBase(settings, kb.embedder)
+    asked = [r for r in rows if r["id"] in relevant and question_text(r)]
+    questions = [question_text(r) for r in asked]
+    truth = [relevant[r["id"]] for r in asked]
+    rankings = doc_rankings(bench, questions, modes)
+    report: dict[str, Any] = {
+        "dataset": "counsel-chat", "questions": len(asked), "documents": build.documents, "chunks": build.chunks,
+        "fusion": {"method": settings.fusion, "dense_weight": settings.dense_weight},
+        "retrieval": {m: retrieval_summary(list(zip(rankings[m], truth)), graded=False) for m in modes}}
+    if sweep:
+        report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep)
+    if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
+        mapping = yaml.safe_load(Path(topic_map).read_text(encoding="utf-8")) or {}
+        hits = total = 0
+        for row in asked:
+            wanted = set(mapping.get(row.get("topic"), []) or [])
+            if not wanted:
+                continue
+            total += 1
+            matches = kb.suggest_therapists(question_text(row))
+            hits += any(wanted & set(m.specialties) for m in matches[:3])
+        report["matching"] = {"questions": total, "hit@3": hits / total if total else 0.0}
+    return report
+
+
+def counsel_chat_markdown(report: dict[str, Any]) -> str:
+    lines = ["# Evaluation: counsel-chat (external)", "",
+             f"{report['questions']} questions against {report['documents']} therapist answers "
+             f"({report['chunks']} chunks); relevant = the answers to that question.", "",
+             *retrieval_table(report["retrieval"]), ""]
+    if "matching" in report:
+        m = report["matching"]
+        lines += [f"Therapist matching: top-3 includes a specialist in the question's mapped topic for "
+                  f"{m['hit@3']:.3f} of {m['questions']} questions.", ""]
+    if report.get("fusion_sweep"):
+        lines += ["## Fusion sweep (hybrid)", "", "| fusion | nDCG@10 | Recall@10 |", "|---|---|---|"]
+        lines += [f"| {r['fusion']} | {r['ndcg@10']:.3f} | {r['recall@10']:.3f} |" for r in report["fusion_sweep"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""Plain-text and Markdown renderings of an answer (for the terminal and for download)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .records import Answer
+
+
+def answer_as_text(answer: Answer) -> str:
+    """The terminal view: crisis resources first, then the answer, sources, therapists, disclaimer."""
+    lines: list[str] = []
+    if answer.crisis.detected:
+        lines.append("IF YOU ARE IN CRISIS OR IN DANGER, PLEASE REACH OUT NOW:")
+        for r in answer.crisis.resources:
+            lines.append(f"  * {r.name}: {r.action}" + (f" ({r.url})" if r.url else ""))
+        lines.append("")
+    for notice in answer.notices:
+        lines.append(textwrap.fill(notice, 100))
+    if answer.text:
+        lines.append(textwrap.fill(answer.text, 100))
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            where = f" > {c.section}" if c.section else ""
+            page = f", p. {c.page}" if c.page else ""
+            lines.append(f"  [{c.n}] {c.title}{where}{page}  {c.url}")
+    elif answer.topics:
+        lines.append("Topics you could browse: " + ", ".join(answer.topics))
+    if answer.therapists:
+        lines.append("")
+        lines.append("Therapists who work with this (sample data):")
+        for t in answer.therapists:
+            lines.append(f"  - {t.name}, {t.credentials}: {t.why}  {t.profile_url}")
+    lines.append("")
+    lines.append(textwrap.fill(answer.disclaimer, 100))
+    return "\n".join(lines)
+
+
+def answer_as_markdown(answer: Answer) -> str:
+    """A Markdown export of an answer with its citations (clinician view download)."""
+    out = [f"# {answer.query}", ""]
+    if answer.crisis.detected:
+        out += ["**If you are in crisis:** " + "; ".join(f"{r.name}: {r.action}" for r in answer.crisis.resources), ""]
+    out += [answer.text or "_The library has no answer to this question._", ""]
+    if answer.citations:
+        out += ["## Sources", ""]
+        for c in answer.citations:
+            where = f", section \"{c.section}\"" if c.section else ""
+            page = f", p. {c.page}" if c.page else ""
+            out.append(f"{c.n}. {c.title}{where}{page}. > {c.quote}")
+        out.append("")
+    out += [f"_{answer.disclaimer}_", ""]
+    return "\n".join(out)
