@@ -52,7 +52,10 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     out, seen = [], set()
     for hit in hits:
         text = hit.chunk.text
-        for start, end in split_sentences(text):
+        # Line by line, as the chunker does: a list's lead-in and its items are not one sentence.
+        spans = [span for line in re.finditer(r"[^\n]+", text)
+                 for span in split_sentences(line.group(0), line.start())]
+        for start, end in spans:
             sentence = text[start:end].strip()
             stripped = re.sub(r"^[-*]\s+", "", sentence)
             start += len(sentence) - len(stripped)
@@ -126,12 +129,15 @@ def compose(query: str, hits: list[Hit], embedder: Embedder, limit: int = 4,
 
 def is_relevant(hits: list[Hit], threshold: float) -> bool:
     """Whether the best passage is close enough in meaning to answer from (calibrated by `kb eval`)."""
-    return bool(hits) and max(h.dense_score or -1.0 for h in hits) >= threshold
+    return bool(hits) and max(-1.0 if h.dense_score is None else h.dense_score for h in hits) >= threshold
+
+
+_CITED = re.compile(r"(.+?)\s\[(\d+)\](?:\s|$)", re.S)
 
 
 def cited_sentences(text: str) -> list[tuple[str, int]]:
     """(sentence, citation number) pairs of an answer text, for checking faithfulness."""
-    return [(m.group(1).strip(), int(m.group(2))) for m in re.finditer(r"(.+?)\s\[(\d+)\](?:\s|$)", text)]
+    return [(m.group(1).strip(), int(m.group(2))) for m in _CITED.finditer(text)]
 
 
 def is_faithful(text: str | None, citations: list[Citation], passages: list[Hit]) -> bool:
@@ -141,4 +147,6 @@ def is_faithful(text: str | None, citations: list[Citation], passages: list[Hit]
     by_n = {c.n: c for c in citations}
     chunks = {h.chunk.id: h.chunk.text for h in passages}
     pairs = cited_sentences(text)
+    if _CITED.sub("", text).strip():
+        return False  # text that no marker cites
     return bool(pairs) and all(n in by_n and sentence in chunks.get(by_n[n].chunk_id, "") for sentence, n in pairs)

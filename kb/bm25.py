@@ -65,7 +65,8 @@ class BM25Index:
         """A BM25 score for each of the `size` chunks (zeros when no query word is in the index)."""
         tokens = tokenize(query)
         vocab = getattr(self._retriever, "vocab_dict", None) or {}
-        ids = [vocab[t] for t in tokens if t in vocab]
+        # Each distinct word counts once: long questions repeat common words, which would drown rare ones.
+        ids = [vocab[t] for t in dict.fromkeys(tokens) if t in vocab]
         if not ids or size == 0:
             return np.zeros(size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)

@@ -106,7 +106,7 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for section, s_start, s_end in sections(doc):
-        prefix = context_prefix(doc.title, section)
+        prefix = context_prefix(doc.title if doc.titled else "", section)
         budget = max(MIN_TEXT_BUDGET, max_tokens - SPECIAL_TOKENS - count(prefix))
         units = _units(doc.text, s_start, s_end, count, budget)
         for group in _pack(units, budget, overlap):
@@ -122,8 +122,9 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
 
 
 def context_prefix(title: str, section: str) -> str:
-    """The title and heading path the model sees before a chunk's text."""
-    return f"{title} > {section}\n" if section else f"{title}\n"
+    """The title and heading path the model sees before a chunk's text (nothing when neither is known)."""
+    context = " > ".join(part for part in (title, section) if part)
+    return f"{context}\n" if context else ""
 
 
 def _pack(units: list[Unit], budget: int, overlap: int) -> Iterator[list[Unit]]:

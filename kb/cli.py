@@ -327,6 +327,33 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
         click.echo(f"reports written to {out / name}.md and .json")
 
 
+@cli.command()
+@common
+@click.argument("what", type=click.Choice(["all", "index", "ask"]), default="all")
+@click.option("--json", "as_json", is_flag=True)
+def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
+    """Measure build throughput (vs the raw encoder), incremental reindex and answer latency.
+
+    Example: kb bench index
+    """
+    from .bench import bench_ask, bench_index
+    from .embed import load_embedder
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    results: dict[str, Any] = {}
+    if what in ("all", "index"):
+        results["index"] = bench_index(settings, load_embedder(settings))
+    if what in ("all", "ask"):
+        results["ask"] = bench_ask(settings)
+    if as_json:
+        _emit(results)
+        return
+    for section, values in results.items():
+        click.echo(f"[{section}]")
+        for key, value in values.items():
+            click.echo(f"  {key}: {value}")
+
+
 def main() -> None:
     """Entry point: library errors become one line and exit status 2."""
     try:

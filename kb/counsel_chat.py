@@ -61,7 +61,7 @@ def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map:
         "fusion": {"method": settings.fusion, "dense_weight": settings.dense_weight},
         "retrieval": {m: retrieval_summary(list(zip(rankings[m], truth)), graded=False) for m in modes}}
     if sweep:
-        report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep)
+        report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep, graded=False)
     if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
         mapping = yaml.safe_load(Path(topic_map).read_text(encoding="utf-8")) or {}
         hits = total = 0

@@ -14,6 +14,7 @@ from .knowledge_base import KnowledgeBase
 from .metrics import dedupe, precision_recall, retrieval_summary
 
 DEPTH = 50  # chunks ranked per query before documents are counted
+KINDS = ("answerable", "near-miss", "off-topic", "crisis")
 THRESHOLDS = [round(0.20 + 0.01 * i, 2) for i in range(36)]
 
 
@@ -39,8 +40,17 @@ def load_golden(path: Path) -> list[GoldenItem]:
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot read the golden set ({type(exc).__name__})") from None
     rows = data.get("questions") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise InputError(f"{path}: expected a 'questions:' list")
     fields = set(GoldenItem.__dataclass_fields__)
-    return [GoldenItem(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    items = []
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not all(row.get(k) for k in ("id", "question", "kind")):
+            raise InputError(f"{path}: question #{n} needs an id, a question and a kind")
+        if row["kind"] not in KINDS:
+            raise InputError(f"{path}: question '{row['id']}': kind '{row['kind']}' is not one of {', '.join(KINDS)}")
+        items.append(GoldenItem(**{k: v for k, v in row.items() if k in fields}))
+    return items
 
 
 def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]) -> dict[str, list[list[str]]]:
@@ -57,8 +67,11 @@ def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]
 
 
 def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[str]],
-                 weights: list[float]) -> list[dict[str, Any]]:
-    """nDCG@10 and Recall@10 of convex fusion at each dense weight, and of RRF, on the same queries."""
+                 weights: list[float], graded: bool = True) -> list[dict[str, Any]]:
+    """nDCG@10 and Recall@10 of convex fusion at each dense weight, and of RRF, on the same queries.
+
+    graded: as in retrieval_summary; pass the value the main table used, so the rows compare with it.
+    """
     searcher = kb.searcher
     allowed = searcher.mask()
     scored = [searcher.scores(q) for q in questions]
@@ -69,7 +82,7 @@ def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[st
         searcher.settings = settings
         runs = [(dedupe([h.chunk.doc_id for h in searcher.rank(d, b, DEPTH, "hybrid", allowed, max_per_doc=0)]), rel)
                 for (d, b), rel in zip(scored, relevant)]
-        summary = retrieval_summary(runs)
+        summary = retrieval_summary(runs, graded)
         rows.append({"fusion": label, "ndcg@10": summary["ndcg@10"], "recall@10": summary["recall@10"]})
     searcher.settings = base
     return rows
@@ -78,8 +91,7 @@ def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[st
 def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "dense", "hybrid")) -> dict[str, Any]:
     """Every golden-set metric the issues ask for, in one report dict."""
     report: dict[str, Any] = {"dataset": "golden", "items": len(items),
-                              "kinds": {k: sum(i.kind == k for i in items) for k in
-                                        ("answerable", "near-miss", "off-topic", "crisis")}}
+                              "kinds": {k: sum(i.kind == k for i in items) for k in KINDS}}
     graded = [i for i in items if i.should_answer and i.expected_articles]
     rankings = doc_rankings(kb, [i.question for i in graded], modes)
     report["retrieval"] = {m: retrieval_summary(list(zip(rankings[m], [i.expected_articles for i in graded])))

@@ -104,9 +104,9 @@ def load_document(path: Path, root: Path) -> Document:
     # Only a written id is checked: a PDF or text file cannot set one, so its path (spaces and all) must do.
     if explicit_id and (not _ID_RE.match(doc_id) or ".." in doc_id):
         raise InputError(f"field 'id': {doc_id!r} is not a valid id (letters, digits, - _ . /)")
-    title = str(meta.pop("title", "") or first_heading(text) or path.stem)
-    return Document(id=doc_id, path=rel, title=title.strip(), text=text, format=kind, metadata=meta,
-                    page_starts=page_starts, content_hash=hashlib.sha256(data).hexdigest())
+    title = str(meta.pop("title", "") or first_heading(text) or "").strip()
+    return Document(id=doc_id, path=rel, title=title or path.stem, text=text, format=kind, metadata=meta,
+                    page_starts=page_starts, content_hash=hashlib.sha256(data).hexdigest(), titled=bool(title))
 
 
 def _decode(data: bytes) -> str:

@@ -18,6 +18,7 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     page_starts: list[int] | None = None  # PDF: character offset where each page begins
     content_hash: str = ""
+    titled: bool = True  # False when the title is only the file name, which says nothing of the content
 
     @property
     def topics(self) -> list[str]:

@@ -1,0 +1,83 @@
+"""`kb bench`: build throughput beside the raw encoder, incremental reindex time, and answer latency."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .build import build_index
+from .chunking import chunk_document
+from .config import Settings
+from .embed import Embedder
+from .ingest import load_corpus
+
+QUESTIONS = ["why do I keep choosing people who hurt me?", "what is transference", "how much does therapy cost",
+             "I feel empty even though my life is fine", "evidence for short-term psychodynamic therapy",
+             "how do I support a friend who self-harms", "what happens in the first session",
+             "my mom died last year and I still cry every day", "what are defence mechanisms",
+             "is online therapy as good as in person"]
+
+
+def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """Full build of a copy of the corpus, the raw encoder on the same texts, then a one-article change."""
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        shutil.copytree(settings.corpus, corpus)
+        local = settings.replace(corpus=corpus, index=Path(tmp) / "index")
+        started = time.perf_counter()
+        report = build_index(local, embedder, full=True)
+        build_seconds = time.perf_counter() - started
+        docs = load_corpus(corpus).documents
+        texts = [c.embed_text for d in docs for c in chunk_document(d, embedder.count_tokens, settings.max_tokens,
+                                                                    settings.overlap_sentences)]
+        started = time.perf_counter()
+        embedder.embed(texts)
+        encode_seconds = time.perf_counter() - started
+        article = next(p for p in sorted(corpus.rglob("*.md")))
+        article.write_text(article.read_text(encoding="utf-8") + "\n\nA sentence added for the benchmark.\n",
+                           encoding="utf-8")
+        started = time.perf_counter()
+        incremental = build_index(local, embedder)
+        incremental_seconds = time.perf_counter() - started
+    build_rate = report.chunks / build_seconds if build_seconds else 0.0
+    encode_rate = len(texts) / encode_seconds if encode_seconds else 0.0
+    return {"documents": report.documents, "chunks": report.chunks,
+            "build_seconds": round(build_seconds, 2), "build_chunks_per_s": round(build_rate, 1),
+            "encoder_chunks_per_s": round(encode_rate, 1),
+            "build_vs_encoder": round(build_rate / encode_rate, 3) if encode_rate else None,
+            "incremental_seconds": round(incremental_seconds, 2), "incremental_embedded": incremental.embedded,
+            "incremental_changed": incremental.changed}
+
+
+def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
+    """Cold start to first answer in a fresh process, then warm answer latency in this one."""
+    code = ("import time; t=time.perf_counter(); from kb.config import load_settings; "
+            "from kb.knowledge_base import KnowledgeBase; "
+            f"kb=KnowledgeBase(load_settings({{'corpus': {str(settings.corpus)!r}, 'index': {str(settings.index)!r}, "
+            f"'model': {settings.model!r}}})); kb.ask('what is psychodynamic therapy?'); "
+            "print(time.perf_counter()-t)")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    cold_process = time.perf_counter() - started
+    cold_in_process = float(out.stdout.strip().splitlines()[-1])
+    from .knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(settings)
+    kb.ask(QUESTIONS[0])
+    times = []
+    for _ in range(repeat):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            kb.ask(question)
+            times.append(time.perf_counter() - started)
+    times.sort()
+    return {"cold_start_to_first_answer_s": round(cold_process, 2),
+            "cold_start_in_process_s": round(cold_in_process, 2),
+            "warm_answer_median_s": round(statistics.median(times), 3),
+            "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3), "answers": len(times)}

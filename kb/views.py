@@ -1,0 +1,233 @@
+"""Streamlit pieces shared by the pages: settings, the cached knowledge base, start-up indexing and the cards.
+
+Only the app imports this module (it imports Streamlit). Every piece of corpus, directory or visitor
+text goes through kb.ui's escaping before it reaches st.markdown; unsafe HTML is never allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+import streamlit as st
+
+from . import ui
+from .build import build_index, changes_on_disk
+from .config import Settings, load_settings
+from .embed import BUNDLED, Embedder, load_embedder
+from .errors import KBError
+from .knowledge_base import KnowledgeBase
+from .records import Citation, Crisis, Document, Hit, Resource, TherapistMatch
+from .safety import crisis_resources, helping_someone_else
+from .store import current_build, read_manifest
+from .therapists import Directory
+
+PAGES = {"ask": "pages/ask.py", "library": "pages/library.py", "therapists": "pages/therapists.py",
+         "about": "pages/about.py"}
+SAMPLE_DATA_NOTE = "Sample data: fictional therapists. These profiles are made up for demonstration."
+log = logging.getLogger(__name__)
+esc = ui.escape_markdown
+
+
+def settings() -> Settings:
+    """Settings from the environment and kb.toml; a bad value stops the page with one clear line."""
+    try:
+        return load_settings()
+    except KBError as exc:
+        st.error(f"The app is misconfigured: {exc}")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _embedder(model: str, allow_hub: bool, batch_size: int) -> Embedder:
+    return load_embedder(Settings(model=model, allow_hub=allow_hub, batch_size=batch_size))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _knowledge_base(settings: Settings, build: str) -> KnowledgeBase:
+    """One KnowledgeBase per settings and live build, shared by every session (used read-only after warming)."""
+    kb = KnowledgeBase(settings, _embedder(settings.model, settings.allow_hub, settings.batch_size))
+    for name in ("index", "searcher", "topics", "directory", "topic_vectors", "profile_vectors", "crisis_detector"):
+        getattr(kb, name)  # fill every cached property now, so sessions never race to build one
+    return kb
+
+
+def knowledge_base() -> KnowledgeBase:
+    """The shared KnowledgeBase for the live build (a new `kb index` is picked up on the next page load)."""
+    s = settings()
+    build = current_build(s.index)
+    try:
+        with st.spinner("Loading the library…"):
+            return _knowledge_base(s, build.name if build else "")
+    except KBError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def stale_reason(s: Settings) -> str:
+    """Why the index must be (re)built before serving, or "" when it matches the corpus and model."""
+    manifest = read_manifest(s.index)
+    if manifest is None:
+        return "there is no search index yet"
+    model = manifest.get("model", {}).get("name")
+    if model != s.model and not (model in BUNDLED and s.model in BUNDLED):
+        return f"the index was built with model '{model}'"
+    changed = sum(len(paths) for paths in changes_on_disk(s).values())
+    return f"{changed} files changed since the last build" if changed else ""
+
+
+@st.cache_resource(show_spinner=False)
+def _startup() -> dict:
+    return {"lock": threading.Lock(), "checked": set()}
+
+
+def prepare_index() -> None:
+    """Build or update a missing or stale index with a progress bar, once per server process and settings."""
+    s = settings()
+    state = _startup()
+    if s in state["checked"]:
+        return
+    with state["lock"]:
+        if s in state["checked"]:
+            return
+        try:
+            reason = stale_reason(s)
+        except KBError as exc:
+            st.error(str(exc))
+            st.stop()
+        if reason:
+            _build(s, reason)
+        state["checked"].add(s)
+
+
+def _build(s: Settings, reason: str) -> None:
+    box = st.empty()
+    with box.container():
+        st.info(f"Preparing the library before it opens: {reason}. This happens once.")
+        bar = st.progress(0.0, text="Reading and splitting the articles…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0, text=f"Embedding passages: {done} of {total}")
+
+        try:
+            report = build_index(s, _embedder(s.model, s.allow_hub, s.batch_size), progress=progress)
+        except KBError as exc:
+            st.error(f"The search index could not be built: {exc}")
+            st.stop()
+        bar.progress(1.0, text="Done")
+    box.empty()
+    st.toast(f"Search index ready: {report.documents} documents, {report.chunks} passages.")
+
+
+# Our own constant CSS, never corpus or visitor text: long link labels (article titles) wrap at phone width
+# instead of being cut off.
+_WRAP_LINKS = ("<style>[data-testid='stPageLink-NavLink'], [data-testid='stPageLink-NavLink'] * "
+               "{white-space: normal !important; text-overflow: clip !important; height: auto !important;}</style>")
+
+
+def wrap_long_links() -> None:
+    st.html(_WRAP_LINKS)
+
+
+def log_failure(exc: BaseException) -> None:
+    """Log where an unexpected error happened, never its message (it could quote the question)."""
+    log.error("%s while answering a question:\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+
+
+def sentence(message: str) -> str:
+    """A library error message as a sentence for the page."""
+    return message[:1].upper() + message[1:]
+
+
+def disclaimer(text: str) -> None:
+    st.info(esc(text), icon=":material/info:")
+
+
+def resource_list(resources: list[Resource]) -> None:
+    """Crisis lines and emergency services, phone numbers as tap-to-call links."""
+    lines = []
+    for r in resources:
+        site = f" ({ui.link('website', r.url)})" if ui.safe_url(r.url) else ""
+        lines.append(f"- **{esc(r.name)}:** {ui.phone_links(r.action)}{site}")
+    st.markdown("\n".join(lines))
+
+
+def sidebar_crisis_note(region: str) -> None:
+    """A short, always-visible pointer to crisis help (in the sidebar of every page)."""
+    with st.sidebar:
+        st.markdown("**In crisis or in danger?**")
+        resource_list(crisis_resources(region))
+
+
+def helping_list() -> None:
+    st.markdown("\n".join(f"- {esc(line)}" for line in helping_someone_else()))
+
+
+def crisis_panel(crisis: Crisis) -> None:
+    """Crisis resources, shown before anything else; the heading and words carry the message, not colour."""
+    with st.container(border=True, key="crisis-panel"):
+        st.header("If you are in crisis", anchor="crisis", icon=":material/call:")
+        st.error("**Your safety comes first.** If you are thinking about harming yourself or someone else, "
+                 "or you are in danger, please reach out now. You do not have to go through this alone.",
+                 icon=":material/favorite:")
+        resource_list(crisis.resources)
+        if crisis.about_someone_else:
+            st.subheader("If you are worried about someone else")
+            helping_list()
+        else:
+            with st.expander("Worried about someone else?"):
+                helping_list()
+
+
+def article_link(doc_id: str, section: str, label: str) -> None:
+    params = {"doc": doc_id, "section": section} if section else {"doc": doc_id}
+    st.page_link(PAGES["library"], label=esc(label), query_params=params, icon=":material/menu_book:")
+
+
+def passage_card(c: Citation, hit: Hit | None, doc: Document | None, terms: set[str], clinician: bool) -> None:
+    """One source of the answer: title, section, page, highlighted snippet, link to the article there."""
+    with st.container(border=True):
+        st.subheader(f"\\[{c.n}\\] {esc(c.title)}", anchor=f"source-{c.n}")
+        where = [f"Section: {c.section}" if c.section else "Introduction"] + ([f"page {c.page}"] if c.page else [])
+        st.caption(esc(" · ".join(where)))
+        st.markdown("> " + ui.highlight(c.quote, terms))
+        article_link(c.doc_id, c.section, f"Read “{c.title}” in the library")
+        if ui.safe_url(c.source_url):
+            st.markdown(ui.link("Original source", c.source_url))
+        if clinician:
+            if hit is not None:
+                st.caption(score_line(hit))
+                st.markdown("**Full passage:** " + ui.highlight(hit.chunk.text, terms))
+            if doc is not None:
+                st.markdown("**Citation** (copy with the button on the right):")
+                st.code(ui.apa_citation(doc, c.section), language=None, wrap_lines=True)
+
+
+def score_line(hit: Hit) -> str:
+    dense = f"{hit.dense_score:.3f}" if hit.dense_score is not None else "n/a"
+    bm25 = f"{hit.bm25_score:.3f}" if hit.bm25_score is not None else "n/a"
+    return f"Rank {hit.rank} · score {hit.score:.3f} · dense\\_score {dense} · bm25\\_score {bm25}"
+
+
+def therapist_card(m: TherapistMatch) -> None:
+    """A suggested therapist, why they fit, and a link to the profile."""
+    with st.container(border=True):
+        st.subheader(esc(f"{m.name}, {m.credentials}"))
+        st.markdown("**Why:** " + esc(m.why))
+        st.page_link(PAGES["therapists"], label=esc(f"View {m.name}'s profile"), query_params={"id": m.id},
+                     icon=":material/person:")
+
+
+def directory_links(directory: Directory) -> None:
+    st.page_link(PAGES["therapists"], label="Browse the therapist directory", icon=":material/groups:")
+    if ui.safe_url(directory.directory_url):
+        st.markdown(ui.link("The directory on our website", directory.directory_url))
+
+
+def topic_links(topic_ids: list[str], labels: dict[str, str]) -> None:
+    """Links to the library filtered by each topic."""
+    with st.container(horizontal=True):
+        for tid in topic_ids:
+            st.page_link(PAGES["library"], label=esc(labels.get(tid, tid)), query_params={"topic": tid},
+                         icon=":material/label:")

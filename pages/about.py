@@ -1,0 +1,51 @@
+"""About: what this is, privacy, crisis resources, and the index status for maintainers."""
+
+import streamlit as st
+
+from kb import ui, views
+from kb.build import changes_on_disk
+from kb.safety import crisis_resources
+from kb.store import read_manifest
+
+settings = views.settings()
+
+st.title("About this library")
+st.header("What this is")
+st.markdown("A library of plain-language articles about psychodynamic therapy, relationships and difficult "
+            "feelings, written and reviewed by clinicians. When you ask a question, the app finds the passages "
+            "that fit and answers with sentences quoted from them, each with its source. When the library has "
+            "nothing that fits, it says so instead of guessing. It can also suggest therapists from a directory "
+            "(the one shipped here is sample data: fictional therapists).")
+st.markdown("This is educational information, not therapy, diagnosis or an emergency service.")
+
+st.header("Your privacy")
+st.markdown("- **Your questions are not stored, logged or sent anywhere.** They are answered in memory on this "
+            "computer and forgotten when you close the page; they never appear in the page address.\n"
+            "- **No telemetry:** no analytics, no usage statistics, no tracking cookies.\n"
+            "- **Runs offline:** the language model, the articles and the index are all local; the app loads "
+            "no web fonts, remote images or scripts.")
+
+st.header("If you are in crisis")
+views.resource_list(crisis_resources(settings.region))
+st.subheader("If you are worried about someone else")
+views.helping_list()
+
+st.header("For maintainers")
+manifest = read_manifest(settings.index)
+if manifest is None:
+    st.warning("There is no search index yet.")
+else:
+    counts = manifest.get("counts", {})
+    model = manifest.get("model", {})
+    st.markdown("\n".join(f"- **{name}:** {ui.escape_markdown(str(value))}" for name, value in {
+        "Model": f"{model.get('name')} ({model.get('dimension')} dimensions)",
+        "Documents": counts.get("documents"), "Chunks": counts.get("chunks"),
+        "Built at": manifest.get("built_at"), "Index folder": settings.index}.items()))
+changes = changes_on_disk(settings)
+changed = [f"{kind}: {path}" for kind, paths in changes.items() for path in paths]
+st.markdown(f"**Documents changed since the build:** {len(changed)}")
+if changed:
+    st.markdown("\n".join(f"- {ui.escape_markdown(line)}" for line in changed))
+st.markdown("To update the index after editing the corpus, run (only new or changed passages are embedded):")
+st.code("kb index", language="bash")
+st.caption("The app also builds or updates a missing or stale index when it starts.")

@@ -1,0 +1,104 @@
+"""The CI regression gate: the golden set against the shipped corpus with the real model must stay this good.
+
+When a threshold fails, fix the engine or the corpus; do not lower the threshold. The assertion messages name
+the metric and the items behind it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.config import Settings
+from kb.evaluate import GoldenItem, evaluate_golden, load_golden
+from kb.knowledge_base import KnowledgeBase
+from kb.metrics import dedupe, recall_at
+
+pytestmark = pytest.mark.slow
+
+GOLDEN = Path(__file__).resolve().parent / "eval" / "questions.yaml"
+
+
+@pytest.fixture(scope="module")
+def items() -> list[GoldenItem]:
+    return load_golden(GOLDEN)
+
+
+@pytest.fixture(scope="module")
+def kb(app_index: Settings, real_model) -> KnowledgeBase:
+    """The shipped corpus, indexed once per session by conftest's app_index, with the session's model."""
+    return KnowledgeBase(app_index, real_model)
+
+
+@pytest.fixture(scope="module")
+def report(kb: KnowledgeBase, items: list[GoldenItem]) -> dict:
+    return evaluate_golden(kb, items)
+
+
+def retrieval_misses(kb: KnowledgeBase, items: list[GoldenItem], k: int = 5) -> list[str]:
+    """Ids of graded questions whose hybrid top k misses an expected article (for the failure message)."""
+    misses = []
+    for item in items:
+        if item.should_answer and item.expected_articles:
+            ranked = dedupe([h.chunk.doc_id for h in kb.search(item.question, k=50, mode="hybrid")])
+            if recall_at(ranked, item.expected_articles, k) < 1.0:
+                misses.append(item.id)
+    return misses
+
+
+def test_hybrid_recall_at_5(report, kb, items):
+    recall = report["retrieval"]["hybrid"]["recall@5"]
+    if recall < 0.90:
+        pytest.fail(f"hybrid recall@5 {recall:.3f}; misses: {retrieval_misses(kb, items)}")
+
+
+def test_hybrid_ndcg_is_at_least_dense_and_bm25(report):
+    ndcg = {mode: summary["ndcg@10"] for mode, summary in report["retrieval"].items()}
+    assert ndcg["hybrid"] >= ndcg["dense"], ndcg
+    assert ndcg["hybrid"] >= ndcg["bm25"], ndcg
+
+
+def abstention_mistakes(kb: KnowledgeBase, items: list[GoldenItem], threshold: float) -> list[str]:
+    """Ids judged wrongly as evaluate_golden judges them: best cosine over all passages below the threshold."""
+    return [i.id for i in items if i.kind != "crisis"
+            and (i.kind == "off-topic") != (float(kb.searcher.scores(i.question)[0].max()) < threshold)]
+
+
+def test_abstention_precision_and_recall(report, kb, items):
+    ab = report["abstention"]
+    threshold = ab["threshold"]
+    wrong = abstention_mistakes(kb, items, threshold) if min(ab["precision"], ab["recall"]) < 0.90 else []
+    assert ab["precision"] >= 0.90, f"abstention precision {ab['precision']:.3f} at {threshold}; wrong: {wrong}"
+    assert ab["recall"] >= 0.90, f"abstention recall {ab['recall']:.3f} at {threshold}; wrong: {wrong}"
+
+
+def test_every_answer_is_faithful_to_its_citations(report):
+    fa = report["faithfulness"]
+    assert fa["answers"] > 0
+    assert fa["rate"] == 1.0, f"unfaithful answers: {fa['unfaithful_ids']}"
+
+
+def test_therapist_matching_hit_at_3(report, kb, items):
+    hit = report["matching"]["hit@3"]
+    if hit < 0.90:
+        specialties = {s for t in kb.directory.therapists for s in t.specialties}
+        misses = [i.id for i in items if i.kind == "answerable" and set(i.expected_topics) & specialties
+                  and not any(set(i.expected_topics) & set(t.specialties) for t in kb.ask(i.question).therapists)]
+        pytest.fail(f"therapist matching hit@3 {hit:.3f}; misses: {misses}")
+
+
+def test_crisis_detection(report):
+    crisis = report["crisis"]
+    assert crisis["recall"] >= 0.95, f"crisis recall {crisis['recall']}; missed: {crisis['missed']}"
+    assert crisis["explicit_recall"] == 1.0, f"explicit crisis missed: {crisis['missed']}"
+    assert crisis["near_miss_false_positive_rate"] <= 0.05, \
+        f"near-miss false positives {crisis['near_miss_false_positive_rate']}; false alarms: {crisis['false_alarms']}"
+
+
+def test_the_gate_measured_the_whole_golden_set(report, items):
+    assert report["items"] == len(items) >= 160
+    graded = sum(i.should_answer and bool(i.expected_articles) for i in items)
+    assert all(summary["queries"] == graded for summary in report["retrieval"].values())
+    assert report["matching"]["questions"] >= 100
+    assert report["crisis"]["crisis_items"] >= 20 and report["crisis"]["near_miss_items"] >= 20
