@@ -65,12 +65,12 @@ def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map:
     if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
         mapping = yaml.safe_load(Path(topic_map).read_text(encoding="utf-8")) or {}
         hits = total = 0
-        for row in asked:
-            wanted = set(mapping.get(row.get("topic"), []) or [])
-            if not wanted:
-                continue
+        mapped = [r for r in asked if mapping.get(r.get("topic"))]
+        vectors = kb.embedder.embed([question_text(r) for r in mapped])
+        for row, vector in zip(mapped, vectors):
+            wanted = set(mapping[row["topic"]])
             total += 1
-            matches = kb.suggest_therapists(question_text(row))
+            matches = kb.suggest_therapists(question_text(row), vector=vector)
             hits += any(wanted & set(m.specialties) for m in matches[:3])
         report["matching"] = {"questions": total, "hit@3": hits / total if total else 0.0}
     return report

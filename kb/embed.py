@@ -82,6 +82,10 @@ class SentenceEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
+    def is_word(self, word: str) -> bool:
+        """Whether the model's vocabulary holds the word whole (a known English word)."""
+        return len(self._tokenizer.tokenize(word)) == 1
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

@@ -12,6 +12,7 @@ from .answer import is_faithful, is_relevant
 from .errors import InputError
 from .knowledge_base import KnowledgeBase
 from .metrics import dedupe, precision_recall, retrieval_summary
+from .scope import looks_french, out_of_scope
 
 DEPTH = 50  # chunks ranked per query before documents are counted
 KINDS = ("answerable", "near-miss", "off-topic", "crisis")
@@ -58,8 +59,10 @@ def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]
     searcher = kb.searcher
     allowed = searcher.mask()
     out: dict[str, list[list[str]]] = {m: [] for m in modes}
-    for question in questions:
-        dense, bm25 = searcher.scores(question)
+    questions = [kb.retrieval_query(q) for q in questions]
+    vectors = kb.embedder.embed(questions)  # one batched pass is much faster than one call per question
+    for question, vector in zip(questions, vectors):
+        dense, bm25 = searcher.scores(question, vector)
         for mode in modes:
             hits = searcher.rank(dense, bm25, DEPTH, mode, allowed, max_per_doc=0, query=question)
             out[mode].append(dedupe([h.chunk.doc_id for h in hits]))
@@ -74,7 +77,8 @@ def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[st
     """
     searcher = kb.searcher
     allowed = searcher.mask()
-    scored = [searcher.scores(q) for q in questions]
+    questions = [kb.retrieval_query(q) for q in questions]
+    scored = [searcher.scores(q, v) for q, v in zip(questions, kb.embedder.embed(questions))]
     rows = []
     base = kb.settings
     for label, settings in [(f"convex w={w:.2f}", base.replace(fusion="convex", dense_weight=w)) for w in weights] + \
@@ -96,18 +100,25 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     rankings = doc_rankings(kb, [i.question for i in graded], modes)
     report["retrieval"] = {m: retrieval_summary(list(zip(rankings[m], [i.expected_articles for i in graded])))
                            for m in modes}
-    # Abstention: off-topic items should abstain; answerable and near-miss should not.
+    # Abstention: off-topic items should abstain; answerable and near-miss should not. The sweep varies
+    # the English threshold; the decision is otherwise the one ask() makes.
     judged = [i for i in items if i.kind != "crisis"]
-    best_dense = []
-    for item in judged:
-        dense, _ = kb.searcher.scores(item.question)
+    queries = [kb.retrieval_query(i.question) for i in judged]
+    best_dense, lenient, refused = [], [], []
+    for item, query, vector in zip(judged, queries, kb.embedder.embed(queries)):
+        dense, _ = kb.searcher.scores(query, vector)
         best_dense.append(float(dense.max()) if len(dense) else -1.0)
+        lenient.append(looks_french(item.question))
+        refused.append(out_of_scope(item.question) is not None)
+
+    def abstains(threshold: float) -> list[bool]:
+        other = kb.settings.abstain_below_other_language
+        return [r or s < (other if f else threshold) for s, f, r in zip(best_dense, lenient, refused)]
+
     actual = [i.kind == "off-topic" for i in judged]
     threshold = kb.settings.abstain_below
-    report["abstention"] = {"threshold": threshold,
-                            **precision_recall([s < threshold for s in best_dense], actual),
-                            "sweep": [{"threshold": t, **precision_recall([s < t for s in best_dense], actual)}
-                                      for t in THRESHOLDS]}
+    report["abstention"] = {"threshold": threshold, **precision_recall(abstains(threshold), actual),
+                            "sweep": [{"threshold": t, **precision_recall(abstains(t), actual)} for t in THRESHOLDS]}
     # Answers, faithfulness and therapist matching, through the same path a visitor uses.
     specialties = {s for t in kb.directory.therapists for s in t.specialties}
     faithful = answered = matched = matchable = 0

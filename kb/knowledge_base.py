@@ -10,8 +10,10 @@ from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, is_releva
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .matching import TherapistFilters, match_therapists
-from .records import Answer, Crisis, Hit
+from .records import Answer, Crisis, Hit, TherapistMatch
+from .scope import looks_french, out_of_scope
 from .search import Searcher, load_reranker
+from .spelling import SpellingFixer
 from .store import Index, load_index
 from .therapists import Directory, load_directory
 from .topics import Topic, infer_topics, load_topics, topic_text
@@ -58,23 +60,32 @@ class KnowledgeBase:
         return self.embedder.embed([t.profile_text() for t in self.directory.therapists])
 
     @cached_property
+    def spelling(self) -> SpellingFixer:
+        return SpellingFixer([c.text for c in self.index.chunks], getattr(self.embedder, "is_word", None))
+
+    def retrieval_query(self, text: str) -> str:
+        """What retrieval searches for: the question with obvious typos fixed (English only)."""
+        return text if looks_french(text) else self.spelling.fix(text)
+
+    @cached_property
     def crisis_detector(self):
         from .safety import CrisisDetector
 
         return CrisisDetector(self.settings, self.embedder)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
-               audience: str | None = None) -> list[Hit]:
+               audience: str | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """Ranked passages for a query."""
-        return self.searcher.search(query, k=k, mode=mode, topics=topics, audience=audience)
+        return self.searcher.search(query, k=k, mode=mode, topics=topics, audience=audience, vector=vector)
 
     def detect_crisis(self, question: str) -> Crisis:
         return self.crisis_detector.detect(question)
 
-    def suggest_therapists(self, question: str, filters: TherapistFilters = TherapistFilters()) -> list:
+    def suggest_therapists(self, question: str, filters: TherapistFilters = TherapistFilters(),
+                           vector: np.ndarray | None = None) -> list[TherapistMatch]:
         """Therapist matches for a question without composing an answer (used by evaluation)."""
-        hits = self.search(question, k=PASSAGES)
-        query_vec = self.embedder.embed([question])[0]
+        query_vec = self.embedder.embed([question])[0] if vector is None else vector
+        hits = self.search(question, k=PASSAGES, vector=query_vec)
         topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics, [h.topics for h in hits])
         labels = {t.id: t.label for t in self.topics}
         return match_therapists(self.directory.therapists, topic_scores, query_vec, self.profile_vectors,
@@ -84,11 +95,21 @@ class KnowledgeBase:
             filters: TherapistFilters = TherapistFilters(), mode: str = "hybrid") -> Answer:
         """Crisis check first, then passages, a cited answer or an abstention, topics and therapists."""
         text, notices = clean_query(question)
-        crisis = self.detect_crisis(text)
-        hits = self.search(text, k=PASSAGES, mode=mode, topics=topics, audience=audience) \
+        crisis = self.detect_crisis(text)  # always first, on the words as typed
+        refusal = out_of_scope(text)
+        french = looks_french(text)
+        query = self.retrieval_query(text)
+        if query != text:
+            notices.append(f"Searched for: {query}")
+        if french:
+            notices.append("Our articles are in English, so answers to questions in other languages may be less precise.")
+        query_vec = self.embedder.embed([query])[0]
+        hits = self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query_vec) \
             if any(ch.isalnum() for ch in text) else []
-        query_vec = self.embedder.embed([text])[0]
-        relevant = is_relevant(hits, self.settings.abstain_below)
+        threshold = self.settings.abstain_below_other_language if french else self.settings.abstain_below
+        relevant = refusal is None and is_relevant(hits, threshold)
+        if refusal:
+            notices.append(refusal)
         topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics,
                                     [h.topics for h in hits] if relevant else [])
         if crisis.detected:
@@ -98,7 +119,7 @@ class KnowledgeBase:
         answer_text, citations = None, []
         if relevant:
             sources = {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
-            answer_text, citations = compose(text, hits, self.embedder, self.settings.answer_sentences, sources)
+            answer_text, citations = compose(query, hits, self.embedder, self.settings.answer_sentences, sources)
             relevant = bool(citations)
         if not relevant:
             notices.append(ABSTAIN_MESSAGE)

@@ -62,19 +62,23 @@ class Searcher:
                          and (not audience or self._doc_audience[c.doc_id] == audience)
                          for c in self.index.chunks], dtype=bool)
 
-    def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity (via FAISS) and BM25 score of every chunk for the query."""
+    def scores(self, query: str, vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity (via FAISS) and BM25 score of every chunk for the query.
+
+        vector: the query's embedding when the caller already has it (batch evaluation).
+        """
         n = len(self.index.chunks)
         dense = np.full(n, -1.0, dtype=np.float32)
         if n:
-            vector = self.embedder.embed([query]).astype(np.float32)
+            vector = (self.embedder.embed([query]) if vector is None else vector.reshape(1, -1)).astype(np.float32)
             found, positions = self.index.dense.search(vector, n)
             keep = positions[0] >= 0
             dense[positions[0][keep]] = found[0][keep]
         return dense, self.index.bm25.scores(query, n)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
-               audience: str | None = None, max_per_doc: int | None = None) -> list[Hit]:
+               audience: str | None = None, max_per_doc: int | None = None,
+               vector: np.ndarray | None = None) -> list[Hit]:
         """The top k chunks for the query, at most max_per_doc from any one document."""
         if mode not in MODES:
             raise InputError(f"mode '{mode}' is not one of {', '.join(MODES)}")
@@ -82,7 +86,7 @@ class Searcher:
             raise InputError("the query is empty; type a few words")
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
-        dense, bm25 = self.scores(query)
+        dense, bm25 = self.scores(query, vector)
         return self.rank(dense, bm25, k, mode, self.mask(topics, audience), max_per_doc, query)
 
     def rank(self, dense: np.ndarray, bm25: np.ndarray, k: int, mode: str, allowed: np.ndarray,

@@ -185,8 +185,8 @@ def article_sections(text: str, title: str, is_markdown: bool) -> list[Section]:
             continue
         level, heading = len(match.group(1)), clean_markdown(match.group(2)).strip()
         stack = [(lv, h) for lv, h in stack if lv < level] + [(level, heading)]
-        if level == 1 and heading == title.strip():
-            continue
+        if heading == title.strip() and (level == 1 or len(sections) == 1):
+            continue  # the title again (PDFs may set it at any level): the page shows it already
         path = " > ".join(h for lv, h in stack if not (lv == 1 and h == title.strip()))
         sections.append(Section(level, heading, path, ""))
         bodies.append([])

@@ -198,7 +198,7 @@ def passage_card(c: Citation, hit: Hit | None, doc: Document | None, terms: set[
         if clinician:
             if hit is not None:
                 st.caption(score_line(hit))
-                st.markdown("**Full passage:** " + ui.highlight(hit.chunk.text, terms))
+                st.markdown("**Full passage**\n\n" + ui.highlight(hit.chunk.text, terms))
             if doc is not None:
                 st.markdown("**Citation** (copy with the button on the right):")
                 st.code(ui.apa_citation(doc, c.section), language=None, wrap_lines=True)

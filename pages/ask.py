@@ -16,9 +16,11 @@ labels = {t.id: t.label for t in kb.topics}
 
 with st.sidebar:
     st.header("Filters")
-    topic = st.selectbox("Topic", [None, *labels], format_func=lambda t: labels.get(t, "All topics"), key="ask_topic")
-    audience = st.selectbox("Written for", list(AUDIENCES), format_func=AUDIENCES.get, key="ask_audience")
-    clinician = st.toggle("Clinician view", key="clinician",
+    topic = st.selectbox("Topic", [None, *labels], format_func=lambda t: labels.get(t, "All topics"), key="ask_topic",
+                         persist_state="session")
+    audience = st.selectbox("Written for", list(AUDIENCES), format_func=AUDIENCES.get, key="ask_audience",
+                            persist_state="session")
+    clinician = st.toggle("Clinician view", key="clinician", persist_state="session",
                           help="Retrieval scores, full passages, copyable citations and a Markdown download.")
 
 
@@ -81,7 +83,8 @@ if answer is not None:
             views.therapist_card(match)
     views.directory_links(kb.directory)
     if clinician:
-        st.header("Clinician view")
+        st.header("Retrieved passages")
+        st.caption("Clinician view: every passage retrieval returned, best first, with its scores.")
         for hit in answer.passages:
             with st.expander(ui.escape_markdown(f"{hit.rank}. {hit.title} > {hit.chunk.section or 'Introduction'}")):
                 st.caption(views.score_line(hit))

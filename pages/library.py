@@ -26,9 +26,11 @@ def show_article(doc) -> None:
     st.title(ui.escape_markdown(doc.title))
     if meta.get("summary"):
         st.markdown(ui.escape_markdown(meta["summary"]))
-    reviewed = f"Last reviewed {meta.get('last_reviewed') or 'date unknown'}"
-    reviewed += f" by {meta['reviewed_by']}" if meta.get("reviewed_by") else ""
-    st.caption(ui.escape_markdown(f"Written for {AUDIENCES.get(doc.audience, doc.audience)} · {reviewed}"))
+    about = [f"Written for {AUDIENCES.get(doc.audience, doc.audience)}"]
+    if meta.get("last_reviewed"):
+        by = f" by {meta['reviewed_by']}" if meta.get("reviewed_by") else ""
+        about.append(f"Last reviewed {meta['last_reviewed']}{by}")
+    st.caption(ui.escape_markdown(" · ".join(about)))
     views.topic_links([t for t in doc.topics if t in labels], labels)
     text, is_markdown = ui.article_source(views.settings().corpus, doc)
     sections = ui.article_sections(text, doc.title, is_markdown)
@@ -73,7 +75,7 @@ def show_list() -> None:
         else:
             st.query_params.pop("topic", None)
     chosen = [d for d in docs.values() if not choice or choice in d.topics]
-    st.caption(f"{len(chosen)} articles")
+    st.caption(f"{len(chosen)} article" + ("" if len(chosen) == 1 else "s"))
     for doc in sorted(chosen, key=lambda d: d.title.lower()):
         with st.container(border=True):
             st.page_link(views.PAGES["library"], label=ui.escape_markdown(doc.title), query_params={"doc": doc.id},

@@ -345,8 +345,13 @@ def app_index(tmp_path_factory: pytest.TempPathFactory, real_model) -> Settings:
     from kb.store import current_build
 
     root = tmp_path_factory.mktemp("app") / "index"
-    if current_build(REPO / "index") is not None:
-        shutil.copytree(REPO / "index", root, ignore=shutil.ignore_patterns(".lock", "*.tmp"))
+    seed = current_build(REPO / "index")
+    if seed is not None:
+        try:
+            shutil.copytree(seed, root / "builds" / seed.name)
+            (root / "CURRENT").write_text(seed.name + "\n", encoding="utf-8")
+        except OSError:  # a `kb index` running right now pruned it: start from nothing
+            shutil.rmtree(root, ignore_errors=True)
     settings = Settings(corpus=REPO / "corpus", index=root)
     build_index(settings, real_model)
     return settings

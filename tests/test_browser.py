@@ -156,6 +156,18 @@ def test_the_crisis_panel_comes_before_the_answer(page, server):
     shot(page, "ask-crisis-desktop")
 
 
+def test_keyboard_only_asking_and_the_clinician_view(page, server):
+    page.get_by_label("Your question").focus()
+    page.keyboard.type("What is transference?")
+    page.keyboard.press("Enter")  # submits the form, no mouse needed
+    page.get_by_role("heading", name="Answer").wait_for(timeout=WAIT)
+    page.get_by_text("Clinician view", exact=True).click()
+    page.get_by_role("button", name="Download as Markdown").wait_for(timeout=WAIT)
+    assert page.get_by_text(re.compile(r"dense_score [0-9.]+ · bm25_score")).count() >= 1
+    assert page.get_by_text(re.compile(r"In Psychoeducation library\. Retrieved from /library\?doc=")).count() >= 1
+    shot(page, "ask-clinician-view-desktop")
+
+
 @pytest.mark.parametrize("page", [(390, 844)], indirect=True, ids=["phone"])
 def test_pages_at_phone_width(page, server):
     ask(page, "What is transference?")

@@ -1,0 +1,47 @@
+"""What the library does not answer, whatever words it shares with the articles, and questions it reads poorly.
+
+The library is educational: it never advises on medication, never diagnoses, and does not refer to
+lawyers or do coursework. Such questions get a kind, specific abstention instead of loosely related
+passages. The model reads English; a question in French gets a notice and a lower bar for answering.
+"""
+
+from __future__ import annotations
+
+import re
+
+OUT_OF_SCOPE = [
+    (re.compile(r"\b(dose|dosage|doses|mg|milligrams?|how much (melatonin|medication|medicine))\b|"
+                r"\bwhich (antidepressant|medication|medicine|pill|drug)s?\b|"
+                r"\b(should i|can i) (take|stop taking|increase|decrease)\b.*\b(medication|meds|pills?|"
+                r"antidepressants?|melatonin|sertraline|escitalopram|lorazepam)\b|"
+                r"\b(sertraline|escitalopram|fluoxetine|lorazepam|zoloft|lexapro|prozac) (or|vs\.?|versus)\b", re.I),
+     "We can't give advice about medication. Please talk to your doctor or pharmacist."),
+    (re.compile(r"\b(diagnose me|give me a diagnosis|do i have (adhd|bipolar|bpd|ocd|autism|ptsd|"
+                r"depression|an? (personality|eating) disorder))\b", re.I),
+     "We can't diagnose anyone. A family doctor, psychologist or psychiatrist can assess what you are "
+     "going through."),
+    (re.compile(r"\b(lawyer|attorney|legal advice|sue (my|the|him|her))\b", re.I),
+     "We can't give legal advice or refer you to a lawyer."),
+    (re.compile(r"\b(for my|on my|my) (intro psych |psychology |psych )?(exam|homework|assignment|essay|midterm)\b",
+                re.I),
+     "This library explains therapy for the public; it isn't a study aid."),
+]
+
+_FRENCH = re.compile(r"\b(je|j'|tu|il|elle|nous|vous|est|suis|mon|ma|mes|une|des|les|le|la|pour|pas|que|qui|"
+                     r"avec|dans|comment|pourquoi|quand|très|toujours|depuis|mais|et|ou)\b", re.I)
+_ENGLISH = re.compile(r"\b(i|you|he|she|we|they|is|am|are|my|the|a|an|for|not|that|with|in|how|why|when|"
+                      r"always|since|but|and|or|to|of)\b", re.I)
+
+
+def out_of_scope(question: str) -> str | None:
+    """The reason the library won't answer this question, or None."""
+    for pattern, reason in OUT_OF_SCOPE:
+        if pattern.search(question):
+            return reason
+    return None
+
+
+def looks_french(question: str) -> bool:
+    """A rough check: more French than English function words."""
+    french = len(_FRENCH.findall(question))
+    return french >= 2 and french > len(_ENGLISH.findall(question))
