@@ -48,12 +48,18 @@ def filter_therapists(therapists: list[Therapist], filters: TherapistFilters) ->
     return sorted((t for t in therapists if filters.allows(t)), key=lambda t: (t.name, t.id))
 
 
+def _in_sentence(label: str) -> str:
+    """A label as it reads mid-sentence: "Grief and loss" -> "grief and loss", "2SLGBTQ+ lives" unchanged."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() or any(c.isdigit() for c in first) else label[0].lower() + label[1:]
+
+
 def describe(t: Therapist, matched: list[str], labels: dict[str, str]) -> str:
     """One line saying why a therapist fits: topics · modalities · format · availability."""
-    names = [labels.get(m, m.replace("-", " ")) for m in matched] or \
-            [labels.get(s, s.replace("-", " ")) for s in t.specialties[:2]]
+    names = [_in_sentence(labels.get(m, m.replace("-", " "))) for m in matched] or \
+            [_in_sentence(labels.get(s, s.replace("-", " "))) for s in t.specialties[:2]]
     listed = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
-    parts = [f"Works with {listed.lower()}", ", ".join(t.modalities[:3]), " and ".join(t.formats),
+    parts = [f"Works with {listed}", ", ".join(t.modalities[:3]), " and ".join(t.formats),
              "accepting new clients" if t.accepting_new_clients else "waitlist only"]
     if t.sliding_scale:
         parts.append("sliding scale")
