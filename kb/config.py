@@ -117,5 +117,7 @@ def load_settings(
             values[name] = _coerce(name, environ[var], f"environment {var}")
     for name, value in (flags or {}).items():
         if value is not None:
-            values[name] = value
+            if name not in _FIELDS:
+                raise InputError(f"unknown setting '{name}'")
+            values[name] = _coerce(name, value, f"option '{name}'")
     return Settings(**values)

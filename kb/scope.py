@@ -12,7 +12,7 @@ import re
 OUT_OF_SCOPE = [
     (re.compile(r"\b(dose|dosage|doses|mg|milligrams?|how much (melatonin|medication|medicine))\b|"
                 r"\bwhich (antidepressant|medication|medicine|pill|drug)s?\b|"
-                r"\b(should i|can i) (take|stop taking|increase|decrease)\b.*\b(medication|meds|pills?|"
+                r"\b(should i|can i) (take|stop taking|increase|decrease) (\S+\s+){0,3}(medication|meds|pills?|"
                 r"antidepressants?|melatonin|sertraline|escitalopram|lorazepam)\b|"
                 r"\b(sertraline|escitalopram|fluoxetine|lorazepam|zoloft|lexapro|prozac) (or|vs\.?|versus)\b", re.I),
      "We can't give advice about medication. Please talk to your doctor or pharmacist."),
@@ -20,10 +20,11 @@ OUT_OF_SCOPE = [
                 r"depression|an? (personality|eating) disorder))\b", re.I),
      "We can't diagnose anyone. A family doctor, psychologist or psychiatrist can assess what you are "
      "going through."),
-    (re.compile(r"\b(lawyer|attorney|legal advice|sue (my|the|him|her))\b", re.I),
+    (re.compile(r"\b((need|find|get|hire|recommend|suggest|know|consult|contact|talk to|refer me to) (me )?"
+                r"(a|an|my)( \w+)? (lawyer|attorney)|legal advice|sue (my|the|him|her))\b", re.I),
      "We can't give legal advice or refer you to a lawyer."),
-    (re.compile(r"\b(for my|on my|my) (intro psych |psychology |psych )?(exam|homework|assignment|essay|midterm)\b",
-                re.I),
+    (re.compile(r"\bmy ((intro psych |psychology |psych )(exam|assignment|midterm)|"
+                r"(intro psych |psychology |psych )?(homework|essay))\b", re.I),
      "This library explains therapy for the public; it isn't a study aid."),
 ]
 

@@ -31,7 +31,7 @@ class SpellingFixer:
     def correct(self, word: str) -> str:
         lower = word.lower()
         # Short words, names and acronyms, and real words the corpus lacks ("hamster") stay as typed.
-        if len(lower) < 5 or lower != word.lower() or not word.islower() or lower in self.known \
+        if len(lower) < 5 or not word.islower() or lower in self.known \
                 or self.is_word(lower):
             return word
         # Typos rarely change a word's first letter; requiring it keeps "hamster" from becoming "master".

@@ -1,0 +1,26 @@
+"""Asking: an out-of-scope question abstains with its reason; a typo is fixed and the visitor is told."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.build import build_index
+from kb.knowledge_base import KnowledgeBase
+
+
+@pytest.fixture
+def kb(settings, embedder) -> KnowledgeBase:
+    build_index(settings, embedder)
+    return KnowledgeBase(settings, embedder)
+
+
+def test_a_medication_dose_question_abstains_with_the_medication_notice(kb):
+    answer = kb.ask("what dose of melatonin should I take for better sleep?")
+    assert answer.abstained and answer.text is None and answer.citations == []
+    assert any("advice about medication" in n for n in answer.notices)
+
+
+def test_a_typo_is_searched_for_as_the_corpus_word_with_a_notice(kb):
+    answer = kb.ask("what is transferense at work?")
+    assert "Searched for: what is transference at work?" in answer.notices
+    assert answer.query == "what is transferense at work?"  # the question is shown as typed
