@@ -45,7 +45,7 @@ class Settings:
     reranker: str | None = None
     # Answers.
     answer_sentences: int = 4
-    abstain_below: float = 0.30  # best cosine under this: nothing relevant enough (calibrated by `kb eval`)
+    abstain_below: float = 0.29  # best cosine under this: nothing relevant enough (calibrated by `kb eval`)
     abstain_below_other_language: float = 0.10  # the model reads English; be lenient with French questions
     # Safety and directory.
     region: str = "CA"
