@@ -15,11 +15,12 @@ import numpy as np
 from . import __version__
 from .chunking import chunk_document
 from .config import Settings
-from .embed import Embedder
+from .embed import Embedder, embed_key
 from .ingest import load_corpus
 from .records import Chunk, Document, Failure
+from .errors import InputError
 from .store import (FORMAT_VERSION, current_build, index_lock, new_build_folder, prune_builds, publish,
-                    read_chunks, read_documents, read_manifest, write_build)
+                    read_chunks, read_documents, read_fixed, read_manifest, write_build)
 
 Progress = Callable[[int, int], None]
 
@@ -44,11 +45,6 @@ class BuildReport:
                 "changed": len(self.changed), "removed": len(self.removed), "embedded": self.embedded,
                 "failed": [f.to_json() for f in self.failed], "kept": self.kept, "skipped": self.skipped,
                 "seconds": round(self.seconds, 3)}
-
-
-def embed_key(model: str, text: str) -> str:
-    """Cache key of one embedding: the same text under the same model is never embedded twice."""
-    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
 def corpus_ignores(settings: Settings) -> set[str]:
@@ -105,6 +101,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False,
             if progress:
                 progress(done, len(todo))
         report.embedded = len(todo)
+        cache.update(read_fixed(previous) if previous else {})
+        fixed = embed_fixed(fixed_texts(settings), embedder, cache)
 
         old_hash = {d.id: d.content_hash for d in old_docs.values()}
         for doc in corpus.documents:
@@ -118,13 +116,46 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False,
         folder = new_build_folder(root)
         try:
             write_build(folder, make_manifest(settings, embedder, documents, chunks), documents, chunks,
-                        vectors, keys)
+                        vectors, keys, fixed)
             publish(root, folder)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # the live build is untouched
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def fixed_texts(settings: Settings) -> list[str]:
+    """Texts every process embeds besides chunks: crisis exemplars, topic descriptions, therapist profiles.
+
+    A topic or directory file that does not load is left out here; `kb validate` and the app report it.
+    """
+    from .safety import exemplar_texts
+    from .therapists import load_directory
+    from .topics import load_topics, topic_text
+
+    texts = exemplar_texts()
+    topics = []
+    try:
+        if settings.topics_path.is_file():
+            topics = load_topics(settings.topics_path)
+            texts += [topic_text(t) for t in topics]
+        if settings.therapists_path.is_file():
+            directory = load_directory(settings.therapists_path, {t.id for t in topics} or None)
+            texts += [t.profile_text() for t in directory.therapists]
+    except InputError:
+        pass
+    return list(dict.fromkeys(texts))
+
+
+def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Vectors of the fixed texts by embed key, reusing any already computed."""
+    keys = [embed_key(embedder.name, t) for t in texts]
+    todo = [i for i, key in enumerate(keys) if key not in cache or len(cache[key]) != embedder.dimension]
+    if todo:
+        for i, vector in zip(todo, embedder.embed([texts[i] for i in todo])):
+            cache[keys[i]] = vector
+    return {key: cache[key] for key in keys}
 
 
 def make_manifest(settings: Settings, embedder: Embedder, documents: list[Document],

@@ -29,6 +29,39 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+def embed_key(model: str, text: str) -> str:
+    """Cache key of one embedding: the same text under the same model is never embedded twice."""
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
+
+
+class KnownVectors:
+    """An embedder that first looks texts up in vectors stored with the index (see build.fixed_texts).
+
+    Topic descriptions, therapist profiles and crisis exemplars are embedded when the index is built,
+    so a fresh process answers its first question without embedding them again.
+    """
+
+    def __init__(self, embedder: Embedder, known: dict[str, np.ndarray]):
+        self.embedder = embedder
+        self.known = known
+        self.name, self.dimension, self.max_seq_length = embedder.name, embedder.dimension, embedder.max_seq_length
+        self.count_tokens = embedder.count_tokens
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        keys = [embed_key(self.name, t) for t in texts]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            vector = self.known.get(key)
+            if vector is not None and len(vector) == self.dimension:
+                out[i] = vector
+            else:
+                missing.append(i)
+        if missing:
+            out[missing] = self.embedder.embed([texts[i] for i in missing])
+        return out
+
+
 def load_embedder(settings: Settings) -> Embedder:
     """The configured model; sentence-transformers is imported only here."""
     if settings.model.startswith(HASHING_PREFIX):

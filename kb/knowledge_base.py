@@ -8,7 +8,8 @@ import numpy as np
 
 from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, is_relevant
 from .config import Settings
-from .embed import Embedder, load_embedder
+from .errors import KBError
+from .embed import Embedder, KnownVectors, load_embedder
 from .matching import TherapistFilters, match_therapists
 from .records import Answer, Crisis, Hit, TherapistMatch
 from .scope import looks_french, out_of_scope
@@ -33,6 +34,15 @@ class KnowledgeBase:
         return self._embedder or load_embedder(self.settings)
 
     @cached_property
+    def known(self) -> Embedder:
+        """The embedder, with the vectors of topics, profiles and exemplars stored at build time."""
+        try:
+            fixed = self.index.fixed
+        except KBError:  # no usable index: crisis detection must still work
+            fixed = {}
+        return KnownVectors(self.embedder, fixed)
+
+    @cached_property
     def index(self) -> Index:
         return load_index(self.settings.index, self.embedder.name, self.embedder.dimension)
 
@@ -47,7 +57,7 @@ class KnowledgeBase:
 
     @cached_property
     def topic_vectors(self) -> np.ndarray:
-        return self.embedder.embed([topic_text(t) for t in self.topics])
+        return self.known.embed([topic_text(t) for t in self.topics])
 
     @cached_property
     def directory(self) -> Directory:
@@ -57,7 +67,7 @@ class KnowledgeBase:
 
     @cached_property
     def profile_vectors(self) -> np.ndarray:
-        return self.embedder.embed([t.profile_text() for t in self.directory.therapists])
+        return self.known.embed([t.profile_text() for t in self.directory.therapists])
 
     @cached_property
     def spelling(self) -> SpellingFixer:
@@ -71,7 +81,7 @@ class KnowledgeBase:
     def crisis_detector(self):
         from .safety import CrisisDetector
 
-        return CrisisDetector(self.settings, self.embedder)
+        return CrisisDetector(self.settings, self.known)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
                audience: str | None = None, vector: np.ndarray | None = None) -> list[Hit]:

@@ -141,6 +141,12 @@ class _Hit:
     about_other: bool
 
 
+def exemplar_texts() -> list[str]:
+    """What the detector embeds once: crisis exemplars, then near misses (normalized, in file order)."""
+    texts = [t for groups in _data()["exemplars"].values() for group in groups.values() for t in group]
+    return [normalize(t) for t in texts + _data()["near_miss"]]
+
+
 class CrisisDetector:
     """Decides whether a question signals a crisis, and for whom.
 
@@ -159,13 +165,11 @@ class CrisisDetector:
         self.labels: list[tuple[str, str]] = []  # (kind, "self" | "other") per crisis exemplar
         self._crisis_vectors = self._near_vectors = None
         if embedder is not None:
-            texts = []
             for kind, groups in _data()["exemplars"].items():
                 for who, group in groups.items():
-                    texts += group
                     self.labels += [(kind, who)] * len(group)
-            vectors = embedder.embed([normalize(t) for t in texts + _data()["near_miss"]])
-            self._crisis_vectors, self._near_vectors = vectors[:len(texts)], vectors[len(texts):]
+            vectors = embedder.embed(exemplar_texts())
+            self._crisis_vectors, self._near_vectors = vectors[:len(self.labels)], vectors[len(self.labels):]
 
     def detect(self, text: str) -> Crisis:
         """Crisis with kind, who it is about and resources, or Crisis(detected=False)."""

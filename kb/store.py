@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,6 +35,7 @@ class Index:
     vectors: np.ndarray
     dense: Any  # faiss.Index
     bm25: BM25Index
+    fixed: dict[str, np.ndarray] = field(default_factory=dict)  # embed_key -> vector of texts besides chunks
 
     @property
     def model(self) -> str:
@@ -73,8 +74,11 @@ def new_build_folder(root: Path) -> Path:
     return folder
 
 
+FIXED = "fixed.npz"  # vectors of topic descriptions, therapist profiles and crisis exemplars
+
+
 def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],
-                vectors: np.ndarray, keys: list[str]) -> None:
+                vectors: np.ndarray, keys: list[str], fixed: dict[str, np.ndarray] | None = None) -> None:
     """Write every file of a build; nothing is live until publish()."""
     import faiss
 
@@ -90,6 +94,9 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
         dense.add(vectors.astype(np.float32))
     faiss.write_index(dense, str(folder / "dense.faiss"))
     BM25Index.build([c.embed_text for c in chunks]).save(folder / "bm25")
+    if fixed:
+        np.savez(folder / FIXED, keys=np.array(list(fixed), dtype=str),
+                 vectors=np.stack(list(fixed.values())).astype(np.float32))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     for path in folder.rglob("*"):
         if path.is_file():
@@ -143,6 +150,18 @@ def read_chunks(folder: Path) -> tuple[list[Chunk], list[str]]:
     return chunks, keys
 
 
+def read_fixed(folder: Path) -> dict[str, np.ndarray]:
+    """Stored vectors of texts besides chunks; empty if the build has none (they are only a cache)."""
+    try:
+        with np.load(folder / FIXED, allow_pickle=False) as data:
+            keys, vectors = data["keys"], data["vectors"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
+        return {}
+    return {str(k): v for k, v in zip(keys, vectors)}
+
+
 def read_manifest(root: Path) -> dict[str, Any] | None:
     folder = current_build(root)
     if folder is None:
@@ -175,7 +194,7 @@ def load_index(root: Path, model: str | None = None, dimension: int | None = Non
         raise IndexMismatchError(f"index in {root} is damaged ({exc}): run 'kb index --full'") from None
     if len(chunks) != len(vectors) or dense.ntotal != len(chunks):
         raise IndexMismatchError(f"index in {root} is inconsistent: run 'kb index --full'")
-    return Index(folder, manifest, documents, chunks, vectors, dense, bm25)
+    return Index(folder, manifest, documents, chunks, vectors, dense, bm25, read_fixed(folder))
 
 
 def check_manifest(manifest: dict[str, Any], root: Path, model: str | None, dimension: int | None) -> None:

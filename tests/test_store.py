@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
-from kb.build import build_index, changes_on_disk
+from kb.build import build_index, changes_on_disk, fixed_texts
 from kb.chunking import chunk_document
-from kb.embed import HashingEmbedder
+from kb.embed import HashingEmbedder, KnownVectors, embed_key
 from kb.errors import IndexBusyError, IndexMismatchError
 from kb.ingest import load_document
 from kb.search import Searcher
-from kb.store import BUILDS, CURRENT, FORMAT_VERSION, current_build, index_lock, load_index
+from kb.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
 
 
 def chunk_count(settings, rel: str) -> int:
@@ -152,7 +154,8 @@ def test_full_rebuild_embeds_everything(settings, embedder):
     first = build_index(settings, embedder)
     again = HashingEmbedder(64)
     report = build_index(settings, again, full=True)
-    assert report.embedded == first.chunks == sum(again.calls)
+    assert report.embedded == first.chunks
+    assert sum(again.calls) == first.chunks + len(fixed_texts(settings))  # chunks, then exemplars and topics
     assert set(report.added) == DOC_IDS
 
 
@@ -326,3 +329,68 @@ def test_a_damaged_index_is_refused_with_the_fix(settings, embedder):
     (current_build(settings.index) / "vectors.npy").write_bytes(b"not numpy")
     with pytest.raises(IndexMismatchError, match="kb index --full"):
         load_index(settings.index)
+
+
+# Vectors of texts besides chunks (topics, therapist profiles, crisis exemplars), stored so a fresh process
+# answers its first question without embedding them.
+
+SHIPPED = Path(__file__).resolve().parent.parent / "corpus"
+
+
+@pytest.fixture
+def with_directory(settings):
+    for name in ("topics.yaml", "therapists.yaml"):
+        shutil.copy(SHIPPED / name, settings.corpus / name)
+    return settings
+
+
+def test_the_build_stores_vectors_of_topics_profiles_and_exemplars(with_directory, embedder):
+    from kb.safety import exemplar_texts
+    from kb.therapists import load_directory
+    from kb.topics import load_topics, topic_text
+
+    build_index(with_directory, embedder)
+    index = load_index(with_directory.index)
+    topics = load_topics(with_directory.topics_path)
+    profiles = [t.profile_text() for t in load_directory(with_directory.therapists_path).therapists]
+    texts = exemplar_texts() + [topic_text(t) for t in topics] + profiles
+    assert len(topics) > 20 and len(profiles) > 20
+    assert set(index.fixed) == {embed_key(embedder.name, t) for t in texts}
+    for text in (texts[0], topic_text(topics[3]), profiles[-1]):
+        assert np.allclose(index.fixed[embed_key(embedder.name, text)], embedder.embed([text])[0])
+
+
+def test_stored_vectors_are_used_and_only_unknown_texts_embedded(with_directory, embedder):
+    build_index(with_directory, embedder)
+    index = load_index(with_directory.index)
+    fresh = HashingEmbedder(64)
+    known = KnownVectors(fresh, index.fixed)
+    texts = fixed_texts(with_directory)
+    assert np.allclose(known.embed(texts), embedder.embed(texts)) and fresh.calls == []
+    out = known.embed([texts[0], "a question nobody stored", texts[1]])
+    assert fresh.calls == [1]
+    assert np.allclose(out, embedder.embed([texts[0], "a question nobody stored", texts[1]]))
+
+
+def test_a_changed_profile_is_the_only_fixed_text_embedded_again(with_directory, embedder):
+    build_index(with_directory, embedder)
+    path = with_directory.therapists_path
+    text = path.read_text(encoding="utf-8").replace("bio: >-\n      ", "bio: >-\n      Newly updated. ", 1)
+    path.write_text(text, encoding="utf-8")
+    again = HashingEmbedder(64)
+    report = build_index(with_directory, again)
+    assert report.embedded == 0 and again.calls == [1]
+
+
+def test_a_broken_directory_does_not_stop_the_build_and_leaves_its_profiles_out(with_directory, embedder):
+    with_directory.therapists_path.write_text("therapists: [{id: x}]\n", encoding="utf-8")
+    report = build_index(with_directory, embedder)
+    assert report.chunks > 0
+    assert len(load_index(with_directory.index).fixed) == len(fixed_texts(with_directory)) > 0
+
+
+def test_an_index_without_stored_vectors_still_loads(settings, embedder):
+    build_index(settings, embedder)
+    (current_build(settings.index) / FIXED).write_bytes(b"damaged")
+    index = load_index(settings.index)
+    assert index.fixed == {} and len(index.chunks) > 0
