@@ -47,8 +47,9 @@ class Settings:
     answer_sentences: int = 4
     abstain_below: float = 0.29  # best cosine under this: nothing relevant enough (calibrated by `kb eval`)
     abstain_below_other_language: float = 0.10  # the model reads English; be lenient with French questions
-    # Safety and directory.
+    # Safety, directory and citations.
     region: str = "CA"
+    practice_name: str = "Psychodynamic Therapy Collective"  # author of the library in copyable citations
     therapists_file: str = "therapists.yaml"
     topics_file: str = "topics.yaml"
 
@@ -112,6 +113,8 @@ def load_settings(
             if name not in _FIELDS:
                 raise InputError(f"{path}: unknown setting '{name}'")
             values[name] = _coerce(name, value, str(path))
+            if isinstance(values[name], Path) and not values[name].is_absolute():
+                values[name] = Path(path).parent / values[name]  # relative to the config file, not the cwd
     for var, name in ENV_FIELDS.items():
         if environ.get(var) not in (None, ""):
             values[name] = _coerce(name, environ[var], f"environment {var}")

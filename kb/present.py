@@ -37,8 +37,11 @@ def answer_as_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def answer_as_markdown(answer: Answer) -> str:
-    """A Markdown export of an answer with its citations (clinician view download)."""
+def answer_as_markdown(answer: Answer, references: dict[int, str] | None = None) -> str:
+    """A Markdown export of an answer with its citations (clinician view download).
+
+    references: an APA-style reference per citation number, listed after the sources when given.
+    """
     out = [f"# {answer.query}", ""]
     if answer.crisis.detected:
         out += ["**If you are in crisis:** " + "; ".join(f"{r.name}: {r.action}" for r in answer.crisis.resources), ""]
@@ -48,7 +51,9 @@ def answer_as_markdown(answer: Answer) -> str:
         for c in answer.citations:
             where = f", section \"{c.section}\"" if c.section else ""
             page = f", p. {c.page}" if c.page else ""
-            out.append(f"{c.n}. {c.title}{where}{page}. > {c.quote}")
-        out.append("")
+            out += [f"{c.n}. **{c.title}**{where}{page}", "", f"   > {c.quote}", ""]
+        listed = [f"[{c.n}] {references[c.n]}" for c in answer.citations if references and c.n in references]
+        if listed:
+            out += ["## References", ""] + [line + "\n" for line in listed]
     out += [f"_{answer.disclaimer}_", ""]
     return "\n".join(out)

@@ -13,11 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .bm25 import tokenize
+from .config import Settings
 from .ingest import clean_markdown, split_front_matter
 from .records import Document
 from .search import article_url
 
-PRACTICE_NAME = "Psychodynamic Therapy Collective"  # author of the library in citations
+PRACTICE_NAME = Settings.practice_name  # the default author of the library in citations (setting practice_name)
 LIBRARY_NAME = "Psychoeducation library"
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&^=])")

@@ -201,7 +201,7 @@ def passage_card(c: Citation, hit: Hit | None, doc: Document | None, terms: set[
                 st.markdown("**Full passage**\n\n" + ui.highlight(hit.chunk.text, terms))
             if doc is not None:
                 st.markdown("**Citation** (copy with the button on the right):")
-                st.code(ui.apa_citation(doc, c.section), language=None, wrap_lines=True)
+                st.code(ui.apa_citation(doc, c.section, settings().practice_name), language=None, wrap_lines=True)
 
 
 def score_line(hit: Hit) -> str:

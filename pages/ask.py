@@ -89,7 +89,10 @@ if answer is not None:
             with st.expander(ui.escape_markdown(f"{hit.rank}. {hit.title} > {hit.chunk.section or 'Introduction'}")):
                 st.caption(views.score_line(hit))
                 st.markdown(ui.highlight(hit.chunk.text, terms))
-        st.download_button("Download as Markdown", answer_as_markdown(answer), file_name="answer.md",
+        documents, practice = kb.index.documents, views.settings().practice_name
+        references = {c.n: ui.apa_citation(documents[c.doc_id], c.section, practice)
+                      for c in answer.citations if c.doc_id in documents}
+        st.download_button("Download as Markdown", answer_as_markdown(answer, references), file_name="answer.md",
                            mime="text/markdown", on_click="ignore", icon=":material/download:")
 
 views.disclaimer(DISCLAIMER)

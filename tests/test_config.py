@@ -66,6 +66,15 @@ def test_kb_config_variable_points_at_the_file(workdir, tmp_path):
     assert load_settings(environ={"KB_CONFIG": str(path)}).region == "ON"
 
 
+def test_relative_paths_in_a_config_file_are_relative_to_that_file(workdir, tmp_path):
+    (tmp_path / "site").mkdir()
+    path = write_toml(tmp_path / "site" / "kb.toml", '[kb]\ncorpus = "articles"\nindex = "/srv/kb/index"\n')
+    s = load_settings(environ={"KB_MODEL": "hashing-64"}, config_file=path)
+    assert s.corpus == tmp_path / "site" / "articles" and s.index == Path("/srv/kb/index")
+    s = load_settings(environ={"KB_CORPUS": "from-env"}, config_file=path)
+    assert s.corpus == Path("from-env")  # the environment and flags stay relative to the working directory
+
+
 def test_explicit_config_file_beats_kb_config(workdir, tmp_path):
     chosen = write_toml(tmp_path / "chosen.toml", '[kb]\nregion = "QC"\n')
     other = write_toml(tmp_path / "other.toml", '[kb]\nregion = "ON"\n')

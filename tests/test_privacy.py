@@ -33,3 +33,26 @@ def test_a_canary_question_asked_through_the_cli_and_the_app_is_not_found_on_dis
 
     leaks = files_containing(canary, privacy_roots(app_env.index), since)
     assert leaks == [], "the question was written to these files"
+
+
+def test_the_streamlit_config_is_headless_private_and_hides_errors(monkeypatch):
+    """The shipped .streamlit/config.toml, as Streamlit itself reads it from the project folder."""
+    import tomllib
+
+    from streamlit import config
+
+    shipped = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    monkeypatch.chdir(REPO)
+    options = config.get_config_options(force_reparse=True)
+    try:
+        unknown = [f"{section}.{key}" for section, values in shipped.items() for key in values
+                   if f"{section}.{key}" not in options]
+        assert unknown == []  # a misspelt option would be silently ignored
+        expected = {"server.headless": True, "browser.gatherUsageStats": False, "server.enableXsrfProtection": True,
+                    "client.showErrorDetails": "none", "client.showErrorLinks": False, "server.address": "localhost",
+                    "server.fileWatcherType": "none", "server.runOnSave": False}
+        assert {name: options[name].value for name in expected} == expected
+        assert all(options[name].where_defined.endswith("config.toml") for name in expected)
+    finally:
+        monkeypatch.undo()
+        config.get_config_options(force_reparse=True)
