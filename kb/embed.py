@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -126,7 +127,14 @@ def mean_pooling_config(folder: str) -> int | None:
 
 
 class SentenceEmbedder:
-    """A sentence-transformers model on the CPU, L2-normalized output."""
+    """A sentence-transformers model on the CPU, L2-normalized output.
+
+    Safe to share between threads (the app's sessions): a fast tokenizer refuses concurrent calls
+    ("Already borrowed"), so every use of the tokenizer and model holds one lock. Both CPU cores
+    work on each call anyway, so calls side by side would not finish sooner.
+    """
+
+    _lock: threading.Lock
 
     def __init__(self, model: str, allow_hub: bool = False, batch_size: int = 32):
         source = resolve_model(model, allow_hub)
@@ -145,19 +153,23 @@ class SentenceEmbedder:
         self.max_seq_length = int(self.model.max_seq_length)
         self.batch_size = batch_size
         self._tokenizer = self.model.tokenizer
+        self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
+        with self._lock:
+            return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
     def is_word(self, word: str) -> bool:
         """Whether the model's vocabulary holds the word whole (a known English word)."""
-        return len(self._tokenizer.tokenize(word)) == 1
+        with self._lock:
+            return len(self._tokenizer.tokenize(word)) == 1
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        with self._lock:
+            vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -184,8 +196,13 @@ class MeanPoolingEmbedder(SentenceEmbedder):
         self.dimension = int(self.model.config.hidden_size)
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
+        self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         torch = self._torch

@@ -48,7 +48,8 @@ def _embedder(model: str, allow_hub: bool, batch_size: int) -> Embedder:
 def _knowledge_base(settings: Settings, build: str) -> KnowledgeBase:
     """One KnowledgeBase per settings and live build, shared by every session (used read-only after warming)."""
     kb = KnowledgeBase(settings, _embedder(settings.model, settings.allow_hub, settings.batch_size))
-    for name in ("index", "searcher", "topics", "directory", "topic_vectors", "profile_vectors", "crisis_detector"):
+    for name in ("index", "searcher", "topics", "directory", "topic_vectors", "profile_vectors", "crisis_detector",
+                 "spelling"):
         getattr(kb, name)  # fill every cached property now, so sessions never race to build one
     return kb
 

@@ -87,3 +87,24 @@ def test_the_bundled_model_runs_on_transformers_and_matches_sentence_transformer
     assert fast.is_word("grief") and not fast.is_word("greif")
     assert np.abs(fast.embed(texts[:1]) - fast.embed(texts[:3])[:1]).max() < 1e-5  # padding changes no vector
     assert fast.embed([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_one_model_serves_many_threads_at_once():
+    """The app's sessions share one embedder. A fast tokenizer keeps its padding settings as shared state,
+    so without the embedder's lock a token count in one thread breaks a padded batch in another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = load_embedder(Settings())
+    texts = [("why do I keep choosing people who hurt me? " * (i % 9 + 1)).strip() for i in range(64)]
+    expected = model.embed(texts)
+
+    def work(i: int):
+        counts = [model.count_tokens(texts[i]) for _ in range(40)] + [model.is_word("grief") for _ in range(10)]
+        return i, model.embed([texts[i], texts[-1 - i], texts[i // 2]]), counts
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(work, range(len(texts))))
+    for i, vectors, counts in results:
+        assert np.abs(vectors - expected[[i, -1 - i, i // 2]]).max() < 1e-5
+        assert counts == [model.count_tokens(texts[i])] * 40 + [True] * 10
