@@ -81,3 +81,76 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
             "cold_start_in_process_s": round(cold_in_process, 2),
             "warm_answer_median_s": round(statistics.median(times), 3),
             "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3), "answers": len(times)}
+
+
+APP_QUESTIONS = ["What is transference?", "why do I keep choosing people who hurt me?"]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def bench_app(settings: Settings, timeout: float = 300.0) -> dict[str, Any]:
+    """`streamlit run app.py` from a cold start to the first answer on screen, in headless Chromium.
+
+    The browser starts first, so the clock measures only the server: start-up, the first page (which
+    loads the model and index), and the first answer. Then one more question on the warm server.
+    Skipped, with the reason, when Playwright or Chromium is not installed (`make browser`).
+    """
+    import os
+    import socket
+    import urllib.request
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    streamlit = Path(sys.executable).parent / "streamlit"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"skipped": "Playwright is not installed (pip install -e '.[dev]')"}
+    if not Path(CHROMIUM).is_file():
+        return {"skipped": f"Chromium not found at {CHROMIUM} (make browser)"}
+    if not app.is_file() or not streamlit.is_file():
+        return {"skipped": "app.py or the streamlit command is missing"}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "KB_CORPUS": str(Path(settings.corpus).resolve()),
+           "KB_INDEX": str(Path(settings.index).resolve()), "KB_MODEL": settings.model}
+    wait = int(timeout * 1000)
+    with sync_playwright() as p, tempfile.TemporaryFile() as log:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        started = time.perf_counter()
+        server = subprocess.Popen([str(streamlit), "run", str(app), "--server.port", str(port)],
+                                  cwd=app.parent, env=env, stdout=log, stderr=log)
+        try:
+            base = f"http://localhost:{port}"
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
+                        if reply.read() == b"ok":
+                            break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - started > timeout:
+                        raise RuntimeError("streamlit did not start") from None
+                    time.sleep(0.1)
+            serving = time.perf_counter() - started
+            page.goto(base)
+            page.get_by_label("Your question").wait_for(timeout=wait)
+            ready = time.perf_counter() - started
+            times = []
+            for question in APP_QUESTIONS:
+                asked = time.perf_counter()
+                page.get_by_label("Your question").fill(question)
+                page.get_by_role("button", name="Ask", exact=True).click()
+                page.locator("h3#source-1").wait_for(timeout=wait)
+                page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=wait)
+                times.append(time.perf_counter() - asked)
+                page.get_by_label("Your question").fill("")
+            first = ready + times[0]
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            browser.close()
+    return {"server_up_s": round(serving, 2), "page_ready_s": round(ready, 2),
+            "cold_start_to_first_answer_s": round(first, 2), "warm_answer_in_browser_s": round(times[-1], 2)}

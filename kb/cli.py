@@ -329,14 +329,16 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
 @cli.command()
 @common
-@click.argument("what", type=click.Choice(["all", "index", "ask"]), default="all")
+@click.argument("what", type=click.Choice(["all", "index", "ask", "app"]), default="all")
 @click.option("--json", "as_json", is_flag=True)
 def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
     """Measure build throughput (vs the raw encoder), incremental reindex and answer latency.
 
+    "app" times `streamlit run app.py` from a cold start to the first answer in headless Chromium.
+
     Example: kb bench index
     """
-    from .bench import bench_ask, bench_index
+    from .bench import bench_app, bench_ask, bench_index
     from .embed import load_embedder
 
     settings = make_settings(corpus, index_dir, model, config_file)
@@ -345,6 +347,8 @@ def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
         results["index"] = bench_index(settings, load_embedder(settings))
     if what in ("all", "ask"):
         results["ask"] = bench_ask(settings)
+    if what in ("all", "app"):
+        results["app"] = bench_app(settings)
     if as_json:
         _emit(results)
         return

@@ -202,3 +202,12 @@ def test_a_question_leaves_no_trace_in_the_url_logs_or_files(page, server):
     assert not leaked_to_url
     leaks = files_containing(canary, privacy_roots(server[1]), since)
     assert leaks == [], "the question was written to these files"
+
+
+def test_bench_app_times_a_cold_server_to_the_first_answer(app_index):
+    from kb.bench import bench_app
+
+    report = bench_app(app_index, timeout=WAIT / 1000)
+    assert "skipped" not in report, report
+    assert 0 < report["server_up_s"] < report["page_ready_s"] < report["cold_start_to_first_answer_s"]
+    assert report["warm_answer_in_browser_s"] > 0
