@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .answer import is_faithful, is_relevant
+from .answer import is_faithful
 from .errors import InputError
 from .knowledge_base import KnowledgeBase
 from .metrics import dedupe, precision_recall, retrieval_summary

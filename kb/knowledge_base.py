@@ -112,7 +112,8 @@ class KnowledgeBase:
         if query != text:
             notices.append(f"Searched for: {query}")
         if french:
-            notices.append("Our articles are in English, so answers to questions in other languages may be less precise.")
+            notices.append("Our articles are in English, so answers to questions in other languages may be less "
+                           "precise.")
         query_vec = self.embedder.embed([query])[0]
         hits = self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query_vec) \
             if any(ch.isalnum() for ch in text) else []
@@ -123,7 +124,8 @@ class KnowledgeBase:
         topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics,
                                     [h.topics for h in hits] if relevant else [])
         if crisis.detected:
-            for tid in ("crisis-support", "self-harm-and-suicide")[: 2 if crisis.kind in ("suicide", "self-harm") else 1]:
+            wanted = 2 if crisis.kind in ("suicide", "self-harm") else 1
+            for tid in ("crisis-support", "self-harm-and-suicide")[:wanted]:
                 if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
                     topic_scores.insert(0, (tid, 1.0))
         answer_text, citations = None, []

@@ -1,4 +1,5 @@
-"""Answers: a cleaned question, quotable sentences, a short cited extract (or an abstention), checked for faithfulness."""
+"""Answers: a cleaned question, quotable sentences, a short cited extract (or an abstention), checked for
+faithfulness."""
 
 from __future__ import annotations
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -16,10 +12,10 @@ from typing import Iterator
 import pytest
 
 from conftest import REPO, files_containing, privacy_roots
+from kb.bench import CHROMIUM, serving_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SHOTS = REPO / "screenshots"
@@ -30,43 +26,14 @@ if not Path(CHROMIUM).is_file():
                 "(apt-get install chromium) to run the browser tests", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(app_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """`streamlit run app.py` on a free port against the session's index; yields (base url, its log file)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "KB_CORPUS": str(app_index.corpus), "KB_INDEX": str(app_index.index),
            "PYTHONUNBUFFERED": "1"}
-    streamlit = Path(sys.executable).parent / "streamlit"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(streamlit), "run", "app.py", "--server.port", str(port),
-                                 "--server.headless", "true"], cwd=REPO, env=env, stdout=out, stderr=out)
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
-                    if reply.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start; see {log}")
-            time.sleep(0.5)
+    with open(log, "wb") as out, serving_app(env, out) as base:
         yield base, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +132,8 @@ def test_keyboard_only_asking_and_the_clinician_view(page, server):
     page.get_by_role("button", name="Download as Markdown").wait_for(timeout=WAIT)
     # Waits, not counts: under load the clinician view may still be drawing when the button appears.
     page.get_by_text(re.compile(r"dense_score [0-9.]+ · bm25_score")).first.wait_for(timeout=WAIT)
-    page.get_by_text(re.compile(r"In Psychoeducation library\. Retrieved from /library\?doc=")).first.wait_for(timeout=WAIT)
+    citation = re.compile(r"In Psychoeducation library\. Retrieved from /library\?doc=")
+    page.get_by_text(citation).first.wait_for(timeout=WAIT)
     shot(page, "ask-clinician-view-desktop")
 
 

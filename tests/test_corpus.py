@@ -187,7 +187,8 @@ ARTICLE = "articles/anger.md"
 
 
 def copy_with_change(tmp_path: Path, name: str, value) -> Path:
-    """A copy of the shipped corpus (without its slow-to-read PDFs) where ARTICLE's field is changed (... deletes it)."""
+    """A copy of the shipped corpus (without its slow-to-read PDFs) where ARTICLE's field is changed
+    (... deletes it)."""
     corpus = tmp_path / "corpus"
     shutil.copytree(SHIPPED, corpus, ignore=shutil.ignore_patterns("*.pdf"))
     meta, body = read_article(corpus / ARTICLE)

@@ -1,4 +1,5 @@
-"""`kb eval`: the golden-set report and the counsel-chat benchmark, on tiny data with the fake model (plus one real run)."""
+"""`kb eval`: the golden-set report and the counsel-chat benchmark, on tiny data with the fake model
+(plus one real run)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The therapist directory: the shipped sample data, validation errors that name therapist and field, `kb therapists`."""
+"""The therapist directory: the shipped sample data, validation errors that name therapist and field,
+`kb therapists`."""
 
 from __future__ import annotations
 

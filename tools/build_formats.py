@@ -40,7 +40,10 @@ def make_pdf(source: Path, out_dir: Path) -> Path:
         pdf.add_font("Body", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
         family, clean = "Body", (lambda s: s)
     else:  # core fonts are Latin-1 only
-        family, clean = "Helvetica", (lambda s: "".join(ASCII.get(c, c) for c in s).encode("latin-1", "replace").decode("latin-1"))
+        def clean(s: str) -> str:
+            return "".join(ASCII.get(c, c) for c in s).encode("latin-1", "replace").decode("latin-1")
+
+        family = "Helvetica"
     pdf.set_title(str(meta.get("title", source.stem)))
     pdf.set_subject(str(meta.get("summary", "")))
     pdf.set_keywords(", ".join(meta.get("topics", [])))
