@@ -12,10 +12,10 @@ settings = views.settings()
 st.title("About this library")
 st.header("What this is")
 st.markdown("A library of plain-language articles about psychodynamic therapy, relationships and difficult "
-            "feelings, written and reviewed by clinicians. When you ask a question, the app finds the passages "
-            "that fit and answers with sentences quoted from them, each with its source. When the library has "
-            "nothing that fits, it says so instead of guessing. It can also suggest therapists from a directory "
-            "(the one shipped here is sample data: fictional therapists).")
+            "feelings, each with its references and the date it was last reviewed. When you ask a question, the "
+            "app finds the passages that fit and answers with sentences quoted from them, each with its source. "
+            "When the library has nothing that fits, it says so instead of guessing. It can also suggest "
+            "therapists from a directory (the one shipped here is sample data: fictional therapists).")
 st.markdown("This is educational information, not therapy, diagnosis or an emergency service.")
 
 st.header("Your privacy")

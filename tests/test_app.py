@@ -164,7 +164,7 @@ def test_an_article_opened_from_a_citation_marks_the_cited_section(app_env):
     cited = [h for h in at.header if h.proto.anchor == "cited-section"]
     assert [h.value for h in cited] == ["What is transference?"]
     assert "Cited section" in [c.value for c in at.caption]
-    assert any("Last reviewed 2026" in c.value and "clinical editor" in c.value for c in at.caption)
+    assert any("Last reviewed 2026" in c.value and "editorial team" in c.value for c in at.caption)
     assert "References" in [h.value for h in at.header] and "Related articles" in [h.value for h in at.header]
     assert any(q == "doc=the-therapeutic-relationship" for _, _, q in links(at))
     assert_no_unsafe_html(at)
