@@ -13,6 +13,7 @@ from .errors import InputError
 from .knowledge_base import KnowledgeBase
 from .metrics import dedupe, precision_recall, retrieval_summary
 from .scope import looks_french, out_of_scope
+from .yaml_data import read_yaml_list
 
 DEPTH = 50  # chunks ranked per query before documents are counted
 KINDS = ("answerable", "near-miss", "off-topic", "crisis")
@@ -36,13 +37,7 @@ class GoldenItem:
 
 def load_golden(path: Path) -> list[GoldenItem]:
     """Read tests/eval/questions.yaml."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read the golden set ({type(exc).__name__})") from None
-    rows = data.get("questions") if isinstance(data, dict) else data
-    if not isinstance(rows, list):
-        raise InputError(f"{path}: expected a 'questions:' list")
+    _, rows = read_yaml_list(path, "questions", "golden set", bare_list=True)
     fields = set(GoldenItem.__dataclass_fields__)
     items = []
     for n, row in enumerate(rows, 1):

@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config import Settings
 from .errors import InputError
+from .yaml_data import read_yaml_list
 
 POPULATIONS = {"adults", "couples", "adolescents", "families", "older adults"}
 FORMATS = {"in-person", "online"}
@@ -57,15 +56,7 @@ def _fail(path: Path, tid: str, field_name: str, reason: str) -> InputError:
 def load_directory(path: Path, vocabulary: set[str] | None = None) -> Directory:
     """Read and validate the directory; the first problem raises InputError naming therapist and field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: therapist directory not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read the directory ({type(exc).__name__})") from None
-    rows = data.get("therapists") if isinstance(data, dict) else None
-    if not isinstance(rows, list):
-        raise InputError(f"{path.name}: expected a 'therapists:' list")
+    data, rows = read_yaml_list(path, "therapists", "therapist directory")
     therapists, seen = [], set()
     for n, row in enumerate(rows, 1):
         therapists.append(_therapist(path, n, row, vocabulary))

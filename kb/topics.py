@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .errors import InputError
+from .yaml_data import read_yaml_list
 
 
 @dataclass(frozen=True)
@@ -20,15 +19,7 @@ class Topic:
 
 def load_topics(path: Path) -> list[Topic]:
     """Read and check the vocabulary; an error names the file, the entry and the field."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: topic vocabulary not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read topics ({type(exc).__name__})") from None
-    rows = data.get("topics") if isinstance(data, dict) else None
-    if not isinstance(rows, list):
-        raise InputError(f"{path}: expected a 'topics:' list")
+    _, rows = read_yaml_list(path, "topics", "topic vocabulary")
     topics, seen = [], set()
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):

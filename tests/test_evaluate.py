@@ -103,7 +103,7 @@ def test_near_miss_should_be_answered_and_off_topic_and_crisis_should_not():
 
 
 @pytest.mark.parametrize("text, words", [
-    (None, "cannot read"),
+    (None, "golden set not found"),
     ("questions: [unclosed\n", "cannot read"),
     ("questions: 12\n", "expected a 'questions:' list"),
     ("questions:\n  - {id: q1, question: what is transference}\n", "question #1 needs an id, a question and a kind"),
