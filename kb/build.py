@@ -16,9 +16,9 @@ from . import __version__
 from .chunking import chunk_document
 from .config import Settings
 from .embed import Embedder, embed_key
+from .errors import InputError
 from .ingest import load_corpus
 from .records import Chunk, Document, Failure
-from .errors import InputError
 from .store import (FORMAT_VERSION, current_build, index_lock, new_build_folder, prune_builds, publish,
                     read_chunks, read_documents, read_fixed, read_manifest, write_build)
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, is_relevant
 from .config import Settings
-from .errors import KBError
 from .embed import Embedder, KnownVectors, load_embedder
+from .errors import KBError
 from .matching import TherapistFilters, match_therapists
 from .records import Answer, Crisis, Hit, TherapistMatch
 from .scope import looks_french, out_of_scope
