@@ -108,3 +108,26 @@ def test_one_model_serves_many_threads_at_once():
     for i, vectors, counts in results:
         assert np.abs(vectors - expected[[i, -1 - i, i // 2]]).max() < 1e-5
         assert counts == [model.count_tokens(texts[i])] * 40 + [True] * 10
+
+
+@pytest.mark.slow
+def test_sessions_sharing_one_knowledge_base_get_the_answers_they_would_get_alone(app_index, real_model):
+    """What the app does: one KnowledgeBase (st.cache_resource) answering several sessions' questions at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kb.knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(app_index, real_model)
+    questions = ["Why do I keep choosing people who hurt me?", "what is transference", "I want to end my life",
+                 "Je me sens vide depuis des mois", "how much does therapy cost", "best pizza in town"]
+
+    def gist(question: str):
+        a = kb.ask(question)
+        return (a.text, [c.chunk_id for c in a.citations], [t.id for t in a.therapists], a.crisis.detected,
+                a.abstained, a.topics)
+
+    alone = [gist(q) for q in questions]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(gist, questions * 3))
+    assert together == alone * 3
+    assert alone[2][3] is True and alone[5][4] is True and alone[0][0]  # a crisis, an abstention, an answer
