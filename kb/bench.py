@@ -128,13 +128,14 @@ def serving_app(env: dict[str, str], log: IO[bytes], timeout: float = 60.0) -> I
             server.kill()
 
 
-def bench_app(settings: Settings, timeout: float = 300.0) -> dict[str, Any]:
+def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -> dict[str, Any]:
     """`streamlit run app.py` from a cold start to the first answer on screen, in headless Chromium.
 
     The browser starts first, so the clock measures only the server: start-up, the first page (which
     loads the model and index), and the first answer. Then each further question in a new tab on the
     warm server, timed from the click to the finished answer.
     Skipped, with the reason, when Playwright or Chromium is not installed (`make browser`).
+    browser: a Playwright browser already running (the tests'); by default one is launched here.
     """
     import os
 
@@ -156,25 +157,32 @@ def bench_app(settings: Settings, timeout: float = 300.0) -> dict[str, Any]:
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=wait)
         return time.perf_counter() - asked
 
-    with sync_playwright() as p, tempfile.TemporaryFile() as log:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    if browser is None:
+        with sync_playwright() as p:
+            launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                return bench_app(settings, timeout, launched)
+            finally:
+                launched.close()
+    with tempfile.TemporaryFile() as log:
+        context = browser.new_context()
         try:
             started = time.perf_counter()
             with serving_app(env, log, timeout) as base:
                 serving = time.perf_counter() - started
-                page = browser.new_page()
+                page = context.new_page()
                 page.goto(base)
                 page.get_by_label("Your question").wait_for(timeout=wait)
                 ready = time.perf_counter() - started
                 first = ready + ask(page, APP_QUESTIONS[0])
                 warm = []
                 for question in APP_QUESTIONS[1:]:
-                    page = browser.new_page()
+                    page = context.new_page()
                     page.goto(base)
                     page.get_by_label("Your question").wait_for(timeout=wait)
                     warm.append(ask(page, question))
         finally:
-            browser.close()
+            context.close()
     return {"server_up_s": round(serving, 2), "page_ready_s": round(ready, 2),
             "cold_start_to_first_answer_s": round(first, 2),
             "warm_answer_in_browser_s": round(statistics.median(warm), 2)}

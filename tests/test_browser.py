@@ -172,10 +172,10 @@ def test_a_question_leaves_no_trace_in_the_url_logs_or_files(page, server):
     assert leaks == [], "the question was written to these files"
 
 
-def test_bench_app_times_a_cold_server_to_the_first_answer(app_index):
+def test_bench_app_times_a_cold_server_to_the_first_answer(app_index, chromium):
     from kb.bench import bench_app
 
-    report = bench_app(app_index, timeout=WAIT / 1000)
+    report = bench_app(app_index, timeout=WAIT / 1000, browser=chromium)
     assert "skipped" not in report, report
     assert 0 < report["server_up_s"] < report["page_ready_s"] < report["cold_start_to_first_answer_s"]
     assert report["warm_answer_in_browser_s"] > 0
