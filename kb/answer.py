@@ -127,6 +127,18 @@ def compose(query: str, hits: list[Hit], embedder: Embedder, limit: int = 4,
     return " ".join(parts), list(citations.values())
 
 
+def compose_lead(hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = None) -> tuple[str, list[Citation]]:
+    """The first quotable sentences of one passage, in order, with its citation (the crisis answer)."""
+    chosen = candidates([hit])[:limit]
+    if not chosen:
+        return "", []
+    chunk = hit.chunk
+    citation = Citation(n=1, doc_id=chunk.doc_id, title=hit.title, section=chunk.section, page=chunk.page,
+                        url=hit.url, quote=" … ".join(c.text for c in chosen), chunk_id=chunk.id,
+                        source_url=(source_urls or {}).get(chunk.doc_id, ""))
+    return " ".join(f"{c.text} [1]" for c in chosen), [citation]
+
+
 def is_relevant(hits: list[Hit], threshold: float) -> bool:
     """Whether the best passage is close enough in meaning to answer from (calibrated by `kb eval`)."""
     return bool(hits) and max(-1.0 if h.dense_score is None else h.dense_score for h in hits) >= threshold

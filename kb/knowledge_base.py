@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, is_relevant
+from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
 from .config import Settings
 from .embed import Embedder, KnownVectors, load_embedder
 from .errors import KBError
@@ -83,6 +83,21 @@ class KnowledgeBase:
 
         return CrisisDetector(self.settings, self.known)
 
+    def crisis_passages(self, query: str, query_vec: np.ndarray, crisis: Crisis, mode: str) -> list[Hit]:
+        """For a suicide or self-harm crisis: the configured section of the crisis article first, then more
+        of that article; empty when the crisis has no article or the corpus lacks it (answer as usual)."""
+        from .safety import crisis_articles
+
+        for doc_id, section in crisis_articles(crisis):
+            if doc_id not in self.index.documents:
+                continue
+            hits = self.searcher.search(query, k=len(self.index.chunks), mode=mode, max_per_doc=0,
+                                        vector=query_vec, documents=[doc_id])
+            lead = min((h for h in hits if h.chunk.section == section), key=lambda h: h.chunk.start, default=None)
+            if lead is not None:
+                return [lead] + [h for h in hits if h is not lead][:PASSAGES - 1]
+        return []
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
                audience: str | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """Ranked passages for a query."""
@@ -115,10 +130,15 @@ class KnowledgeBase:
             notices.append("Our articles are in English, so answers to questions in other languages may be less "
                            "precise.")
         query_vec = self.embedder.embed([query])[0]
+        searchable = any(ch.isalnum() for ch in text)
         hits = self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query_vec) \
-            if any(ch.isalnum() for ch in text) else []
+            if searchable else []
+        # A person in crisis is answered from the crisis article whatever the filters or the wording (French
+        # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is.
+        crisis_hits = self.crisis_passages(query, query_vec, crisis, mode) if searchable and refusal is None else []
+        hits = crisis_hits or hits
         threshold = self.settings.abstain_below_other_language if french else self.settings.abstain_below
-        relevant = refusal is None and is_relevant(hits, threshold)
+        relevant = refusal is None and (bool(crisis_hits) or is_relevant(hits, threshold))
         if refusal:
             notices.append(refusal)
         topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics,
@@ -131,7 +151,11 @@ class KnowledgeBase:
         answer_text, citations = None, []
         if relevant:
             sources = {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
-            answer_text, citations = compose(query, hits, self.embedder, self.settings.answer_sentences, sources)
+            if crisis_hits:
+                answer_text, citations = compose_lead(crisis_hits[0], self.settings.answer_sentences, sources)
+            else:
+                answer_text, citations = compose(query, hits, self.embedder, self.settings.answer_sentences,
+                                                 sources)
             relevant = bool(citations)
         if not relevant:
             notices.append(ABSTAIN_MESSAGE)

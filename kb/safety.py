@@ -69,6 +69,21 @@ def crisis_resources(region: str) -> list[Resource]:
     return _resources(region, emergency_first=False)
 
 
+def crisis_article_entries() -> list[tuple[str, str]]:
+    """Every (article id, section) pair kb/data/crisis.yaml names, for `kb validate`."""
+    return [(str(e["doc"]), str(e.get("section") or "")) for by_person in _data().get("articles", {}).values()
+            for entries in by_person.values() for e in entries if isinstance(e, dict) and e.get("doc")]
+
+
+def crisis_articles(crisis: Crisis) -> list[tuple[str, str]]:
+    """(article id, section) pairs a detected crisis is answered from, best first (empty: answer as usual)."""
+    if not crisis.detected:
+        return []
+    by_person = _data().get("articles", {}).get(crisis.kind) or {}
+    entries = by_person.get("other" if crisis.about_someone_else else "self") or []
+    return [(str(e["doc"]), str(e.get("section") or "")) for e in entries if isinstance(e, dict) and e.get("doc")]
+
+
 def helping_someone_else() -> list[str]:
     """Short guidance for a person worried about someone else."""
     return list(_data()["helping_someone_else"])

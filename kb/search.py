@@ -55,11 +55,13 @@ class Searcher:
         self._doc_topics = {d.id: set(d.topics) for d in index.documents.values()}
         self._doc_audience = {d.id: d.audience for d in index.documents.values()}
 
-    def mask(self, topics: list[str] | None = None, audience: str | None = None) -> np.ndarray:
-        """Which chunks pass the topic and audience filters."""
-        wanted = set(topics or [])
+    def mask(self, topics: list[str] | None = None, audience: str | None = None,
+             documents: list[str] | None = None) -> np.ndarray:
+        """Which chunks pass the topic, audience and document filters."""
+        wanted, only = set(topics or []), set(documents or [])
         return np.array([(not wanted or bool(self._doc_topics[c.doc_id] & wanted))
                          and (not audience or self._doc_audience[c.doc_id] == audience)
+                         and (not only or c.doc_id in only)
                          for c in self.index.chunks], dtype=bool)
 
     def scores(self, query: str, vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +80,8 @@ class Searcher:
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
                audience: str | None = None, max_per_doc: int | None = None,
-               vector: np.ndarray | None = None) -> list[Hit]:
-        """The top k chunks for the query, at most max_per_doc from any one document."""
+               vector: np.ndarray | None = None, documents: list[str] | None = None) -> list[Hit]:
+        """The top k chunks for the query, at most max_per_doc from any one document (0: no limit)."""
         if mode not in MODES:
             raise InputError(f"mode '{mode}' is not one of {', '.join(MODES)}")
         if not query.strip():
@@ -87,7 +89,7 @@ class Searcher:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         dense, bm25 = self.scores(query, vector)
-        return self.rank(dense, bm25, k, mode, self.mask(topics, audience), max_per_doc, query)
+        return self.rank(dense, bm25, k, mode, self.mask(topics, audience, documents), max_per_doc, query)
 
     def rank(self, dense: np.ndarray, bm25: np.ndarray, k: int, mode: str, allowed: np.ndarray,
              max_per_doc: int | None = None, query: str = "") -> list[Hit]:

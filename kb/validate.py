@@ -29,6 +29,7 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
     ids = {d.id for d in corpus.documents}
     for doc in corpus.documents:
         problems.extend(Failure(doc.path, reason) for reason in check_document(doc, ids, vocabulary))
+    problems.extend(check_crisis_sections(settings, corpus.documents))
     if settings.therapists_path.is_file():
         from .therapists import check_directory
 
@@ -36,6 +37,24 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
     count = len(corpus.documents) + len(corpus.failures) + sum(
         p.is_file() for p in (settings.topics_path, settings.therapists_path))
     return problems, count
+
+
+def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
+    """Each section kb/data/crisis.yaml quotes for a crisis must exist in its article, when the corpus has it."""
+    from .chunking import chunk_document
+    from .safety import crisis_article_entries
+
+    by_id = {d.id: d for d in documents}
+    problems = []
+    for doc_id, section in sorted(set(crisis_article_entries())):
+        doc = by_id.get(doc_id)
+        if doc is None:
+            continue  # another corpus: crisis questions are answered from whatever fits
+        chunks = chunk_document(doc, lambda text: len(text.split()), settings.max_tokens, settings.overlap_sentences)
+        if section not in {c.section for c in chunks}:
+            problems.append(Failure(doc.path, f"section '{section}' is quoted for crisis questions "
+                                              "(kb/data/crisis.yaml, articles) but the article has no such section"))
+    return problems
 
 
 def check_document(doc: Document, ids: set[str], vocabulary: set[str] | None) -> list[str]:
