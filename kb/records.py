@@ -107,6 +107,7 @@ class Crisis:
     resources: list[Resource] = field(default_factory=list)
     score: float = 0.0
     reason: str = ""  # which rule or exemplar fired (for tests and eval; never logged)
+    explicit: bool = False  # a pattern fired (not only similarity to exemplars)
 
     def to_json(self) -> dict[str, Any]:
         if not self.detected:

@@ -76,8 +76,12 @@ def crisis_article_entries() -> list[tuple[str, str]]:
 
 
 def crisis_articles(crisis: Crisis) -> list[tuple[str, str]]:
-    """(article id, section) pairs a detected crisis is answered from, best first (empty: answer as usual)."""
-    if not crisis.detected:
+    """(article id, section) pairs a crisis is answered from, best first (empty: answer as usual).
+
+    Only for a crisis a pattern recognised: a statement merely similar to the exemplars may be a false alarm
+    (a trauma story, say), and then the crisis panel comes first but the answer still fits the question.
+    """
+    if not crisis.detected or not crisis.explicit:
         return []
     by_person = _data().get("articles", {}).get(crisis.kind) or {}
     entries = by_person.get("other" if crisis.about_someone_else else "self") or []
@@ -194,7 +198,9 @@ class CrisisDetector:
         hits, vetoes, kept = self._match(clean)
         if hits:
             best = min(hits, key=lambda h: KINDS.index(h.kind))
-            return self._crisis(best.kind, best.about_other, 1.0, f"pattern {best.kind}/{best.name}")
+            crisis = self._crisis(best.kind, best.about_other, 1.0, f"pattern {best.kind}/{best.name}")
+            crisis.explicit = True
+            return crisis
         semantic = self._similar(kept)
         if semantic is not None and semantic.detected:
             return semantic
