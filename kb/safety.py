@@ -69,10 +69,14 @@ def crisis_resources(region: str) -> list[Resource]:
     return _resources(region, emergency_first=False)
 
 
+def _article_entries(entries: Any) -> list[tuple[str, str]]:
+    return [(str(e["doc"]), str(e.get("section") or "")) for e in entries or [] if isinstance(e, dict) and e.get("doc")]
+
+
 def crisis_article_entries() -> list[tuple[str, str]]:
     """Every (article id, section) pair kb/data/crisis.yaml names, for `kb validate`."""
-    return [(str(e["doc"]), str(e.get("section") or "")) for by_person in _data().get("articles", {}).values()
-            for entries in by_person.values() for e in entries if isinstance(e, dict) and e.get("doc")]
+    return [pair for by_person in _data().get("articles", {}).values() for entries in by_person.values()
+            for pair in _article_entries(entries)]
 
 
 def crisis_articles(crisis: Crisis) -> list[tuple[str, str]]:
@@ -84,8 +88,7 @@ def crisis_articles(crisis: Crisis) -> list[tuple[str, str]]:
     if not crisis.detected or not crisis.explicit:
         return []
     by_person = _data().get("articles", {}).get(crisis.kind) or {}
-    entries = by_person.get("other" if crisis.about_someone_else else "self") or []
-    return [(str(e["doc"]), str(e.get("section") or "")) for e in entries if isinstance(e, dict) and e.get("doc")]
+    return _article_entries(by_person.get("other" if crisis.about_someone_else else "self"))
 
 
 def helping_someone_else() -> list[str]:
@@ -198,18 +201,16 @@ class CrisisDetector:
         hits, vetoes, kept = self._match(clean)
         if hits:
             best = min(hits, key=lambda h: KINDS.index(h.kind))
-            crisis = self._crisis(best.kind, best.about_other, 1.0, f"pattern {best.kind}/{best.name}")
-            crisis.explicit = True
-            return crisis
+            return self._crisis(best.kind, best.about_other, 1.0, f"pattern {best.kind}/{best.name}", explicit=True)
         semantic = self._similar(kept)
         if semantic is not None and semantic.detected:
             return semantic
         score = semantic.score if semantic is not None else 0.0
         return Crisis(detected=False, score=score, reason="; ".join(vetoes))
 
-    def _crisis(self, kind: str, about_other: bool, score: float, reason: str) -> Crisis:
+    def _crisis(self, kind: str, about_other: bool, score: float, reason: str, explicit: bool = False) -> Crisis:
         resources = _resources(self.settings.region, emergency_first=kind in URGENT)
-        return Crisis(True, kind, about_other, resources, score, reason)
+        return Crisis(True, kind, about_other, resources, score, reason, explicit)
 
     def _match(self, clean: str) -> tuple[list[_Hit], list[str], list[str]]:
         """Pattern hits, the vetoes that cancelled others, and the sentences left for the embedder."""
