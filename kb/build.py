@@ -94,6 +94,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False,
                 todo.append(i)
         done = 0
         step = max(1, settings.batch_size * 4)
+        if progress and todo:
+            progress(0, len(todo))  # before the first batch, so a progress bar's clock starts with the work
         for start in range(0, len(todo), step):
             batch = todo[start:start + step]
             vectors[batch] = embedder.embed([chunks[i].embed_text for i in batch])

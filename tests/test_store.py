@@ -171,8 +171,12 @@ def test_progress_is_reported_up_to_the_total(settings, embedder):
     seen = []
     report = build_index(settings.replace(batch_size=1), embedder,
                          progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, report.embedded)  # reported before the first batch, so a bar's clock starts then
     assert seen[-1] == (report.embedded, report.embedded)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    build_index(settings, embedder, progress=lambda done, total: seen.append((done, total)))
+    assert seen == []  # nothing to embed, nothing reported
 
 
 def test_changes_on_disk_since_the_build(settings, embedder):
