@@ -84,8 +84,9 @@ class KnowledgeBase:
         return CrisisDetector(self.settings, self.known)
 
     def crisis_passages(self, query: str, query_vec: np.ndarray, crisis: Crisis, mode: str) -> list[Hit]:
-        """For a suicide or self-harm crisis: the configured section of the crisis article first, then more
-        of that article; empty when the crisis has no article or the corpus lacks it (answer as usual)."""
+        """For a crisis with an article in kb/data/crisis.yaml (suicide, self-harm, violence at home): the
+        configured section first, then more of that article; empty when the crisis has no article or the
+        corpus lacks it (answer as usual)."""
         from .safety import crisis_articles
 
         for doc_id, section in crisis_articles(crisis):

@@ -134,3 +134,34 @@ def test_a_crisis_recognised_only_by_similarity_keeps_the_answer_that_fits_the_q
     answer = kb.ask("how do I end the day calmly before sleep?")
     assert answer.crisis is similar
     assert answer.citations and answer.citations[0].doc_id == "sleep-and-ending-the-day"
+
+
+def test_violence_at_home_is_answered_with_getting_safe_first(settings, embedder):
+    hurt_md = """---
+id: choosing-partners-who-hurt
+title: Why do I keep choosing people who hurt me?
+topics: [relationships]
+audience: public
+---
+# Why do I keep choosing people who hurt me?
+
+Patterns in relationships can repeat.
+
+## If you are being hurt or threatened now
+
+If someone is hurting you, threatening you or making you afraid, your safety comes first. Understanding patterns \
+can wait; getting safe cannot. If you are in immediate danger, call 911 or your local emergency number.
+
+## Conflict at home
+
+Conflict is a normal part of family life, and every couple fights about the same things.
+"""
+    write_files(settings.corpus, {"articles/hurt.md": hurt_md})
+    build_index(settings, embedder)
+    kb = KnowledgeBase(settings, embedder)
+    for question in ("my partner hits me when he drinks", "my sister's husband beats her"):
+        answer = kb.ask(question)
+        assert answer.crisis.detected and answer.crisis.kind == "violence", question
+        assert answer.text.startswith("If someone is hurting you, threatening you or making you afraid, your safety "
+                                      "comes first. [1]"), question
+        assert "Conflict is a normal part" not in answer.text
