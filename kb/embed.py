@@ -65,7 +65,7 @@ class KnownVectors:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The configured model; sentence-transformers is imported only here."""
+    """The configured model; torch, transformers and sentence-transformers are imported only from here."""
     if settings.model.startswith(HASHING_PREFIX):
         return HashingEmbedder(int(settings.model[len(HASHING_PREFIX):] or 64))
     source = resolve_model(settings.model, settings.allow_hub)
