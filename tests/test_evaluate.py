@@ -220,22 +220,22 @@ def test_kb_eval_with_a_bad_golden_file_is_one_line(kb_env, run_kb, tmp_path):
     assert run.err.startswith("error: ") and "question #1 needs" in run.err and len(run.err.splitlines()) == 1
 
 
-# counsel-chat on tiny synthetic data
+# counsel-chat on tiny synthetic data (our own rows in its format; the real records are read only from ../shared)
 
 ROWS = [
-    {"id": "cc-0001", "title": "I can't sleep at night", "topic": "sleep-improvement",
+    {"id": "syn-0001", "title": "I can't sleep at night", "topic": "sleep-improvement",
      "text": "Every night I lie awake worrying and cannot fall asleep until three in the morning.",
      "answers": ["Insomnia that keeps you awake worrying until three in the morning is common. Try getting up "
                  "and doing something quiet when you cannot fall asleep, and keep the same wake time.",
                  "Many people who lie awake at night are carrying worries from the day. A regular bedtime helps."]},
-    {"id": "cc-0002", "title": "Always angry at my partner", "topic": "anger-management",
+    {"id": "syn-0002", "title": "Always angry at my partner", "topic": "anger-management",
      "text": "I snap at my partner over small things and then feel terrible about my anger.",
      "answers": ["Anger often protects a softer feeling, such as hurt or fear of being left.",
                  ""]},
-    {"id": "cc-0003", "title": "My father died last spring", "topic": "grief",
+    {"id": "syn-0003", "title": "My father died last spring", "topic": "grief",
      "text": "My father died last spring and I still cry every day. Is this grief normal?",
      "answers": ["Grief after a father dies can last far longer than a year, and crying every day is common."]},
-    {"id": "cc-0004", "title": "No answers yet", "topic": "grief", "text": "Does anyone read these?",
+    {"id": "syn-0004", "title": "No answers yet", "topic": "grief", "text": "Does anyone read these?",
      "answers": []},
 ]
 
@@ -265,11 +265,11 @@ def test_question_text_is_title_then_body():
 def test_write_corpus_writes_one_file_per_answer(tmp_path):
     folder = tmp_path / "corpus"
     relevant = write_corpus(ROWS, folder)
-    assert relevant == {"cc-0001": ["cc-0001/a0", "cc-0001/a1"], "cc-0002": ["cc-0002/a0"],
-                        "cc-0003": ["cc-0003/a0"]}  # empty answers and unanswered questions are left out
+    assert relevant == {"syn-0001": ["syn-0001/a0", "syn-0001/a1"], "syn-0002": ["syn-0002/a0"],
+                        "syn-0003": ["syn-0003/a0"]}  # empty answers and unanswered questions are left out
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")) == [
-        "cc-0001/a0.txt", "cc-0001/a1.txt", "cc-0002/a0.txt", "cc-0003/a0.txt"]
-    assert (folder / "cc-0002" / "a0.txt").read_text(encoding="utf-8") == ROWS[1]["answers"][0]
+        "syn-0001/a0.txt", "syn-0001/a1.txt", "syn-0002/a0.txt", "syn-0003/a0.txt"]
+    assert (folder / "syn-0002" / "a0.txt").read_text(encoding="utf-8") == ROWS[1]["answers"][0]
 
 
 def test_write_corpus_rewrites_only_what_changed(tmp_path):
@@ -282,8 +282,8 @@ def test_write_corpus_rewrites_only_what_changed(tmp_path):
     changed[2] = changed[2] | {"answers": ["Grief has no timetable."]}
     write_corpus(changed, folder)
     touched = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt") if p.stat().st_mtime != old)
-    assert touched == ["cc-0003/a0.txt"]
-    assert (folder / "cc-0003" / "a0.txt").read_text(encoding="utf-8") == "Grief has no timetable."
+    assert touched == ["syn-0003/a0.txt"]
+    assert (folder / "syn-0003" / "a0.txt").read_text(encoding="utf-8") == "Grief has no timetable."
 
 
 @pytest.fixture
@@ -307,7 +307,7 @@ def test_evaluate_counsel_chat_report(tiny_kb, rows_file, tmp_path, topic_map):
     # Two of the three mapped questions have a specialist in the tiny directory; grief maps to nothing.
     assert report["matching"]["questions"] == 2 and report["matching"]["hit@3"] == 1.0
     # The benchmark's own index lives in the cache, not in the knowledge base's index.
-    assert (tmp_path / "cache" / "index").is_dir() and (tmp_path / "cache" / "corpus" / "cc-0001").is_dir()
+    assert (tmp_path / "cache" / "index").is_dir() and (tmp_path / "cache" / "corpus" / "syn-0001").is_dir()
     text = counsel_chat_markdown(report)
     assert text.startswith("# Evaluation: counsel-chat (external)") and "| hybrid | " in text
     assert "## Fusion sweep (hybrid)" in text and "Therapist matching" in text
@@ -319,7 +319,7 @@ def test_the_fusion_sweep_is_scored_like_the_main_table(tiny_kb, rows_file, tmp_
     bench = KnowledgeBase(tiny_kb.settings.replace(corpus=tmp_path / "cache" / "corpus",
                                                    index=tmp_path / "cache" / "index"), tiny_kb.embedder)
     first = doc_rankings(bench, [question_text(ROWS[0])], ("dense",))["dense"][0]
-    assert first.index("cc-0001/a1") < first.index("cc-0001/a0")  # so graded and ungraded nDCG would differ
+    assert first.index("syn-0001/a1") < first.index("syn-0001/a0")  # so graded and ungraded nDCG would differ
     dense_only = report["fusion_sweep"][0]
     assert dense_only["fusion"] == "convex w=1.00"  # convex fusion with all weight on cosine ranks like dense
     assert dense_only["ndcg@10"] == pytest.approx(report["retrieval"]["dense"]["ndcg@10"])
