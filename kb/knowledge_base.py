@@ -132,12 +132,11 @@ class KnowledgeBase:
                            "precise.")
         query_vec = self.embedder.embed([query])[0]
         searchable = any(ch.isalnum() for ch in text)
-        hits = self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query_vec) \
-            if searchable else []
         # A person in crisis is answered from the crisis article whatever the filters or the wording (French
         # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is.
         crisis_hits = self.crisis_passages(query, query_vec, crisis, mode) if searchable and refusal is None else []
-        hits = crisis_hits or hits
+        hits = crisis_hits or (self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience,
+                                           vector=query_vec) if searchable else [])
         threshold = self.settings.abstain_below_other_language if french else self.settings.abstain_below
         relevant = refusal is None and (bool(crisis_hits) or is_relevant(hits, threshold))
         if refusal:
