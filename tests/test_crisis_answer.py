@@ -104,9 +104,13 @@ def test_someone_worried_about_another_person_gets_the_article_written_for_them(
 def test_without_the_crisis_articles_a_crisis_question_is_answered_as_usual(settings, embedder):
     write_files(settings.corpus, {"articles/ending.md": DISTRACTOR_MD})
     build_index(settings, embedder)
-    answer = KnowledgeBase(settings, embedder).ask("I want to kill myself")
+    kb = KnowledgeBase(settings, embedder)
+    answer = kb.ask("I want to kill myself")
     assert answer.crisis.detected and answer.crisis.resources
-    assert all(c.doc_id != "crisis-support" for c in answer.citations)
+    # The general search decides, as for any question: the same passages, quoted as usual.
+    assert not answer.abstained and answer.citations[0].doc_id == "sleep-and-ending-the-day"
+    usual = kb.search("I want to kill myself", k=len(answer.passages))
+    assert [h.chunk.id for h in answer.passages] == [h.chunk.id for h in usual]
 
 
 def test_a_question_that_is_not_a_crisis_is_not_sent_to_the_crisis_article(kb):
