@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kb import views
+from kb.web import views
 
 st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
 

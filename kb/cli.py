@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import click
 
-from .config import Settings, load_settings
-from .errors import KBError
+from kb.config import Settings, load_settings
+from kb.errors import KBError
 
 
 def _emit(data: Any) -> None:
@@ -53,8 +53,8 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
 
     Example: kb index --corpus corpus/ --index index/
     """
-    from .build import build_index
-    from .embed import load_embedder
+    from kb.index.build import build_index
+    from kb.models.embedders import load_embedder
 
     settings = make_settings(corpus, index_dir, model, config_file)
     embedder = load_embedder(settings)
@@ -103,7 +103,7 @@ def search(corpus, index_dir, model, config_file, query, k, mode, topics, audien
 
     Example: kb search "what is transference" -k 3 --json
     """
-    from .knowledge_base import KnowledgeBase
+    from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     if batch is not None:
@@ -133,9 +133,9 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
 
     Example: kb stats --json
     """
-    from .build import changes_on_disk
-    from .errors import IndexMismatchError
-    from .store import read_manifest
+    from kb.index.build import changes_on_disk
+    from kb.errors import IndexMismatchError
+    from kb.index.store import read_manifest
 
     settings = make_settings(corpus, index_dir, model, config_file)
     manifest = read_manifest(settings.index)
@@ -143,7 +143,7 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
         raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' to build it")
     changes = changes_on_disk(settings)
     topics: dict[str, int] = {}
-    from .store import current_build, read_documents
+    from kb.index.store import current_build, read_documents
 
     for doc in read_documents(current_build(settings.index)).values():
         for topic in doc.topics:
@@ -172,7 +172,7 @@ def validate(corpus, index_dir, model, config_file, as_json) -> None:
 
     Example: kb validate --corpus corpus/
     """
-    from .validate import validate_corpus
+    from kb.ingest.validate import validate_corpus
 
     settings = make_settings(corpus, index_dir, model, config_file)
     problems, count = validate_corpus(settings)
@@ -199,7 +199,7 @@ def therapist_filters(func: Callable) -> Callable:
 
 
 def _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic=None):
-    from .matching import TherapistFilters
+    from kb.directory.matching import TherapistFilters
 
     return TherapistFilters(topic=topic, language=language, format=fmt, accepting=accepting, max_fee=max_fee,
                             sliding_scale=sliding_scale, population=population)
@@ -219,7 +219,7 @@ def ask(corpus, index_dir, model, config_file, question, topics, audience, langu
 
     Example: kb ask "why do I keep choosing people who hurt me?" --json
     """
-    from .knowledge_base import KnowledgeBase
+    from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     filters = _filters(language, fmt, accepting, max_fee, sliding_scale, population)
@@ -234,7 +234,7 @@ def ask(corpus, index_dir, model, config_file, question, topics, audience, langu
     if as_json:
         _emit(answer.to_json())
         return
-    from .present import answer_as_text
+    from kb.answering.present import answer_as_text
 
     click.echo(answer_as_text(answer))
 
@@ -250,9 +250,9 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
 
     Example: kb therapists --topic trauma --language French --accepting
     """
-    from .matching import filter_therapists
-    from .therapists import load_directory
-    from .topics import load_topics
+    from kb.directory.matching import filter_therapists
+    from kb.directory.therapists import load_directory
+    from kb.answering.topics import load_topics
 
     settings = make_settings(corpus, index_dir, model, config_file)
     vocabulary = {t.id for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else None
@@ -297,12 +297,12 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
     Examples: kb eval;  kb eval --dataset counsel-chat --data ../shared/data/counsel-chat/train.jsonl
     """
-    from .knowledge_base import KnowledgeBase
+    from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     weights = [round(0.05 * i, 2) for i in range(21)] if sweep else None
     if dataset == "golden":
-        from .evaluate import evaluate_golden, fusion_sweep, golden_markdown, load_golden
+        from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
 
         items = load_golden(questions)
         report = evaluate_golden(kb, items)
@@ -312,7 +312,7 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
                                                   [i.expected_articles for i in graded], weights)
         markdown, name = golden_markdown(report), "eval-golden"
     else:
-        from .counsel_chat import counsel_chat_markdown, evaluate_counsel_chat
+        from kb.evaluation.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat
 
         report = evaluate_counsel_chat(kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"),
                                        weights)
@@ -338,8 +338,8 @@ def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
 
     Example: kb bench index
     """
-    from .bench import bench_app, bench_ask, bench_index
-    from .embed import load_embedder
+    from kb.evaluation.bench import bench_app, bench_ask, bench_index
+    from kb.models.embedders import load_embedder
 
     settings = make_settings(corpus, index_dir, model, config_file)
     results: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import InputError
+from kb.errors import InputError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 CONFIG_FILE = "kb.toml"

@@ -6,18 +6,18 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
-from .config import Settings
-from .embed import Embedder, KnownVectors, load_embedder
-from .errors import KBError
-from .matching import TherapistFilters, match_therapists
-from .records import Answer, Crisis, Hit, TherapistMatch
-from .scope import looks_french, out_of_scope
-from .search import Searcher, load_reranker
-from .spelling import SpellingFixer
-from .store import Index, load_index
-from .therapists import Directory, load_directory
-from .topics import Topic, infer_topics, load_topics, topic_text
+from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
+from kb.config import Settings
+from kb.models.embedders import Embedder, KnownVectors, load_embedder
+from kb.errors import KBError
+from kb.directory.matching import TherapistFilters, match_therapists
+from kb.records import Answer, Crisis, Hit, TherapistMatch
+from kb.answering.scope import looks_french, out_of_scope
+from kb.retrieval.searcher import Searcher, load_reranker
+from kb.retrieval.spelling import SpellingFixer
+from kb.index.store import Index, load_index
+from kb.directory.therapists import Directory, load_directory
+from kb.answering.topics import Topic, infer_topics, load_topics, topic_text
 
 PASSAGES = 5
 
@@ -79,7 +79,7 @@ class KnowledgeBase:
 
     @cached_property
     def crisis_detector(self):
-        from .safety import CrisisDetector
+        from kb.safety.detector import CrisisDetector
 
         return CrisisDetector(self.settings, self.known)
 
@@ -87,7 +87,7 @@ class KnowledgeBase:
         """For a crisis with an article in kb/data/crisis.yaml (suicide, self-harm, violence at home): the
         configured section first, then more of that article; empty when the crisis has no article or the
         corpus lacks it (answer as usual)."""
-        from .safety import crisis_articles
+        from kb.safety.detector import crisis_articles
 
         for doc_id, section in crisis_articles(crisis):
             if doc_id not in self.index.documents:

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from kb import ui, views
-from kb.build import changes_on_disk
-from kb.safety import crisis_resources
-from kb.store import read_manifest
+from kb.web import text as ui
+from kb.web import views
+from kb.index.build import changes_on_disk
+from kb.safety.detector import crisis_resources
+from kb.index.store import read_manifest
 
 settings = views.settings()
 

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from kb import ui, views
-from kb.answer import DISCLAIMER
+from kb.web import text as ui
+from kb.web import views
+from kb.answering.compose import DISCLAIMER
 from kb.errors import InputError
-from kb.present import answer_as_markdown
+from kb.answering.present import answer_as_markdown
 
 EXAMPLES = ["Why do I keep choosing people who hurt me?", "What is transference?",
             "What happens in a first therapy session?", "How is psychodynamic therapy different from CBT?"]

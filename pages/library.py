@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kb import ui, views
+from kb.web import text as ui
+from kb.web import views
 
 kb = views.knowledge_base()
 docs = kb.index.documents

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from kb import ui, views
-from kb.matching import TherapistFilters, filter_therapists
+from kb.web import text as ui
+from kb.web import views
+from kb.directory.matching import TherapistFilters, filter_therapists
 
 kb = views.knowledge_base()
 directory = kb.directory

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.config import ENV_FIELDS, Settings
-from kb.embed import HashingEmbedder
+from kb.models.embedders import HashingEmbedder
 
 KB_SCRIPT = Path(sys.executable).parent / "kb"  # the console script installed beside the venv's python
 
@@ -327,7 +327,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def real_model():
     """The bundled all-MiniLM-L6-v2, loaded once for the session."""
-    from kb.embed import load_embedder
+    from kb.models.embedders import load_embedder
 
     return load_embedder(Settings())
 
@@ -341,8 +341,8 @@ def app_index(tmp_path_factory: pytest.TempPathFactory, real_model) -> Settings:
     """
     import shutil
 
-    from kb.build import build_index
-    from kb.store import current_build
+    from kb.index.build import build_index
+    from kb.index.store import current_build
 
     root = tmp_path_factory.mktemp("app") / "index"
     seed = current_build(REPO / "index")
@@ -363,7 +363,7 @@ def app_env(app_index: Settings, real_model, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("KB_CORPUS", str(app_index.corpus))
     monkeypatch.setenv("KB_INDEX", str(app_index.index))
-    monkeypatch.setattr("kb.views.load_embedder", lambda settings: real_model)
+    monkeypatch.setattr("kb.web.views.load_embedder", lambda settings: real_model)
     return app_index
 
 

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from kb.answer import (MAX_QUERY_CHARS, Candidate, candidates, cited_sentences, clean_query, compose, is_faithful,
+from kb.answering.compose import (MAX_QUERY_CHARS, Candidate, candidates, cited_sentences, clean_query, compose, is_faithful,
                        is_relevant, order_for_reading)
-from kb.build import build_index
-from kb.embed import HashingEmbedder
+from kb.index.build import build_index
+from kb.models.embedders import HashingEmbedder
 from kb.errors import InputError
 from kb.knowledge_base import KnowledgeBase
 from kb.records import Chunk, Hit

@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
 
 from conftest import REPO, TOPICS_YAML, TRANSFERENCE_MD
-from kb.answer import ABSTAIN_MESSAGE
-from kb.store import current_build, read_documents, read_manifest
-from kb.ui import PRACTICE_NAME, escape_markdown
+from kb.answering.compose import ABSTAIN_MESSAGE
+from kb.index.store import current_build, read_documents, read_manifest
+from kb.web.text import PRACTICE_NAME, escape_markdown
 
 pytestmark = pytest.mark.slow
 
@@ -231,7 +231,7 @@ def test_a_missing_index_is_built_at_start_and_hostile_text_is_shown_as_text(tmp
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("KB_CORPUS", str(corpus))
     monkeypatch.setenv("KB_INDEX", str(tmp_path / "index"))
-    monkeypatch.setattr("kb.views.load_embedder", lambda settings: real_model)
+    monkeypatch.setattr("kb.web.views.load_embedder", lambda settings: real_model)
 
     at = open_app()
     assert read_manifest(tmp_path / "index")["counts"]["documents"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.build import build_index
+from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
 
 

@@ -3,9 +3,9 @@ module runs the app measurement)."""
 
 from __future__ import annotations
 
-from kb.bench import bench_ask, bench_index
-from kb.build import build_index
-from kb.store import current_build
+from kb.evaluation.bench import bench_ask, bench_index
+from kb.index.build import build_index
+from kb.index.store import current_build
 
 
 def test_bench_index_builds_a_copy_then_changes_one_article(settings, embedder):

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from conftest import REPO, files_containing, privacy_roots
-from kb.bench import CHROMIUM, serving_app
+from kb.evaluation.bench import CHROMIUM, serving_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -173,7 +173,7 @@ def test_a_question_leaves_no_trace_in_the_url_logs_or_files(page, server):
 
 
 def test_bench_app_times_a_cold_server_to_the_first_answer(app_index, chromium):
-    from kb.bench import bench_app
+    from kb.evaluation.bench import bench_app
 
     report = bench_app(app_index, timeout=WAIT / 1000, browser=chromium)
     assert "skipped" not in report, report

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from kb.chunking import SPECIAL_TOKENS, chunk_document, context_prefix, sections, split_sentences
-from kb.embed import HashingEmbedder
-from kb.ingest import load_document
+from kb.ingest.chunking import SPECIAL_TOKENS, chunk_document, context_prefix, sections, split_sentences
+from kb.models.embedders import HashingEmbedder
+from kb.ingest.loaders import load_document
 from kb.records import Document
 
 count = HashingEmbedder().count_tokens

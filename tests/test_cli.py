@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
-from kb.store import current_build, index_lock
+from kb.index.store import current_build, index_lock
 
 INDEX_KEYS = {"documents", "chunks", "added", "changed", "removed", "embedded", "failed", "seconds"}
 HIT_KEYS = {"rank", "doc_id", "chunk_id", "title", "section", "page", "score", "text", "topics", "url"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 import kb.knowledge_base
-from kb.answer import ABSTAIN_MESSAGE, DISCLAIMER, cited_sentences
+from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, cited_sentences
 from kb.config import Settings
-from kb.therapists import load_directory
-from kb.topics import load_topics
+from kb.directory.therapists import load_directory
+from kb.answering.topics import load_topics
 
 pytestmark = pytest.mark.slow
 

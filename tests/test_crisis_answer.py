@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import is_faithful
-from kb.build import build_index
+from kb.answering.compose import is_faithful
+from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
-from kb.validate import validate_corpus
+from kb.ingest.validate import validate_corpus
 
 CRISIS_MD = """---
 id: crisis-support

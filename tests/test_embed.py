@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kb.config import Settings
-from kb.embed import (MEAN_POOLING_PIPELINE, HashingEmbedder, KnownVectors, MeanPoolingEmbedder, SentenceEmbedder,
+from kb.models.embedders import (MEAN_POOLING_PIPELINE, HashingEmbedder, KnownVectors, MeanPoolingEmbedder, SentenceEmbedder,
                       bundled_model_path, embed_key, load_embedder, mean_pooling_config)
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.build import build_index
+from kb.index.build import build_index
 from kb.config import Settings
-from kb.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat, load_rows, question_text, write_corpus
+from kb.evaluation.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat, load_rows, question_text, write_corpus
 from kb.errors import InputError
-from kb.evaluate import THRESHOLDS, GoldenItem, doc_rankings, evaluate_golden, golden_markdown, load_golden
+from kb.evaluation.golden import THRESHOLDS, GoldenItem, doc_rankings, evaluate_golden, golden_markdown, load_golden
 from kb.knowledge_base import KnowledgeBase
 from kb.records import Answer
 

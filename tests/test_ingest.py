@@ -8,7 +8,7 @@ import pytest
 
 from conftest import DOC_IDS, write_files
 from kb.errors import InputError
-from kb.ingest import clean_markdown, load_corpus, load_document, split_front_matter
+from kb.ingest.loaders import clean_markdown, load_corpus, load_document, split_front_matter
 
 
 def load_one(root: Path, rel: str, data: bytes | str):

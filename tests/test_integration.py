@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-import kb.embed
+import kb.models.embedders
 import kb.knowledge_base
 from conftest import KB_SCRIPT, write_files
 from kb.config import DEFAULT_MODEL, Settings
 from kb.knowledge_base import KnowledgeBase
-from kb.store import current_build, load_index, read_manifest
+from kb.index.store import current_build, load_index, read_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -93,13 +93,13 @@ def long_article(n: int, sections: int = 4, paragraphs: int = 4) -> str:
 @pytest.fixture(scope="module")
 def model():
     """The real bundled model, loaded once for the module."""
-    return kb.embed.load_embedder(Settings())
+    return kb.models.embedders.load_embedder(Settings())
 
 
 @pytest.fixture(autouse=True)
 def _share_the_model(model, monkeypatch):
     """In-process `kb` commands use the already loaded model instead of loading it again."""
-    original = kb.embed.load_embedder
+    original = kb.models.embedders.load_embedder
 
     def load(settings):
         return model if settings.model == DEFAULT_MODEL else original(settings)

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kb.matching import PROFILE_WEIGHT, TOPIC_WEIGHT, TherapistFilters, describe, filter_therapists, match_therapists
-from kb.therapists import Therapist
+from kb.directory.matching import PROFILE_WEIGHT, TOPIC_WEIGHT, TherapistFilters, describe, filter_therapists, match_therapists
+from kb.directory.therapists import Therapist
 
 LABELS = {"trauma": "Trauma", "anxiety": "Anxiety", "grief-and-loss": "Grief and loss", "sleep": "Sleep"}
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kb.metrics import dedupe, mrr_at, ndcg_at, precision_recall, recall_at, retrieval_summary
+from kb.evaluation.metrics import dedupe, mrr_at, ndcg_at, precision_recall, recall_at, retrieval_summary
 
 LOG3 = math.log2(3)  # the discount at rank 2
 

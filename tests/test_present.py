@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kb.answer import DISCLAIMER
+from kb.answering.compose import DISCLAIMER
 from kb.config import load_settings
 from kb.records import Answer, Citation, Crisis, Resource
-from kb.present import answer_as_markdown, answer_as_text
+from kb.answering.present import answer_as_markdown, answer_as_text
 
 CITATIONS = [
     Citation(1, "transference", "Transference in everyday life", "At work", None, "/library?doc=transference",

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from kb.config import Settings
-from kb.evaluate import GoldenItem, doc_rankings, evaluate_golden, load_golden
+from kb.evaluation.golden import GoldenItem, doc_rankings, evaluate_golden, load_golden
 from kb.knowledge_base import KnowledgeBase
-from kb.metrics import recall_at
+from kb.evaluation.metrics import recall_at
 from kb.records import Answer
 
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from kb.config import Settings
-from kb.embed import HashingEmbedder
-from kb.safety import CrisisDetector, crisis_resources, helping_someone_else, normalize
-from kb.safety_eval import evaluate_crisis
+from kb.models.embedders import HashingEmbedder
+from kb.safety.detector import CrisisDetector, crisis_resources, helping_someone_else, normalize
+from kb.evaluation.crisis import evaluate_crisis
 
 QUESTIONS = Path(__file__).parent / "eval" / "questions.yaml"
 DATA = yaml.safe_load(package_files.files("kb").joinpath("data/crisis.yaml").read_text(encoding="utf-8"))
@@ -248,7 +248,7 @@ def test_evaluate_crisis_reports_recall_and_false_alarms(patterns):
 
 @pytest.fixture(scope="module")
 def real() -> CrisisDetector:
-    from kb.embed import load_embedder
+    from kb.models.embedders import load_embedder
 
     return CrisisDetector(Settings(), load_embedder(Settings()))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.scope import looks_french, out_of_scope
+from kb.answering.scope import looks_french, out_of_scope
 
 # One distinctive phrase from each reason, so a test fails if a question gets the wrong kind of refusal.
 MEDICATION, DIAGNOSIS, LEGAL, COURSEWORK = "medication", "diagnose", "legal", "study aid"

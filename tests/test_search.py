@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from conftest import make_corpus
-from kb.bm25 import tokenize
-from kb.build import build_index
+from kb.retrieval.bm25 import tokenize
+from kb.index.build import build_index
 from kb.config import Settings
-from kb.embed import HashingEmbedder
+from kb.models.embedders import HashingEmbedder
 from kb.errors import IndexMismatchError, InputError
 from kb.knowledge_base import KnowledgeBase
-from kb.search import Searcher, article_url, fuse_convex, fuse_rrf
-from kb.store import load_index
+from kb.retrieval.searcher import Searcher, article_url, fuse_convex, fuse_rrf
+from kb.index.store import load_index
 
 QUERY = "transference feelings from a parent in relationships"
 

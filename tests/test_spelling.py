@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.spelling import SpellingFixer
+from kb.retrieval.spelling import SpellingFixer
 
 # Each word the fixer may correct to appears at least three times (the default min_count).
 CORPUS = [

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
-from kb.build import build_index, changes_on_disk, fixed_texts
-from kb.chunking import chunk_document
-from kb.embed import HashingEmbedder, KnownVectors, embed_key
+from kb.index.build import build_index, changes_on_disk, fixed_texts
+from kb.ingest.chunking import chunk_document
+from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key
 from kb.errors import IndexBusyError, IndexMismatchError
-from kb.ingest import load_document
-from kb.search import Searcher
-from kb.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
+from kb.ingest.loaders import load_document
+from kb.retrieval.searcher import Searcher
+from kb.index.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
 
 
 def chunk_count(settings, rel: str) -> int:
@@ -245,12 +245,12 @@ def test_an_interrupted_build_leaves_the_previous_index_live(settings, embedder)
 def test_a_failure_while_writing_removes_the_half_written_build(settings, embedder, monkeypatch):
     build_index(settings, embedder)
     live = current_build(settings.index)
-    import kb.store
+    import kb.index.store
 
     def disk_full(self, folder):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(kb.store.BM25Index, "save", disk_full)
+    monkeypatch.setattr(kb.index.store.BM25Index, "save", disk_full)
     with pytest.raises(OSError):
         build_index(settings, HashingEmbedder(64), full=True)
     assert build_folders(settings) == [live.name]
@@ -349,9 +349,9 @@ def with_directory(settings):
 
 
 def test_the_build_stores_vectors_of_topics_profiles_and_exemplars(with_directory, embedder):
-    from kb.safety import exemplar_texts
-    from kb.therapists import load_directory
-    from kb.topics import load_topics, topic_text
+    from kb.safety.detector import exemplar_texts
+    from kb.directory.therapists import load_directory
+    from kb.answering.topics import load_topics, topic_text
 
     build_index(with_directory, embedder)
     index = load_index(with_directory.index)

@@ -11,8 +11,8 @@ import yaml
 
 from kb.config import Settings
 from kb.errors import InputError
-from kb.therapists import FORMATS, POPULATIONS, check_directory, load_directory
-from kb.topics import load_topics
+from kb.directory.therapists import FORMATS, POPULATIONS, check_directory, load_directory
+from kb.answering.topics import load_topics
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "corpus"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from conftest import TRANSFERENCE_MD
-from kb.chunking import chunk_document
-from kb.embed import HashingEmbedder
-from kb.ingest import load_document
+from kb.ingest.chunking import chunk_document
+from kb.models.embedders import HashingEmbedder
+from kb.ingest.loaders import load_document
 from kb.records import Document
-from kb.ui import (PRACTICE_NAME, answer_markdown, apa_citation, article_sections, article_source, escape_markdown,
+from kb.web.text import (PRACTICE_NAME, answer_markdown, apa_citation, article_sections, article_source, escape_markdown,
                    find_section, highlight, link, linkify, phone_links, plain_to_markdown, query_terms, safe_url,
                    sanitize_markdown)
 

@@ -12,14 +12,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
-from .chunking import chunk_document
-from .config import Settings
-from .embed import Embedder, embed_key
-from .errors import InputError
-from .ingest import load_corpus
-from .records import Chunk, Document, Failure
-from .store import (FORMAT_VERSION, current_build, index_lock, new_build_folder, prune_builds, publish,
+from kb import __version__
+from kb.ingest.chunking import chunk_document
+from kb.config import Settings
+from kb.models.embedders import Embedder, embed_key
+from kb.errors import InputError
+from kb.ingest.loaders import load_corpus
+from kb.records import Chunk, Document, Failure
+from kb.index.store import (FORMAT_VERSION, current_build, index_lock, new_build_folder, prune_builds, publish,
                     read_chunks, read_documents, read_fixed, read_manifest, write_build)
 
 Progress = Callable[[int, int], None]
@@ -132,9 +132,9 @@ def fixed_texts(settings: Settings) -> list[str]:
 
     A topic or directory file that does not load is left out here; `kb validate` and the app report it.
     """
-    from .safety import exemplar_texts
-    from .therapists import load_directory
-    from .topics import load_topics, topic_text
+    from kb.safety.detector import exemplar_texts
+    from kb.directory.therapists import load_directory
+    from kb.answering.topics import load_topics, topic_text
 
     texts = exemplar_texts()
     topics = []
@@ -192,7 +192,7 @@ def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
     """Files added, changed or removed in the corpus since the live build (by content hash)."""
     manifest = read_manifest(settings.index) or {"documents": {}}
     built = {info["path"]: info["hash"] for info in manifest["documents"].values()}
-    from .ingest import SUPPORTED, iter_corpus_files
+    from kb.ingest.loaders import SUPPORTED, iter_corpus_files
 
     now = {}
     if settings.corpus.is_dir():

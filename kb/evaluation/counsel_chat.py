@@ -8,11 +8,11 @@ from typing import Any
 
 import yaml
 
-from .build import build_index
-from .errors import InputError
-from .evaluate import doc_rankings, fusion_sweep, retrieval_table
-from .knowledge_base import KnowledgeBase
-from .metrics import retrieval_summary
+from kb.index.build import build_index
+from kb.errors import InputError
+from kb.evaluation.golden import doc_rankings, fusion_sweep, retrieval_table
+from kb.knowledge_base import KnowledgeBase
+from kb.evaluation.metrics import retrieval_summary
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:

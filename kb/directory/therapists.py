@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import InputError
-from .yaml_data import read_yaml_list
+from kb.config import Settings
+from kb.errors import InputError
+from kb.ingest.data_files import read_yaml_list
 
 POPULATIONS = {"adults", "couples", "adolescents", "families", "older adults"}
 FORMATS = {"in-person", "online"}
@@ -122,7 +122,7 @@ def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_con
     if not directory.sample_data:
         problems.append("field 'sample_data': the shipped directory must be labelled sample data (true)")
     if settings.topics_path.is_file():
-        from .topics import load_topics
+        from kb.answering.topics import load_topics
 
         for topic in load_topics(settings.topics_path):
             if topic.kind != "concern":

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import split_sentences
-from .embed import Embedder
-from .errors import InputError
-from .records import Citation, Hit
+from kb.ingest.chunking import split_sentences
+from kb.models.embedders import Embedder
+from kb.errors import InputError
+from kb.records import Citation, Hit
 
 MAX_QUERY_CHARS = 2000
 MIN_WORDS = 6

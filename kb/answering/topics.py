@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .yaml_data import read_yaml_list
+from kb.errors import InputError
+from kb.ingest.data_files import read_yaml_list
 
 
 @dataclass(frozen=True)

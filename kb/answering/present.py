@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .records import Answer
+from kb.records import Answer
 
 
 def answer_as_text(answer: Answer) -> str:

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .bm25 import BM25Index
-from .errors import IndexBusyError, IndexMismatchError
-from .records import Chunk, Document
+from kb.retrieval.bm25 import BM25Index
+from kb.errors import IndexBusyError, IndexMismatchError
+from kb.records import Chunk, Document
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

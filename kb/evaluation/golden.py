@@ -8,12 +8,12 @@ from typing import Any
 
 import yaml
 
-from .answer import is_faithful
-from .errors import InputError
-from .knowledge_base import KnowledgeBase
-from .metrics import dedupe, precision_recall, retrieval_summary
-from .scope import looks_french, out_of_scope
-from .yaml_data import read_yaml_list
+from kb.answering.compose import is_faithful
+from kb.errors import InputError
+from kb.knowledge_base import KnowledgeBase
+from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
+from kb.answering.scope import looks_french, out_of_scope
+from kb.ingest.data_files import read_yaml_list
 
 DEPTH = 50  # chunks ranked per query before documents are counted
 KINDS = ("answerable", "near-miss", "off-topic", "crisis")
@@ -135,7 +135,7 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     report["faithfulness"] = {"answers": answered, "faithful": faithful,
                               "rate": faithful / answered if answered else 1.0, "unfaithful_ids": misses}
     report["matching"] = {"questions": matchable, "hit@3": matched / matchable if matchable else 0.0}
-    from .safety_eval import evaluate_crisis
+    from kb.evaluation.crisis import evaluate_crisis
 
     report["crisis"] = evaluate_crisis(kb.crisis_detector, [asdict(i) for i in items])
     return report

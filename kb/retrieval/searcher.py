@@ -7,11 +7,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .config import Settings
-from .embed import Embedder
-from .errors import InputError
-from .records import Hit
-from .store import Index
+from kb.config import Settings
+from kb.models.embedders import Embedder
+from kb.errors import InputError
+from kb.records import Hit
+from kb.index.store import Index
 
 MODES = ("hybrid", "dense", "bm25")
 

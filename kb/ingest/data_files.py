@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from kb.errors import InputError
 
 
 def read_yaml_list(path: Path, key: str, what: str, bare_list: bool = False) -> tuple[dict[str, Any], list[Any]]:

@@ -11,8 +11,8 @@ from typing import Any, Iterator
 
 import yaml
 
-from .errors import InputError
-from .records import Document, Failure
+from kb.errors import InputError
+from kb.records import Document, Failure
 
 SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
              ".pdf": "pdf", ".txt": "text"}
@@ -81,7 +81,7 @@ def load_document(path: Path, root: Path) -> Document:
     if not data.strip():
         raise InputError("empty file")
     if kind == "pdf":
-        from .pdf_text import read_pdf  # pypdf only when a PDF is met
+        from kb.ingest.pdf import read_pdf  # pypdf only when a PDF is met
 
         text, page_starts, meta = read_pdf(data)
     else:
@@ -91,7 +91,7 @@ def load_document(path: Path, root: Path) -> Document:
             meta, body = split_front_matter(raw)
             text = clean_markdown(body)
         elif kind == "html":
-            from .html_text import read_html  # BeautifulSoup only when HTML is met
+            from kb.ingest.html import read_html  # BeautifulSoup only when HTML is met
 
             text, meta = read_html(raw)
         else:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import TherapistMatch
-from .therapists import Therapist
+from kb.records import TherapistMatch
+from kb.directory.therapists import Therapist
 
 TOPIC_WEIGHT = 0.7
 PROFILE_WEIGHT = 0.3

@@ -12,16 +12,16 @@ import traceback
 
 import streamlit as st
 
-from . import ui
-from .build import build_index, changes_on_disk
-from .config import Settings, load_settings
-from .embed import BUNDLED, Embedder, load_embedder
-from .errors import KBError
-from .knowledge_base import KnowledgeBase
-from .records import Citation, Crisis, Document, Hit, Resource, TherapistMatch
-from .safety import crisis_resources, helping_someone_else
-from .store import current_build, read_manifest
-from .therapists import Directory
+from kb.web import text as ui
+from kb.index.build import build_index, changes_on_disk
+from kb.config import Settings, load_settings
+from kb.models.embedders import BUNDLED, Embedder, load_embedder
+from kb.errors import KBError
+from kb.knowledge_base import KnowledgeBase
+from kb.records import Citation, Crisis, Document, Hit, Resource, TherapistMatch
+from kb.safety.detector import crisis_resources, helping_someone_else
+from kb.index.store import current_build, read_manifest
+from kb.directory.therapists import Directory
 
 PAGES = {"ask": "pages/ask.py", "library": "pages/library.py", "therapists": "pages/therapists.py",
          "about": "pages/about.py"}

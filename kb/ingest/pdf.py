@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from .errors import InputError
+from kb.errors import InputError
 
 _END = re.compile(r"[.!?:;\"”)]$")
 

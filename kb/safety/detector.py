@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .config import Settings
-from .embed import Embedder
-from .errors import KBError
-from .records import Crisis, Resource
+from kb.config import Settings
+from kb.models.embedders import Embedder
+from kb.errors import KBError
+from kb.records import Crisis, Resource
 
 KINDS = ("medical", "suicide", "harm-others", "violence", "self-harm")  # priority when several fire
 URGENT = {"medical", "harm-others", "violence"}  # emergency services come before helplines

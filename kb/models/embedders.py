@@ -12,8 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, Settings
-from .errors import KBError
+from kb.config import DEFAULT_MODEL, Settings
+from kb.errors import KBError
 
 BUNDLED = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
 HASHING_PREFIX = "hashing-"

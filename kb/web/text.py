@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .bm25 import tokenize
-from .config import Settings
-from .ingest import clean_markdown, split_front_matter
-from .records import Document
-from .search import article_url
+from kb.retrieval.bm25 import tokenize
+from kb.config import Settings
+from kb.ingest.loaders import clean_markdown, split_front_matter
+from kb.records import Document
+from kb.retrieval.searcher import article_url
 
 PRACTICE_NAME = Settings.practice_name  # the default author of the library in citations (setting practice_name)
 LIBRARY_NAME = "Psychoeducation library"

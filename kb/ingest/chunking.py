@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .records import Chunk, Document
+from kb.records import Chunk, Document
 
 TokenCounter = Callable[[str], int]
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .build import corpus_ignores
-from .config import Settings
-from .errors import InputError
-from .ingest import load_corpus
-from .records import Document, Failure
-from .topics import load_topics
+from kb.index.build import corpus_ignores
+from kb.config import Settings
+from kb.errors import InputError
+from kb.ingest.loaders import load_corpus
+from kb.records import Document, Failure
+from kb.answering.topics import load_topics
 
 ARTICLE_FIELDS = ("id", "title", "summary", "topics", "audience", "last_reviewed", "reviewed_by",
                   "references", "related")
@@ -31,7 +31,7 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
         problems.extend(Failure(doc.path, reason) for reason in check_document(doc, ids, vocabulary))
     problems.extend(check_crisis_sections(settings, corpus.documents))
     if settings.therapists_path.is_file():
-        from .therapists import check_directory
+        from kb.directory.therapists import check_directory
 
         problems.extend(Failure(settings.therapists_file, r) for r in check_directory(settings, vocabulary))
     count = len(corpus.documents) + len(corpus.failures) + sum(
@@ -41,8 +41,8 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
 
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
     """Each section kb/data/crisis.yaml quotes for a crisis must exist in its article, when the corpus has it."""
-    from .chunking import chunk_document
-    from .safety import crisis_article_entries
+    from kb.ingest.chunking import chunk_document
+    from kb.safety.detector import crisis_article_entries
 
     by_id = {d.id: d for d in documents}
     problems = []

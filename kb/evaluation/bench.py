@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .build import build_index
-from .chunking import chunk_document
-from .config import Settings
-from .embed import Embedder
-from .ingest import load_corpus
+from kb.index.build import build_index
+from kb.ingest.chunking import chunk_document
+from kb.config import Settings
+from kb.models.embedders import Embedder
+from kb.ingest.loaders import load_corpus
 
 QUESTIONS = ["why do I keep choosing people who hurt me?", "what is transference", "how much does therapy cost",
              "I feel empty even though my life is fine", "evidence for short-term psychodynamic therapy",
@@ -67,7 +67,7 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     cold_process = time.perf_counter() - started
     cold_in_process = float(out.stdout.strip().splitlines()[-1])
-    from .knowledge_base import KnowledgeBase
+    from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(settings)
     kb.ask(QUESTIONS[0])
@@ -86,7 +86,7 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
 
 APP_QUESTIONS = ["What is transference?", "why do I keep choosing people who hurt me?"]
 CHROMIUM = "/usr/bin/chromium"
-APP = Path(__file__).resolve().parent.parent / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def free_port() -> int:

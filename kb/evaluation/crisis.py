@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
-from .safety import CrisisDetector
+from kb.safety.detector import CrisisDetector
 
 
 def _rate(hits: int, total: int) -> float | None:
