@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.ingest import split_front_matter  # noqa: E402
+from kb.ingest.loaders import split_front_matter  # noqa: E402
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 ASCII = {"’": "'", "‘": "'", "“": '"', "”": '"', "—": "-", "–": "-", "…": "...", "•": "-", "\u00a0": " "}
