@@ -22,6 +22,11 @@ ENV_FIELDS = {
     "KB_RERANKER": "reranker",
     "KB_ALLOW_HUB": "allow_hub",
     "KB_REGION": "region",
+    "KB_FEEDBACK_DB": "feedback_db",
+    "KB_DEMAND_COUNTS": "demand_counts",
+    "KB_CORS_ORIGINS": "cors_origins",
+    "KB_API_RATE_LIMIT": "api_rate_limit",
+    "KB_QUICK_EXIT_URL": "quick_exit_url",
 }
 
 
@@ -52,6 +57,14 @@ class Settings:
     practice_name: str = "Psychodynamic Therapy Collective"  # author of the library in copyable citations
     therapists_file: str = "therapists.yaml"
     topics_file: str = "topics.yaml"
+    # The website: HTTP API limits, quick exit, feedback and demand counters (never a question).
+    api_max_body: int = 16_384  # bytes in a POST body; more is refused with 413
+    api_max_question: int = 1_000  # characters in a question sent to the API
+    api_rate_limit: int = 60  # API requests per minute from one client address, in memory only (0: no limit)
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from their pages; none by default
+    quick_exit_url: str = "https://weather.gc.ca/"  # the neutral site "Leave this site quickly" opens
+    feedback_db: Path = Path("feedback/feedback.sqlite")  # feedback and demand counters, outside the index
+    demand_counts: bool = True  # count topics, abstentions, crisis panels and directory questions per week
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
