@@ -54,9 +54,10 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
     Example: kb index --corpus corpus/ --index index/
     """
     from kb.index.build import build_index
-    from kb.models.embedders import load_embedder
+    from kb.models.embedders import export_model, load_embedder
 
     settings = make_settings(corpus, index_dir, model, config_file)
+    export_model(settings)  # once: later runs, searches and the app then load the model without torch
     embedder = load_embedder(settings)
     bar = None
 
@@ -87,6 +88,29 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
             click.echo(f"failed {failure.path}: {failure.reason}{kept}", err=True)
     if strict and report.failed:
         sys.exit(1)
+
+
+@cli.group()
+def model() -> None:
+    """The embedding model: export the bundled one to ONNX so serving needs no torch."""
+
+
+@model.command(name="export")
+@common
+@click.option("--force", is_flag=True, help="Export again even when a current export exists.")
+def model_export(corpus, index_dir, model, config_file, force) -> None:
+    """Export the model to ONNX beside the index (kb index does this when the file is missing).
+
+    Example: kb model export --index index/
+    """
+    from kb.models.embedders import export_model
+
+    settings = make_settings(corpus, index_dir, model, config_file)
+    path = export_model(settings, force=force)
+    if path is None:
+        click.echo(f"model '{settings.model}' is served by sentence-transformers; nothing to export")
+    else:
+        click.echo(f"ONNX model: {path}")
 
 
 @cli.command()

@@ -69,8 +69,8 @@ def test_known_vectors_pass_the_model_facts_through():
 
 
 @pytest.mark.slow
-def test_the_bundled_model_runs_on_transformers_and_matches_sentence_transformers():
-    fast = load_embedder(Settings())
+def test_the_bundled_model_runs_on_transformers_and_matches_sentence_transformers(tmp_path):
+    fast = load_embedder(Settings(index=tmp_path))  # no ONNX export there (tests/test_onnx.py covers that path)
     assert isinstance(fast, MeanPoolingEmbedder)
     assert mean_pooling_config(str(bundled_model_path())) == fast.max_seq_length == 256
     reference = SentenceEmbedder(Settings().model)

@@ -65,14 +65,43 @@ class KnownVectors:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The configured model; torch, transformers and sentence-transformers are imported only from here."""
+    """The configured model: ONNX when exported (see export_model), else transformers or sentence-transformers.
+
+    torch, transformers and sentence-transformers are imported only from here, and not at all for an
+    exported model.
+    """
     if settings.model.startswith(HASHING_PREFIX):
         return HashingEmbedder(int(settings.model[len(HASHING_PREFIX):] or 64))
     source = resolve_model(settings.model, settings.allow_hub)
     max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
     if max_seq_length is not None:
+        from kb.models.onnx import OnnxEmbedder, export_is_current, onnx_path
+
+        name = DEFAULT_MODEL if settings.model in BUNDLED else settings.model
+        exported = onnx_path(settings.index, name)
+        if export_is_current(exported, Path(source)):  # no torch at all on this path
+            return OnnxEmbedder(name, Path(source), exported, max_seq_length, settings.batch_size)
         return MeanPoolingEmbedder(settings.model, source, max_seq_length, settings.batch_size)
     return SentenceEmbedder(settings.model, allow_hub=settings.allow_hub, batch_size=settings.batch_size)
+
+
+def export_model(settings: Settings, force: bool = False) -> Path | None:
+    """Export the configured mean-pooling model to ONNX beside the index, unless a current export exists.
+
+    Returns the ONNX file, or None for a model that is served by sentence-transformers (or the fake one).
+    """
+    from kb.models.onnx import export_is_current, export_onnx, onnx_path
+
+    if settings.model.startswith(HASHING_PREFIX):
+        return None
+    source = resolve_model(settings.model, settings.allow_hub)
+    max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
+    if max_seq_length is None:
+        return None
+    path = onnx_path(settings.index, DEFAULT_MODEL if settings.model in BUNDLED else settings.model)
+    if force or not export_is_current(path, Path(source)):
+        export_onnx(Path(source), path, max_seq_length)
+    return path
 
 
 def bundled_model_path() -> Path:
