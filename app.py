@@ -1,20 +1,40 @@
-"""The Streamlit app: `streamlit run app.py`. Builds a missing or stale index first, then serves the pages."""
+"""The app: `streamlit run app.py` (or `make app`) serves the pages, the JSON API, the widget and the example page.
+
+This file is both halves of one process. `streamlit run` finds the `st.App` below and serves it with uvicorn:
+it imports this file as a module (the `else` branch), which adds the API and widget routes and a lifespan
+hook that loads the model, index and directory before the first visitor. Streamlit then runs this same file
+as the page script for each visit (`__name__ == "__main__"`): it builds a missing or stale index first,
+then serves the pages. streamlit.testing's AppTest runs the page script the same way.
+"""
 
 import streamlit as st
 
-from kb.web import views
+if __name__ == "__main__":
+    from kb.web import views
 
-st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
+    st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
 
-views.wrap_long_links()
-views.prepare_index()
+    views.wrap_long_links()
+    views.quick_exit(views.settings().quick_exit_url)
+    views.prepare_index()
 
-pages = [
-    st.Page(views.PAGES["ask"], title="Ask", icon=":material/question_answer:", url_path="", default=True),
-    st.Page(views.PAGES["library"], title="Library", icon=":material/menu_book:", url_path="library"),
-    st.Page(views.PAGES["therapists"], title="Therapists", icon=":material/groups:", url_path="therapists"),
-    st.Page(views.PAGES["about"], title="About", icon=":material/info:", url_path="about"),
-]
-page = st.navigation(pages, position="top")
-views.sidebar_crisis_note(views.settings().region)
-page.run()
+    pages = [
+        st.Page(views.PAGES["ask"], title="Ask", icon=":material/question_answer:", url_path="", default=True),
+        st.Page(views.PAGES["library"], title="Library", icon=":material/menu_book:", url_path="library"),
+        st.Page(views.PAGES["therapists"], title="Therapists", icon=":material/groups:", url_path="therapists"),
+        st.Page(views.PAGES["about"], title="About", icon=":material/info:", url_path="about"),
+    ]
+    page = st.navigation(pages, position="top")
+    views.sidebar_crisis_note(views.settings().region)
+    page.run()
+else:
+    from kb.config import load_settings
+    from kb.errors import KBError
+    from kb.web import server, views
+
+    try:
+        _settings = load_settings()
+        app = st.App(__file__, routes=server.routes(_settings, lambda: views.shared_knowledge_base(_settings)),
+                     lifespan=server.lifespan(lambda: views.warm(_settings)))
+    except KBError as exc:
+        raise SystemExit(f"error: {exc}") from None

@@ -5,8 +5,10 @@ import streamlit as st
 from kb.web import text as ui
 from kb.web import views
 from kb.index.build import changes_on_disk
-from kb.safety.detector import crisis_resources
+from kb.safety import crisis_resources
 from kb.index.store import read_manifest
+from kb.errors import KBError
+from kb.web.report import demand_figure, load_report
 
 settings = views.settings()
 
@@ -50,3 +52,28 @@ if changed:
 st.markdown("To update the index after editing the corpus, run (only new or changed passages are embedded):")
 st.code("kb index", language="bash")
 st.caption("The app also builds or updates a missing or stale index when it starts.")
+
+st.subheader("What visitors found helpful and what they need")
+st.markdown("Counted without any question: the date, the answer kind, the cited passages and the thumb for "
+            "feedback; weekly counts of topics, abstentions, crisis panels and directory questions. "
+            + ("Demand counting is on (set `demand_counts = false` to turn it off)." if settings.demand_counts
+               else "Demand counting is off."))
+try:
+    report = load_report(settings)
+except KBError as exc:
+    st.warning(views.sentence(str(exc)))
+else:
+    if report.by_kind:
+        st.markdown("\n".join(f"- **{ui.escape_markdown(kind)}:** {v.get('helpful', 0)} helpful, "
+                              f"{v.get('unhelpful', 0)} not helpful" for kind, v in report.by_kind.items()))
+    if report.articles:
+        st.markdown("**Articles cited in rated answers** (most disappointing first):")
+        st.markdown("\n".join(f"- {ui.escape_markdown(a.title)}: {a.helpful} helpful, {a.unhelpful} not helpful"
+                              for a in report.articles[:15]))
+    if report.demand:
+        labels = {t.id: t.label for t in views.knowledge_base().topics}
+        st.pyplot(demand_figure(report, labels), clear_figure=False)
+    elif not report.by_kind:
+        st.markdown("Nothing counted yet.")
+    st.markdown("For the full report and the chart as a file, run:")
+    st.code("kb report", language="bash")

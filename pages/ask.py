@@ -54,6 +54,10 @@ if asked is not None:
         if st.session_state.get("answer_for") != wanted:
             st.session_state.answer = kb.ask(asked, [topic] if topic else None, audience)
             st.session_state.answer_for = wanted
+            st.session_state.answer_serial = st.session_state.get("answer_serial", 0) + 1
+            views.count_demand("topic", answer=st.session_state.answer, topic_ids=set(labels))
+            if st.session_state.answer.therapists:
+                views.count_demand("directory", "ask")
         answer = st.session_state.answer
     except InputError as exc:
         st.warning(views.sentence(str(exc)), icon=":material/edit:")
@@ -83,6 +87,7 @@ if answer is not None:
         for match in answer.therapists:
             views.therapist_card(match)
     views.directory_links(kb.directory)
+    views.answer_feedback(answer, st.session_state.get("answer_serial", 0))
     if clinician:
         st.header("Retrieved passages")
         st.caption("Clinician view: every passage retrieval returned, best first, with its scores.")

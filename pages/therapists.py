@@ -57,6 +57,9 @@ def show_directory() -> None:
     filters = TherapistFilters(topic=specialty, language=language, format=fmt, accepting=accepting,
                                max_fee=int(max_fee) if max_fee is not None else None, sliding_scale=sliding)
     found = filter_therapists(directory.therapists, filters)
+    if filters != TherapistFilters() and st.session_state.get("directory_counted") != filters:
+        st.session_state.directory_counted = filters  # one directory question per new set of filters
+        views.count_demand("directory", "browse")
     st.markdown(f"**{len(found)} of {len(directory.therapists)} therapists**")
     for t in found:
         with st.container(border=True):

@@ -18,10 +18,12 @@ from kb.config import Settings, load_settings
 from kb.models.embedders import BUNDLED, Embedder, load_embedder
 from kb.errors import KBError
 from kb.knowledge_base import KnowledgeBase
-from kb.records import Citation, Crisis, Document, Hit, Resource, TherapistMatch
-from kb.safety.detector import crisis_resources, helping_someone_else
+from kb.records import Answer, Citation, Crisis, Document, Hit, Resource, TherapistMatch
+from kb.safety import crisis_resources, helping_someone_else
 from kb.index.store import current_build, read_manifest
 from kb.directory.therapists import Directory
+from kb.web.feedback import FeedbackStore, answer_kind
+from kb.web.quick_exit import prominent_quick_exit, quick_exit  # noqa: F401 - every page's control
 
 PAGES = {"ask": "pages/ask.py", "library": "pages/library.py", "therapists": "pages/therapists.py",
          "about": "pages/about.py"}
@@ -54,16 +56,36 @@ def _knowledge_base(settings: Settings, build: str) -> KnowledgeBase:
     return kb
 
 
+def shared_knowledge_base(s: Settings) -> KnowledgeBase:
+    """The KnowledgeBase of the live build, shared by the pages and the API; a new build is swapped in on the
+    next call while requests already running finish on the old one. Raises KBError."""
+    build = current_build(s.index)
+    return _knowledge_base(s, build.name if build else "")
+
+
 def knowledge_base() -> KnowledgeBase:
     """The shared KnowledgeBase for the live build (a new `kb index` is picked up on the next page load)."""
     s = settings()
-    build = current_build(s.index)
     try:
         with st.spinner("Loading the library…"):
-            return _knowledge_base(s, build.name if build else "")
+            return shared_knowledge_base(s)
     except KBError as exc:
         st.error(str(exc))
         st.stop()
+
+
+WARM_QUESTION = "What happens in a first therapy session?"  # our own words: no visitor's question is used
+
+
+def warm(s: Settings) -> None:
+    """At server start: load the model, index, topics and directory and answer once, so the first visitor
+    waits for none of it. A missing or stale index is left to the first page, which builds it with a
+    progress bar."""
+    if stale_reason(s):
+        log.warning("the index is missing or stale: the first page will build it")
+        return
+    shared_knowledge_base(s).ask(WARM_QUESTION)
+    _startup()["checked"].add(s)
 
 
 def stale_reason(s: Settings) -> str:
@@ -173,6 +195,8 @@ def crisis_panel(crisis: Crisis) -> None:
                  "or you are in danger, please reach out now. You do not have to go through this alone.",
                  icon=":material/favorite:")
         resource_list(crisis.resources)
+        if crisis.kind == "violence":
+            prominent_quick_exit()
         if crisis.about_someone_else:
             st.subheader("If you are worried about someone else")
             helping_list()
@@ -232,3 +256,40 @@ def topic_links(topic_ids: list[str], labels: dict[str, str]) -> None:
         for tid in topic_ids:
             st.page_link(PAGES["library"], label=esc(labels.get(tid, tid)), query_params={"topic": tid},
                          icon=":material/label:")
+
+
+def count_demand(counter: str, key: str = "all", answer: Answer | None = None, topic_ids: set[str] = frozenset()) -> None:
+    """Add to this week's counters (never the question); off with demand_counts = false. A feedback file that
+    cannot be written is logged by path only and never stops the page."""
+    s = settings()
+    if not s.demand_counts:
+        return
+    try:
+        store = FeedbackStore(s.feedback_db)
+        if answer is not None:
+            store.count_answer(answer, topic_ids)
+        else:
+            store.count(counter, key)
+    except KBError as exc:
+        log.warning("demand counters not written: %s", exc)
+
+
+def _record_feedback(key: str, kind: str, chunk_ids: list[str]) -> None:
+    thumb = st.session_state.get(key)
+    if thumb is None:
+        return
+    try:
+        FeedbackStore(settings().feedback_db).record_feedback(kind, thumb == 1, chunk_ids)
+    except KBError as exc:
+        log.warning("feedback not written: %s", exc)
+
+
+def answer_feedback(answer: Answer, serial: int) -> None:
+    """"Was this helpful?" with thumbs; keeps the date, the answer kind, the cited chunk ids and the thumb."""
+    key = f"feedback-{serial}"
+    with st.container(key="answer-feedback"):
+        st.markdown("**Was this helpful?**")
+        st.feedback("thumbs", key=key, on_change=_record_feedback,
+                    args=(key, answer_kind(answer), [c.chunk_id for c in answer.citations if c.chunk_id]))
+        if st.session_state.get(key) is not None:
+            st.caption("Thank you. Only your thumb and the articles cited were kept, never your question.")

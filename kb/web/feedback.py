@@ -1,0 +1,142 @@
+"""Feedback and demand counters in one SQLite file outside the index: dates, chunk ids, kinds and counts only.
+
+No question, no IP address, no time of day and no free text ever reaches this file: every value written is
+checked against a closed vocabulary (answer kinds, crisis tiers, counter names) or a chunk-id pattern, so a
+caller cannot smuggle a question in by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import threading
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from kb.errors import InputError
+from kb.records import Answer
+
+KINDS = ("answered", "abstained", "crisis")
+COUNTERS = ("topic", "abstention", "crisis", "directory")
+CRISIS_TIERS = ("urgent", "concern", "detected")  # "detected": a crisis record without a tier
+_CHUNK_ID = re.compile(r"[0-9a-f]{8,64}")
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # topic ids, tiers: our own vocabulary, never visitor text
+_LOCK = threading.Lock()
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (day TEXT NOT NULL, kind TEXT NOT NULL, helpful INTEGER NOT NULL,
+                                     chunk_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS demand (week TEXT NOT NULL, counter TEXT NOT NULL, key TEXT NOT NULL,
+                                   n INTEGER NOT NULL, PRIMARY KEY (week, counter, key));
+"""
+
+
+@dataclass
+class Feedback:
+    """One thumb: the day, what kind of answer it was, which passages it cited, and whether it helped."""
+
+    day: str
+    kind: str
+    helpful: bool
+    chunk_ids: list[str]
+
+
+@dataclass
+class DemandCount:
+    """How many times one thing happened in one ISO week (e.g. 2026-W49, topic, grief-and-loss, 3)."""
+
+    week: str
+    counter: str
+    key: str
+    n: int
+
+
+def answer_kind(answer: Answer) -> str:
+    """answered, abstained or crisis: the only description of an answer the feedback keeps."""
+    if answer.crisis.detected:
+        return "crisis"
+    return "abstained" if answer.abstained else "answered"
+
+
+def crisis_tier(answer: Answer) -> str | None:
+    """The crisis panel's tier as the crisis record reports it (urgent or concern), or None without a panel."""
+    if not answer.crisis.detected:
+        return None
+    tier = answer.crisis.to_json().get("tier")
+    return tier if tier in CRISIS_TIERS else "detected"
+
+
+def iso_week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class FeedbackStore:
+    """The SQLite file of feedback and demand counts; each call opens, writes and closes it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10)
+            db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"{self.path}: cannot open the feedback file ({exc}); set feedback_db "
+                             "(KB_FEEDBACK_DB) to a writable path") from None
+        return db
+
+    def record_feedback(self, kind: str, helpful: bool, chunk_ids: Iterable[str],
+                        day: dt.date | None = None) -> Feedback:
+        """Store one thumb; an unknown kind or a malformed chunk id is an InputError (nothing is written)."""
+        ids = list(chunk_ids)
+        if kind not in KINDS:
+            raise InputError(f"feedback: 'kind' must be one of {', '.join(KINDS)}")
+        if not isinstance(helpful, bool):
+            raise InputError("feedback: 'helpful' must be true or false")
+        if len(ids) > 20 or not all(isinstance(c, str) and _CHUNK_ID.fullmatch(c) for c in ids):
+            raise InputError("feedback: 'chunk_ids' must be at most 20 chunk ids from an answer's citations")
+        row = Feedback((day or dt.date.today()).isoformat(), kind, helpful, ids)
+        with _LOCK, closing(self._connect()) as db, db:
+            db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                       (row.day, row.kind, int(row.helpful), json.dumps(row.chunk_ids)))
+        return row
+
+    def count(self, counter: str, key: str, day: dt.date | None = None) -> None:
+        """Add one to this week's count of (counter, key)."""
+        if counter not in COUNTERS or not _KEY.fullmatch(key):
+            raise InputError(f"demand counter: unknown counter '{counter}' or malformed key")
+        week = iso_week(day or dt.date.today())
+        with _LOCK, closing(self._connect()) as db, db:
+            db.execute("INSERT INTO demand VALUES (?, ?, ?, 1) ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
+                       (week, counter, key))
+
+    def count_answer(self, answer: Answer, topic_ids: set[str], day: dt.date | None = None) -> None:
+        """Count what one answer showed: its inferred topics (from the vocabulary), an abstention, a crisis tier."""
+        for tid in answer.topics:
+            if tid in topic_ids and _KEY.fullmatch(tid):
+                self.count("topic", tid, day)
+        if answer.abstained and not answer.crisis.detected:
+            self.count("abstention", "all", day)
+        tier = crisis_tier(answer)
+        if tier:
+            self.count("crisis", tier, day)
+
+    def feedback(self) -> list[Feedback]:
+        if not self.path.is_file():
+            return []
+        with _LOCK, closing(self._connect()) as db:
+            rows = db.execute("SELECT day, kind, helpful, chunk_ids FROM feedback ORDER BY day").fetchall()
+        return [Feedback(day, kind, bool(helpful), json.loads(ids)) for day, kind, helpful, ids in rows]
+
+    def demand(self) -> list[DemandCount]:
+        if not self.path.is_file():
+            return []
+        with _LOCK, closing(self._connect()) as db:
+            rows = db.execute("SELECT week, counter, key, n FROM demand ORDER BY week, counter, key").fetchall()
+        return [DemandCount(*row) for row in rows]

@@ -1,0 +1,81 @@
+"""One process serves the Streamlit app, the JSON API, the widget and the example page (st.App's routes),
+and loads the model, index and directory in the lifespan hook, before the first visitor arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from kb.config import Settings
+from kb.errors import InputError
+from kb.knowledge_base import KnowledgeBase
+from kb.web.api import API
+
+WIDGET = Path(__file__).parent / "widget"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_FILES = ("practice-page.html", "practice-page.css")  # served as they are; nothing else from there
+# The served pages load nothing from elsewhere; the quick exit still works (navigation is not restricted).
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+       "frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
+log = logging.getLogger(__name__)
+
+
+def check_exit_url(url: str) -> str:
+    """The quick-exit site must be a plain web address (or about:blank), never a script."""
+    if url != "about:blank" and not url.startswith(("https://", "http://")) or any(c in url for c in "\"'<> \\"):
+        raise InputError(f"setting 'quick_exit_url': {url!r} is not a web address like https://weather.gc.ca/")
+    return url
+
+
+def widget_routes(settings: Settings) -> list[Route]:
+    """/widget.js (with the configured quick-exit site), /widget.css and /examples/practice-page.html."""
+    exit_url = check_exit_url(settings.quick_exit_url)
+    script = (WIDGET / "widget.js").read_text(encoding="utf-8").replace("__KB_EXIT_URL__", json.dumps(exit_url))
+    style = (WIDGET / "widget.css").read_text(encoding="utf-8")
+    plain = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+    async def widget_js(request: Request) -> Response:
+        return Response(script, media_type="text/javascript; charset=utf-8", headers=plain)
+
+    async def widget_css(request: Request) -> Response:
+        return Response(style, media_type="text/css; charset=utf-8", headers=plain)
+
+    async def example(request: Request) -> Response:
+        name = request.url.path.rsplit("/", 1)[-1]
+        kind = "text/html" if name.endswith(".html") else "text/css"
+        return FileResponse(EXAMPLES / name, media_type=f"{kind}; charset=utf-8",
+                            headers={**plain, "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+
+    return [Route("/widget.js", widget_js, methods=["GET"]), Route("/widget.css", widget_css, methods=["GET"]),
+            *(Route(f"/examples/{name}", example, methods=["GET"]) for name in EXAMPLE_FILES)]
+
+
+def routes(settings: Settings, knowledge_base: Callable[[], KnowledgeBase]) -> list[Route]:
+    """Every route served beside the Streamlit app."""
+    return API(settings, knowledge_base).routes() + widget_routes(settings)
+
+
+def lifespan(warm: Callable[[], Any]):
+    """st.App's lifespan hook: run `warm` (load model, index, directory; answer once) before serving."""
+
+    @asynccontextmanager
+    async def hook(app: Any):
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(warm)
+            log.warning("library warm in %.1f s", time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - the pages show the problem; never its message here
+            log.error("could not warm the library (%s); the first page will try again", type(exc).__name__)
+        yield {}
+
+    return hook
