@@ -1,8 +1,15 @@
-"""The BM25 side of retrieval: a thin wrapper over bm25s with our tokenizer (stemmed, no stopwords)."""
+"""The BM25 side of retrieval: bm25s's index with our tokenizer (stemmed, no stopwords), searched top-N.
+
+bm25s stores each word's precomputed BM25 weights as a column of a sparse matrix (chunk positions
+sorted, weights beside them). `top` reads only the best-weighted postings of the query's words, in
+rounds, and stops when no chunk it has not seen can beat the n-th best it has (the threshold
+algorithm), so a question costs what its words need, not one score per chunk.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,11 +42,30 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer else words
 
 
+EXACT_POSTINGS = 20_000  # fewer postings than this for the query's words: score every matching chunk
+MAX_DEPTH = 8_192  # postings read per word at most; past it the top-N is approximate (see LexicalTop.exact)
+
+
+@dataclass
+class LexicalTop:
+    """The best chunks for a query's words, best first, and what an unseen chunk can score at most."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+    floor: float  # no chunk outside `positions` scores above this (0.0: every matching chunk is here)
+    exact: bool = True  # False when MAX_DEPTH stopped the search before the bound was met
+
+
 class BM25Index:
     """BM25 scores for every chunk, saved in bm25s's own JSON + .npy format."""
 
     def __init__(self, retriever):
         self._retriever = retriever
+        matrix = getattr(retriever, "scores", None) or {}
+        self._data = matrix.get("data")
+        self._indices = matrix.get("indices")
+        self._indptr = matrix.get("indptr")
+        self._impact: dict[int, np.ndarray] = {}  # word id -> its postings by weight, best first
 
     @classmethod
     def build(cls, texts: list[str]) -> "BM25Index":
@@ -70,3 +96,78 @@ class BM25Index:
         if not ids or size == 0:
             return np.zeros(size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def query_ids(self, query: str) -> np.ndarray:
+        """The distinct indexed word ids of a query: each counts once (see scores)."""
+        vocab = getattr(self._retriever, "vocab_dict", None) or {}
+        return np.array([vocab[t] for t in dict.fromkeys(tokenize(query)) if t in vocab], dtype=np.int64)
+
+    def scores_of(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Exact BM25 scores of the given chunks, added word by word in float32 as bm25s does."""
+        total = np.zeros(len(positions), dtype=np.float32)
+        for word in ids:
+            start, end = self._indptr[word], self._indptr[word + 1]
+            column = self._indices[start:end]
+            at = np.minimum(np.searchsorted(column, positions), max(len(column) - 1, 0))
+            found = column[at] == positions if len(column) else np.zeros(len(positions), dtype=bool)
+            total[found] += self._data[start:end][at[found]]
+        return total
+
+    def impact_order(self, word: int) -> np.ndarray:
+        """The postings of one word ordered by weight, best first (computed once per word)."""
+        order = self._impact.get(word)
+        if order is None:
+            start, end = self._indptr[word], self._indptr[word + 1]
+            order = np.argsort(-self._data[start:end], kind="stable").astype(np.int32)
+            self._impact[word] = order
+        return order
+
+    def prepare(self) -> None:
+        """Order every word's postings now (a server does it before its first question)."""
+        for word in range(len(self._indptr) - 1):
+            self.impact_order(word)
+
+    def top(self, ids: np.ndarray, n: int, allowed=None, positions: np.ndarray | None = None) -> LexicalTop:
+        """The n chunks with the highest BM25 score above zero.
+
+        allowed: a function from chunk positions to a boolean array (a filter), or None for all chunks.
+        positions: score only these chunks (a small filtered set).
+        """
+
+        empty = LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
+        if not len(ids) or self._indptr is None or n < 1:
+            return empty
+        if positions is not None:
+            return self._best(positions, self.scores_of(ids, positions), n, 0.0, True)
+        starts, ends = self._indptr[ids], self._indptr[ids + 1]
+        if int((ends - starts).sum()) <= EXACT_POSTINGS:
+            seen = np.unique(np.concatenate([self._indices[a:b] for a, b in zip(starts, ends)]))
+            if allowed is not None:
+                seen = seen[allowed(seen)]
+            return self._best(seen, self.scores_of(ids, seen), n, 0.0, True)
+        depth = max(n, 256)
+        while True:
+            heads, bound = [], 0.0
+            for word, start, end in zip(ids, starts, ends):
+                order = self.impact_order(int(word))
+                heads.append(self._indices[start:end][order[:depth]])
+                if depth < end - start:
+                    bound += float(self._data[start:end][order[depth]])
+            seen = np.unique(np.concatenate(heads))
+            if allowed is not None:
+                seen = seen[allowed(seen)]
+            found = self._best(seen, self.scores_of(ids, seen), n, bound, True)
+            met = len(found.scores) == n and float(found.scores[-1]) >= bound
+            if met or bound == 0.0 or depth >= MAX_DEPTH:
+                found.exact = met or bound == 0.0
+                return found
+            depth *= 4
+
+    @staticmethod
+    def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float, exact: bool) -> LexicalTop:
+        from kb.retrieval.dense import top_of
+
+        positive = scores > 0
+        best = top_of(scores[positive], n, positions[positive])
+        floor = max(bound, best.floor if np.isfinite(best.floor) else 0.0)
+        return LexicalTop(best.positions, best.scores, floor, exact)

@@ -1,17 +1,20 @@
-"""Dense (FAISS) + BM25 -> fused, filtered, diverse hits."""
+"""Dense (FAISS) + BM25 top-N -> fused over their union, filtered, diverse hits."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
 import numpy as np
 
 from kb.config import Settings
-from kb.models.embedders import Embedder
 from kb.errors import InputError
-from kb.records import Hit
 from kb.index.store import Index
+from kb.models.embedders import Embedder
+from kb.records import Hit
+from kb.retrieval.dense import DenseRetriever, stored_vectors
+from kb.retrieval.filters import ChunkFilters, Selection
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -44,39 +47,56 @@ def fuse_convex(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarra
     return weight * dense + (1.0 - weight) * lexical
 
 
+@dataclass
+class Pool:
+    """The union of each retriever's top chunks, with both exact scores, and what an unseen chunk can reach."""
+
+    positions: np.ndarray
+    dense: np.ndarray
+    bm25: np.ndarray
+    bm25_best: float  # the best BM25 score of any chunk, filtered or not (convex fusion scales by it)
+    dense_floor: float  # no unseen chunk has a higher cosine (-inf: none unseen)
+    bm25_floor: float  # nor a higher BM25 score (0.0: none unseen has any query word)
+    lexical_exact: bool = True
+
+
 class Searcher:
-    """Search one loaded index with one embedder under one settings object."""
+    """Search one loaded index with one embedder under one settings object.
+
+    A question costs what its answer needs: each retriever returns its top chunks (exact on a small
+    index, FAISS HNSW on a large one; BM25 through the best postings of the query's words), the union
+    is fused with both scores exact, and the pool is deepened only when an unseen chunk could still
+    rank among the k hits. On an exact index this gives the same hits as scoring every chunk.
+    """
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None):
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
-        self._doc_topics = {d.id: set(d.topics) for d in index.documents.values()}
-        self._doc_audience = {d.id: d.audience for d in index.documents.values()}
+        vectors = index.vectors if index.vectors is not None and len(index.vectors) else stored_vectors(index.dense)
+        self.dense = DenseRetriever(index.dense, vectors if vectors is not None else np.zeros((0, 1), np.float32))
+        self.filters = ChunkFilters(index.documents, index.chunks, getattr(index.chunks, "doc_ids", None))
 
     def mask(self, topics: list[str] | None = None, audience: str | None = None,
              documents: list[str] | None = None) -> np.ndarray:
         """Which chunks pass the topic, audience and document filters."""
-        wanted, only = set(topics or []), set(documents or [])
-        return np.array([(not wanted or bool(self._doc_topics[c.doc_id] & wanted))
-                         and (not audience or self._doc_audience[c.doc_id] == audience)
-                         and (not only or c.doc_id in only)
-                         for c in self.index.chunks], dtype=bool)
+        return self.filters.mask(self.filters.select(topics, audience, documents))
 
     def scores(self, query: str, vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity (via FAISS) and BM25 score of every chunk for the query.
+        """Cosine similarity and BM25 score of every chunk for the query (evaluation's exact reference).
 
         vector: the query's embedding when the caller already has it (batch evaluation).
         """
         n = len(self.index.chunks)
         dense = np.full(n, -1.0, dtype=np.float32)
         if n:
-            vector = (self.embedder.embed([query]) if vector is None else vector.reshape(1, -1)).astype(np.float32)
-            found, positions = self.index.dense.search(vector, n)
-            keep = positions[0] >= 0
-            dense[positions[0][keep]] = found[0][keep]
+            dense = self.dense.all_scores(self._vector(query, vector))
         return dense, self.index.bm25.scores(query, n)
+
+    def _vector(self, query: str, vector: np.ndarray | None) -> np.ndarray:
+        vector = self.embedder.embed([query])[0] if vector is None else vector
+        return np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(-1))
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
                audience: str | None = None, max_per_doc: int | None = None,
@@ -88,53 +108,145 @@ class Searcher:
             raise InputError("the query is empty; type a few words")
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
-        dense, bm25 = self.scores(query, vector)
-        return self.rank(dense, bm25, k, mode, self.mask(topics, audience, documents), max_per_doc, query)
+        s = self.settings
+        per_doc = s.max_per_doc if max_per_doc is None else max_per_doc
+        selection = self.filters.select(topics, audience, documents)
+        if selection.count == 0 or not len(self.index.chunks):
+            return []
+        vec = self._vector(query, vector) if mode != "bm25" else None
+        ids = self.index.bm25.query_ids(query) if mode != "dense" else np.zeros(0, dtype=np.int64)
+        if mode == "hybrid" and s.fusion == "rrf":
+            return self._rrf(vec, ids, k, selection, per_doc, query)
+        depth = max(s.candidates, k)
+        while True:
+            pool = self._pool(vec, ids, depth, selection, mode)
+            fused, bound = self._fuse(pool, mode)
+            order = np.lexsort((pool.positions, -fused))
+            order = order[np.isfinite(fused[order])]
+            hits, last = self._hits(pool.positions[order], fused[order], pool, k, per_doc, query, mode)
+            unseen = np.isfinite(bound) and not (mode == "bm25" and pool.bm25_floor <= 0)
+            if not unseen or (len(hits) >= k and last > bound) or depth >= selection.count:
+                return hits
+            depth *= 4
+
+    def _pool(self, vec: np.ndarray | None, ids: np.ndarray, depth: int, selection: Selection, mode: str) -> Pool:
+        """Each retriever's top `depth` allowed chunks, their union, and both scores of every chunk in it."""
+        small = selection.positions
+        empty = np.zeros(0, dtype=np.int64)
+        dense_top = self.dense.top(vec, depth, selection.bitmap, small) if vec is not None else None
+        lexical = self.index.bm25.top(ids, depth, selection.allows if selection.bitmap is not None else None, small) \
+            if mode != "dense" else None
+        positions = np.union1d(dense_top.positions if dense_top else empty, lexical.positions if lexical else empty)
+        dense = self.dense.scores_of(vec, positions) if vec is not None else np.zeros(len(positions), np.float32)
+        bm25 = self.index.bm25.scores_of(ids, positions) if len(ids) else np.zeros(len(positions), np.float32)
+        best = 0.0
+        if mode == "hybrid" and len(ids):
+            if selection.bitmap is None and lexical is not None:
+                best = float(lexical.scores[0]) if len(lexical.scores) else 0.0
+            else:  # scaled by the best score over every chunk, as when every chunk was scored
+                top = self.index.bm25.top(ids, 1)
+                best = float(top.scores[0]) if len(top.scores) else 0.0
+        return Pool(positions, dense, bm25, best, dense_top.floor if dense_top else -np.inf,
+                    lexical.floor if lexical else 0.0, lexical.exact if lexical else True)
+
+    def _fuse(self, pool: Pool, mode: str) -> tuple[np.ndarray, float]:
+        """Fused scores of the pool, and the highest fused score an unseen chunk could have."""
+        w = self.settings.dense_weight
+        if mode == "dense":
+            return pool.dense.astype(np.float64), pool.dense_floor
+        if mode == "bm25":
+            fused = np.where(pool.bm25 > 0, pool.bm25, -np.inf).astype(np.float64)
+            return fused, pool.bm25_floor if pool.bm25_floor > 0 else -np.inf
+        scaled = pool.bm25 / pool.bm25_best if pool.bm25_best > 0 else np.zeros_like(pool.bm25)
+        fused = (w * pool.dense + (1.0 - w) * scaled).astype(np.float64)
+        if not np.isfinite(pool.dense_floor):
+            return fused, -np.inf
+        lexical = pool.bm25_floor / pool.bm25_best if pool.bm25_best > 0 else 0.0
+        return fused, w * pool.dense_floor + (1.0 - w) * lexical
+
+    def _rrf(self, vec: np.ndarray, ids: np.ndarray, k: int, selection: Selection, per_doc: int,
+             query: str) -> list[Hit]:
+        """Reciprocal rank fusion of each retriever's top `candidates` over all chunks, then the filter."""
+        depth = min(len(self.index.chunks), self.settings.candidates)
+        dense = self.dense.top(vec, depth)
+        lexical = self.index.bm25.top(ids, depth)
+        ranking = lexical.positions
+        if len(ranking) < depth:  # as a full sort would: chunks without a query word follow, in order
+            rest = np.setdiff1d(np.arange(depth + len(ranking)), ranking)[: depth - len(ranking)]
+            ranking = np.concatenate([ranking, rest])
+        rrf = fuse_rrf([dense.positions, ranking], self.settings.rrf_k)
+        positions = np.array(sorted(rrf), dtype=np.int64)
+        positions = positions[selection.allows(positions)]
+        pool = Pool(positions, self.dense.scores_of(vec, positions), self.index.bm25.scores_of(ids, positions),
+                    0.0, -np.inf, 0.0)
+        fused = np.array([rrf[int(p)] for p in positions], dtype=np.float64)
+        order = np.lexsort((positions, -fused))
+        return self._hits(positions[order], fused[order], pool, k, per_doc, query, "hybrid")[0]
 
     def rank(self, dense: np.ndarray, bm25: np.ndarray, k: int, mode: str, allowed: np.ndarray,
              max_per_doc: int | None = None, query: str = "") -> list[Hit]:
-        """Fuse precomputed scores into hits (split out so evaluation can reuse one embedding pass)."""
+        """Fuse scores of every chunk into hits (evaluation: one embedding pass, then several fusions)."""
         s = self.settings
         per_doc = s.max_per_doc if max_per_doc is None else max_per_doc
         if mode == "dense":
-            fused = dense.copy()
+            fused = dense.astype(np.float64)
         elif mode == "bm25":
-            fused = bm25.copy()
+            fused = bm25.astype(np.float64)
         elif s.fusion == "rrf":
             depth = min(len(dense), s.candidates)
             rrf = fuse_rrf([np.argsort(-dense, kind="stable")[:depth],
                             np.argsort(-bm25, kind="stable")[:depth]], s.rrf_k)
             fused = np.full(len(dense), -np.inf, dtype=np.float64)
-            for pos, value in rrf.items():
-                fused[pos] = value
+            fused[list(rrf)] = list(rrf.values())
         else:
             fused = fuse_convex(dense, bm25, s.dense_weight)
         fused = np.where(allowed, fused, -np.inf)
         if mode == "bm25":
             fused = np.where(bm25 > 0, fused, -np.inf)  # no shared word: not a BM25 result
-        order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])]
+        positions = np.flatnonzero(np.isfinite(fused))
+        positions = positions[np.argsort(-fused[positions], kind="stable")]
+        pool = Pool(positions, dense[positions], bm25[positions], 0.0, -np.inf, 0.0)
+        return self._hits(positions, fused[positions], pool, k, per_doc, query, mode)[0]
+
+    def _hits(self, positions: np.ndarray, fused: np.ndarray, pool: Pool, k: int, per_doc: int, query: str,
+              mode: str) -> tuple[list[Hit], float]:
+        """Hits in fused order with at most per_doc per document.
+
+        Also returns the lowest fused score among the chunks looked at: when it is above what an unseen
+        chunk can reach, no deeper pool would change these hits.
+        """
+        s = self.settings
+        where = {int(p): i for i, p in enumerate(pool.positions)}
+        order = [int(p) for p in positions]
+        scores = dict(zip(order, (float(f) for f in fused)))
+        last = np.inf
         if self.reranker is not None and mode == "hybrid" and query:
             head = order[: s.candidates // 2]
-            scores = self.reranker.score(query, [self.index.chunks[i].text for i in head])
-            reranked = sorted(zip(head, scores), key=lambda pair: -pair[1])
-            for pos, score in reranked:
-                fused[pos] = score
+            if head:
+                last = scores[head[-1]]  # the whole head is reordered, so all of it must be settled
+            reranked = sorted(zip(head, self.reranker.score(query, [self.index.chunks[i].text for i in head])),
+                              key=lambda pair: -pair[1])
             order = [pos for pos, _ in reranked] + order[len(head):]
+            fused_of = dict(scores)
+            scores.update({pos: float(score) for pos, score in reranked})
+        else:
+            fused_of = scores
         hits: list[Hit] = []
         counts: dict[str, int] = {}
         for pos in order:
+            last = min(last, fused_of[pos])
             chunk = self.index.chunks[pos]
             if per_doc and counts.get(chunk.doc_id, 0) >= per_doc:
                 continue
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
             doc = self.index.documents[chunk.doc_id]
-            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=float(fused[pos]), title=doc.title,
-                            topics=doc.topics, audience=doc.audience,
-                            url=article_url(doc.id, chunk.section),
-                            dense_score=float(dense[pos]), bm25_score=float(bm25[pos])))
+            i = where[pos]
+            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=scores[pos], title=doc.title,
+                            topics=doc.topics, audience=doc.audience, url=article_url(doc.id, chunk.section),
+                            dense_score=float(pool.dense[i]), bm25_score=float(pool.bm25[i])))
             if len(hits) >= k:
                 break
-        return hits
+        return hits, last
 
 
 def load_reranker(name: str) -> Reranker:
