@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from kb.retrieval.bm25 import BM25Index
+from kb.retrieval.dense import build_dense_index
 from kb.errors import IndexBusyError, IndexMismatchError
 from kb.records import Chunk, Document
 
@@ -89,9 +90,7 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
         for chunk, key in zip(chunks, keys):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
-    dense = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
-    if len(vectors):
-        dense.add(vectors.astype(np.float32))
+    dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, HNSW when large
     faiss.write_index(dense, str(folder / "dense.faiss"))
     BM25Index.build([c.embed_text for c in chunks]).save(folder / "bm25")
     if fixed:
