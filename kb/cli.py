@@ -10,7 +10,8 @@ from typing import Any, Callable
 import click
 
 from kb.config import Settings, load_settings
-from kb.errors import KBError
+from kb.errors import CrisisAnswerError, KBError
+from kb.safety import detect_crisis
 
 
 def _emit(data: Any) -> None:
@@ -245,15 +246,22 @@ def ask(corpus, index_dir, model, config_file, question, topics, audience, langu
     """
     from kb.knowledge_base import KnowledgeBase
 
-    kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
+    if batch is None and question is None:
+        raise click.UsageError("give a QUESTION or --batch FILE")
+    try:
+        settings = make_settings(corpus, index_dir, model, config_file)
+    except KBError as exc:  # a bad config file must not hide crisis help
+        raise CrisisAnswerError(str(exc), detect_crisis(question or "", Settings())) from None
+    kb = KnowledgeBase(settings)
     filters = _filters(language, fmt, accepting, max_fee, sliding_scale, population)
     if batch is not None:
         for line in batch:
             if line.strip():
-                _emit(kb.ask(line.strip(), list(topics), audience, filters).to_json())
+                try:
+                    _emit(kb.ask(line.strip(), list(topics), audience, filters).to_json())
+                except CrisisAnswerError as exc:
+                    _emit({"crisis": exc.crisis.to_json(), "error": str(exc)})
         return
-    if question is None:
-        raise click.UsageError("give a QUESTION or --batch FILE")
     answer = kb.ask(question, list(topics), audience, filters)
     if as_json:
         _emit(answer.to_json())
@@ -283,6 +291,8 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
     if topic and vocabulary is not None and topic not in vocabulary:
         raise click.BadParameter(f"'{topic}' is not a topic id; see {settings.topics_path}", param_hint="--topic")
     directory = load_directory(settings.therapists_path, vocabulary)
+    for failure in directory.failures:  # a bad row is left out, the rest are listed
+        click.echo(f"{failure.path}: {failure.reason}", err=True)
     found = filter_therapists(directory.therapists,
                               _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic))
     if as_json:
@@ -304,7 +314,8 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
 
 @cli.command(name="eval")
 @common
-@click.option("--dataset", type=click.Choice(["golden", "counsel-chat"]), default="golden", show_default=True)
+@click.option("--dataset", type=click.Choice(["golden", "counsel-chat", "crisis"]), default="golden",
+              show_default=True)
 @click.option("--questions", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("tests/eval/questions.yaml"), show_default=True, help="Golden question set.")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
@@ -319,13 +330,25 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
 def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, out, cache, as_json) -> None:
     """Measure retrieval (bm25 / dense / hybrid), abstention, faithfulness, matching and crisis detection.
 
-    Examples: kb eval;  kb eval --dataset counsel-chat --data ../shared/data/counsel-chat/train.jsonl
+    --dataset crisis reports the crisis detector on the train, dev and frozen test splits of
+    tests/eval/crisis/ (recall, urgent, French, false alarms, tier confusion, latency).
+
+    \b
+    Examples:
+      kb eval
+      kb eval --dataset crisis
+      kb eval --dataset counsel-chat --data ../shared/data/counsel-chat/train.jsonl
     """
     from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     weights = [round(0.05 * i, 2) for i in range(21)] if sweep else None
-    if dataset == "golden":
+    if dataset == "crisis":
+        from kb.evaluation.crisis import crisis_markdown, evaluate_splits
+
+        report = evaluate_splits(CRISIS_DATA, kb.settings, _bundled_embed(kb.settings))
+        markdown, name = crisis_markdown(report), "eval-crisis"
+    elif dataset == "golden":
         from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
 
         items = load_golden(questions)
@@ -382,13 +405,58 @@ def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
             click.echo(f"  {key}: {value}")
 
 
+CRISIS_DATA = Path("tests/eval/crisis")
+
+
+def _bundled_embed(settings: Settings) -> Callable[[list[str]], Any]:
+    """The bundled model's embed function: the crisis classifier reads its vectors."""
+    from kb.config import DEFAULT_MODEL
+    from kb.models.embedders import load_embedder
+
+    return load_embedder(settings.replace(model=DEFAULT_MODEL)).embed
+
+
+@cli.group()
+def crisis() -> None:
+    """The crisis classifier: train it on the crisis data set (tests/eval/crisis/)."""
+
+
+@crisis.command()
+@click.option("--data", "folder", type=click.Path(file_okay=False, path_type=Path), default=CRISIS_DATA,
+              show_default=True, help="Folder with train*.jsonl and dev.jsonl.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the model files go (default: the package's kb/data/).")
+@click.option("-c", "c", type=float, default=4.0, show_default=True, help="Inverse regularisation strength.")
+def train(folder, out, c) -> None:
+    """Fit on the train split, calibrate thresholds on dev; the test split is never read.
+
+    \b
+    Example:
+      kb crisis train && kb eval --dataset crisis
+    """
+    from kb.safety.training import train_classifier
+
+    target = out or Path(__file__).resolve().parent / "data"
+    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo)
+    click.echo(f"wrote {target / 'crisis_model.npz'} and crisis_model.json")
+
+
 def main() -> None:
-    """Entry point: library errors become one line and exit status 2."""
+    """Entry point: library errors become one line and exit status 1 (usage errors: 2)."""
     try:
         cli(standalone_mode=False)
+    except CrisisAnswerError as exc:  # crisis help first, whatever broke
+        if "--json" in sys.argv[1:]:
+            _emit({"crisis": exc.crisis.to_json(), "error": str(exc)})
+        elif exc.crisis.detected:
+            from kb.answering.present import crisis_as_text
+
+            click.echo("\n".join(crisis_as_text(exc.crisis)))
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except KBError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

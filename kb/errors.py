@@ -17,3 +17,15 @@ class IndexMismatchError(KBError):
 
 class IndexBusyError(KBError):
     """Another build holds the index lock."""
+
+
+class CrisisAnswerError(KBError):
+    """Answering failed after a crisis was detected: front ends show the crisis first, then this error."""
+
+    def __init__(self, message: str, crisis: object):
+        super().__init__(message)
+        self.crisis = crisis
+
+
+class StorageError(KBError):
+    """The index folder cannot be written (disk full, read-only, no permission)."""

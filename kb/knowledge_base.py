@@ -7,12 +7,14 @@ from functools import cached_property
 import numpy as np
 
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
-from kb.config import Settings
+from kb.config import DEFAULT_MODEL, Settings
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
-from kb.errors import KBError
+from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.directory.matching import TherapistFilters, match_therapists
-from kb.records import Answer, Crisis, Hit, TherapistMatch
-from kb.answering.scope import looks_french, out_of_scope
+from kb.records import Answer, Crisis, Failure, Hit, Query, TherapistMatch
+from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
+from kb.answering.language import detect_language
+from kb.answering.scope import out_of_scope
 from kb.retrieval.searcher import Searcher, load_reranker
 from kb.retrieval.spelling import SpellingFixer
 from kb.index.store import Index, load_index
@@ -61,9 +63,13 @@ class KnowledgeBase:
 
     @cached_property
     def directory(self) -> Directory:
+        """The therapists that load; bad rows, or a file that cannot be read, are in `.failures`, never raised."""
         if not self.settings.therapists_path.is_file():
             return Directory([], "", False)
-        return load_directory(self.settings.therapists_path, {t.id for t in self.topics} or None)
+        try:
+            return load_directory(self.settings.therapists_path, {t.id for t in self.topics} or None)
+        except InputError as exc:  # the app keeps answering, without therapist suggestions
+            return Directory([], "", False, failures=[Failure(self.settings.therapists_file, str(exc))])
 
     @cached_property
     def profile_vectors(self) -> np.ndarray:
@@ -75,20 +81,16 @@ class KnowledgeBase:
 
     def retrieval_query(self, text: str) -> str:
         """What retrieval searches for: the question with obvious typos fixed (English only)."""
-        return text if looks_french(text) else self.spelling.fix(text)
+        return text if detect_language(text) == "fr" else self.spelling.fix(text)
 
     @cached_property
-    def crisis_detector(self):
-        from kb.safety.detector import CrisisDetector
-
-        return CrisisDetector(self.settings, self.known)
+    def crisis_detector(self) -> CrisisDetector:
+        return CrisisDetector(self.settings)
 
     def crisis_passages(self, query: str, query_vec: np.ndarray, crisis: Crisis, mode: str) -> list[Hit]:
         """For a crisis with an article in kb/data/crisis.yaml (suicide, self-harm, violence at home): the
         configured section first, then more of that article; empty when the crisis has no article or the
         corpus lacks it (answer as usual)."""
-        from kb.safety.detector import crisis_articles
-
         for doc_id, section in crisis_articles(crisis):
             if doc_id not in self.index.documents:
                 continue
@@ -105,7 +107,13 @@ class KnowledgeBase:
         return self.searcher.search(query, k=k, mode=mode, topics=topics, audience=audience, vector=vector)
 
     def detect_crisis(self, question: str) -> Crisis:
-        return self.crisis_detector.detect(question)
+        """Crisis detection for one message (evaluation and tests; `ask` reuses the question's vector)."""
+        text, _ = clean_query(question)
+        try:
+            query = self.understand(text)
+        except Exception:  # noqa: BLE001 - detection must not depend on the index or the model
+            query = None
+        return self.check_safety(text, query)
 
     def suggest_therapists(self, question: str, filters: TherapistFilters = TherapistFilters(),
                            vector: np.ndarray | None = None) -> list[TherapistMatch]:
@@ -117,26 +125,60 @@ class KnowledgeBase:
         return match_therapists(self.directory.therapists, topic_scores, query_vec, self.profile_vectors,
                                 filters, labels)
 
+    def understand(self, text: str) -> Query:
+        """The question once: language, refusal, retrieval text (typos fixed in English) and its vector."""
+        language = detect_language(text)
+        retrieval = text if language == "fr" else self.spelling.fix(text)
+        return Query(text=text, language=language, retrieval_text=retrieval, refusal=out_of_scope(text),
+                     vector=self.embedder.embed([retrieval])[0])
+
+    def check_safety(self, text: str, query: Query | None) -> Crisis:
+        """Crisis detection on the words as typed, reusing the question's vector from the bundled model."""
+        bundled = query is not None and self.embedder.name == DEFAULT_MODEL
+        return self.crisis_detector.detect(text, query.vector if bundled else None)
+
     def ask(self, question: str, topics: list[str] | None = None, audience: str | None = None,
             filters: TherapistFilters = TherapistFilters(), mode: str = "hybrid") -> Answer:
-        """Crisis check first, then passages, a cited answer or an abstention, topics and therapists."""
+        """Crisis check first, then passages, a cited answer or an abstention, topics and therapists.
+
+        Whatever fails after the question is read (no index, a model that will not load, a damaged file),
+        a crisis is still detected from package data and raised with the error (CrisisAnswerError), so the
+        front ends show crisis help first.
+        """
         text, notices = clean_query(question)
-        crisis = self.detect_crisis(text)  # always first, on the words as typed
-        refusal = out_of_scope(text)
-        french = looks_french(text)
-        query = self.retrieval_query(text)
-        if query != text:
+        try:
+            query = self.understand(text)
+        except Exception as exc:
+            crisis = detect_crisis(text, self.settings)
+            if crisis.detected:
+                raise CrisisAnswerError(_one_line(exc), crisis) from exc
+            raise
+        crisis = self.check_safety(text, query)  # always first, on the words as typed
+        try:
+            return self._respond(query, crisis, notices, topics, audience, filters, mode)
+        except Exception as exc:
+            if crisis.detected:
+                raise CrisisAnswerError(_one_line(exc), crisis) from exc
+            raise
+
+    def _respond(self, understood: Query, crisis: Crisis, notices: list[str], topics: list[str] | None,
+                 audience: str | None, filters: TherapistFilters, mode: str) -> Answer:
+        text, refusal, french, query_vec = understood.text, understood.refusal, understood.french, understood.vector
+        query = understood.retrieval_text
+        if query != text and not crisis.detected:  # never echo a crisis message back, even corrected
             notices.append(f"Searched for: {query}")
         if french:
             notices.append("Our articles are in English, so answers to questions in other languages may be less "
                            "precise.")
-        query_vec = self.embedder.embed([query])[0]
         searchable = any(ch.isalnum() for ch in text)
         # A person in crisis is answered from the crisis article whatever the filters or the wording (French
         # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is.
         crisis_hits = self.crisis_passages(query, query_vec, crisis, mode) if searchable and refusal is None else []
         hits = crisis_hits or (self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience,
                                            vector=query_vec) if searchable else [])
+        if not crisis.detected:  # words written for a person in crisis are never quoted to anyone else
+            written_for_crisis = crisis_sections()
+            hits = [h for h in hits if (h.chunk.doc_id, h.chunk.section) not in written_for_crisis]
         threshold = self.settings.abstain_below_other_language if french else self.settings.abstain_below
         relevant = refusal is None and (bool(crisis_hits) or is_relevant(hits, threshold))
         if refusal:
@@ -168,3 +210,10 @@ class KnowledgeBase:
         return Answer(query=text, text=answer_text, abstained=not relevant, citations=citations,
                       passages=hits if relevant else [], topics=[tid for tid, _ in topic_scores],
                       therapists=matches, crisis=crisis, disclaimer=DISCLAIMER, notices=notices)
+
+
+def _one_line(exc: Exception) -> str:
+    """An error as one line for the front ends (library errors already are)."""
+    if isinstance(exc, KBError):
+        return str(exc)
+    return f"something went wrong while answering ({type(exc).__name__}); crisis help above still applies"

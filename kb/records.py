@@ -42,6 +42,7 @@ class Chunk:
     end: int
     page: int | None = None
     embed_text: str = ""  # what the model sees: title and section, then the text
+    sentences: list[list[int]] = field(default_factory=list)  # [start, end] of each sentence in text (pysbd)
 
 
 @dataclass
@@ -102,18 +103,35 @@ class Crisis:
     """The result of crisis detection on one question."""
 
     detected: bool
-    kind: str | None = None  # suicide | self-harm | harm-others | violence | medical
+    kind: str | None = None  # suicide | self-harm | harm-others | violence | medical | child-safety
     about_someone_else: bool = False
     resources: list[Resource] = field(default_factory=list)
     score: float = 0.0
-    reason: str = ""  # which rule or exemplar fired (for tests and eval; never logged)
-    explicit: bool = False  # a pattern fired (not only similarity to exemplars)
+    reason: str = ""  # which rule or score decided (for tests and eval; never logged)
+    explicit: bool = False  # a pattern fired (not only the classifier)
+    tier: str = "none"  # urgent | concern | none
+    message: str = ""  # the panel's first line, by tier
 
     def to_json(self) -> dict[str, Any]:
         if not self.detected:
-            return {"detected": False}
-        return {"detected": True, "kind": self.kind, "about_someone_else": self.about_someone_else,
-                "resources": [r.to_json() for r in self.resources]}
+            return {"detected": False, "tier": "none"}
+        return {"detected": True, "tier": self.tier, "kind": self.kind, "about_someone_else": self.about_someone_else,
+                "message": self.message, "resources": [r.to_json() for r in self.resources]}
+
+
+@dataclass
+class Query:
+    """A question understood once and handed down: every stage reads this, none re-derives it."""
+
+    text: str  # cleaned, as typed
+    language: str  # en | fr
+    retrieval_text: str  # what retrieval searches for (typos fixed in English)
+    refusal: str | None = None  # why the library will not answer it (medication, diagnosis, ...), or None
+    vector: Any = None  # numpy vector of retrieval_text, embedded once
+
+    @property
+    def french(self) -> bool:
+        return self.language == "fr"
 
 
 @dataclass
@@ -169,6 +187,7 @@ class Answer:
     crisis: Crisis
     disclaimer: str
     notices: list[str] = field(default_factory=list)
+    from_directory: bool = False  # built from the therapist directory's fields, not quoted from an article
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "answer": self.text, "abstained": self.abstained,

@@ -15,7 +15,7 @@ STATS_KEYS = {"documents", "chunks", "topics", "model", "built_at", "changed_sin
 
 
 def assert_one_line_error(run, *words):
-    assert run.code == 2, run
+    assert run.code == 1, run  # library error; usage errors exit 2
     assert run.out == ""
     lines = run.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), run.err

@@ -156,7 +156,7 @@ def test_a_crisis_question_shows_resources_first(ask):
 
 def test_an_empty_question_is_a_one_line_error(ask):
     run = ask("   ")
-    assert run.code == 2 and run.out == ""
+    assert run.code == 1 and run.out == ""
     assert run.err.startswith("error: the question is empty") and len(run.err.splitlines()) == 1
 
 

@@ -130,11 +130,11 @@ def test_validate_reports_a_quoted_crisis_section_that_was_renamed(settings):
     assert not any(p.path == "articles/supporting.md" and "quoted for crisis" in p.reason for p in problems)
 
 
-def test_a_crisis_recognised_only_by_similarity_keeps_the_answer_that_fits_the_question(kb):
+def test_a_crisis_recognised_only_by_the_classifier_keeps_the_answer_that_fits_the_question(kb):
     from kb.records import Crisis
 
-    similar = Crisis(True, "suicide", False, score=0.3, reason="similar to suicide/self exemplar (0.30)")
-    kb.detect_crisis = lambda text: similar  # the fake model cannot produce a similarity-only detection
+    similar = Crisis(True, "suicide", False, score=0.3, reason="classifier (0.30)", tier="concern")
+    kb.check_safety = lambda text, query: similar  # a classifier-only detection, without a pattern
     answer = kb.ask("how do I end the day calmly before sleep?")
     assert answer.crisis is similar
     assert answer.citations and answer.citations[0].doc_id == "sleep-and-ending-the-day"

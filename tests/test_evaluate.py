@@ -216,7 +216,7 @@ def test_kb_eval_with_a_bad_golden_file_is_one_line(kb_env, run_kb, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("questions:\n  - {id: q1, question: hi}\n", encoding="utf-8")
     run = run_kb("eval", "--questions", bad, "--out", tmp_path / "reports")
-    assert run.code == 2 and run.out == ""
+    assert run.code == 1 and run.out == ""
     assert run.err.startswith("error: ") and "question #1 needs" in run.err and len(run.err.splitlines()) == 1
 
 

@@ -45,11 +45,20 @@ def test_the_markdown_export_without_references_or_answer_still_carries_the_disc
 
 
 def test_crisis_resources_come_first_in_both_renderings():
-    crisis = Crisis(detected=True, kind="suicide", resources=[Resource("9-8-8", "Call or text 988", "CA", "https://988.ca")])
+    crisis = Crisis(detected=True, kind="suicide", resources=[Resource("9-8-8", "Call or text 988", "CA", "https://988.ca")],
+                    tier="urgent", message="Please get help now.")
     markdown = answer_as_markdown(answer(crisis=crisis)).splitlines()
     assert markdown[2] == "**If you are in crisis:** 9-8-8: Call or text 988"
     text = answer_as_text(answer(crisis=crisis))
-    assert text.startswith("IF YOU ARE IN CRISIS") and text.index("988") < text.index("A manager's")
+    assert text.startswith("Please get help now.\nPLEASE GET HELP NOW:") and text.index("988") < text.index("A manager's")
+
+
+def test_a_concern_is_shown_calmly_before_the_answer():
+    crisis = Crisis(detected=True, kind="suicide", resources=[Resource("9-8-8", "Call or text 988", "CA")],
+                    tier="concern", message="You can call or text 9-8-8 any time.")
+    text = answer_as_text(answer(crisis=crisis))
+    assert text.startswith("You can call or text 9-8-8 any time.\nHelp is there any time:")
+    assert "PLEASE" not in text and text.index("988") < text.index("A manager's")
 
 
 def test_the_practice_named_in_citations_is_a_setting(tmp_path, monkeypatch):

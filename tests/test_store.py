@@ -14,7 +14,7 @@ from conftest import DOC_IDS, SLEEP_MD, write_files
 from kb.index.build import build_index, changes_on_disk, fixed_texts
 from kb.ingest.chunking import chunk_document
 from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key
-from kb.errors import IndexBusyError, IndexMismatchError
+from kb.errors import IndexBusyError, IndexMismatchError, StorageError
 from kb.ingest.loaders import load_document
 from kb.retrieval.searcher import Searcher
 from kb.index.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
@@ -251,8 +251,9 @@ def test_a_failure_while_writing_removes_the_half_written_build(settings, embedd
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(kb.index.store.BM25Index, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match=r"/bm25: No space left on device; free some disk space") as error:
         build_index(settings, HashingEmbedder(64), full=True)
+    assert "\n" not in str(error.value)
     assert build_folders(settings) == [live.name]
     assert current_build(settings.index) == live
     assert load_index(settings.index).manifest["counts"]["documents"] == 3
@@ -331,11 +332,11 @@ def test_an_index_in_another_format_is_refused(settings, embedder):
 def test_a_damaged_index_is_refused_with_the_fix(settings, embedder):
     build_index(settings, embedder)
     (current_build(settings.index) / "vectors.npy").write_bytes(b"not numpy")
-    with pytest.raises(IndexMismatchError, match="kb index --full"):
+    with pytest.raises(IndexMismatchError, match=r"vectors.npy is 9 bytes.*run 'kb index' to rebuild it"):
         load_index(settings.index)
 
 
-# Vectors of texts besides chunks (topics, therapist profiles, crisis exemplars), stored so a fresh process
+# Vectors of texts besides chunks (topics, therapist profiles), stored so a fresh process
 # answers its first question without embedding them.
 
 SHIPPED = Path(__file__).resolve().parent.parent / "corpus"
@@ -348,8 +349,7 @@ def with_directory(settings):
     return settings
 
 
-def test_the_build_stores_vectors_of_topics_profiles_and_exemplars(with_directory, embedder):
-    from kb.safety.detector import exemplar_texts
+def test_the_build_stores_vectors_of_topics_and_profiles(with_directory, embedder):
     from kb.directory.therapists import load_directory
     from kb.answering.topics import load_topics, topic_text
 
@@ -357,7 +357,7 @@ def test_the_build_stores_vectors_of_topics_profiles_and_exemplars(with_director
     index = load_index(with_directory.index)
     topics = load_topics(with_directory.topics_path)
     profiles = [t.profile_text() for t in load_directory(with_directory.therapists_path).therapists]
-    texts = exemplar_texts() + [topic_text(t) for t in topics] + profiles
+    texts = [topic_text(t) for t in topics] + profiles
     assert len(topics) > 20 and len(profiles) > 20
     assert set(index.fixed) == {embed_key(embedder.name, t) for t in texts}
     for text in (texts[0], topic_text(topics[3]), profiles[-1]):

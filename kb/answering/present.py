@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import textwrap
 
-from kb.records import Answer
+from kb.records import Answer, Crisis
+
+
+def crisis_as_text(crisis: Crisis) -> list[str]:
+    """The crisis panel as lines: urgent in capitals with emergency services first, concern calm."""
+    lead = "PLEASE GET HELP NOW:" if crisis.tier == "urgent" else "Help is there any time:"
+    lines = [textwrap.fill(crisis.message, 100)] if crisis.message else []
+    lines.append(lead)
+    lines += [f"  * {r.name}: {r.action}" + (f" ({r.url})" if r.url else "") for r in crisis.resources]
+    return [*lines, ""]
 
 
 def answer_as_text(answer: Answer) -> str:
     """The terminal view: crisis resources first, then the answer, sources, therapists, disclaimer."""
-    lines: list[str] = []
-    if answer.crisis.detected:
-        lines.append("IF YOU ARE IN CRISIS OR IN DANGER, PLEASE REACH OUT NOW:")
-        for r in answer.crisis.resources:
-            lines.append(f"  * {r.name}: {r.action}" + (f" ({r.url})" if r.url else ""))
-        lines.append("")
+    lines: list[str] = crisis_as_text(answer.crisis) if answer.crisis.detected else []
     for notice in answer.notices:
         lines.append(textwrap.fill(notice, 100))
     if answer.text:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from kb.answering.language import detect_language
+
 OUT_OF_SCOPE = [
     (re.compile(r"\b(dose|dosage|doses|mg|milligrams?|how much (melatonin|medication|medicine))\b|"
                 r"\bwhich (antidepressant|medication|medicine|pill|drug)s?\b|"
@@ -28,12 +30,6 @@ OUT_OF_SCOPE = [
      "This library explains therapy for the public; it isn't a study aid."),
 ]
 
-_FRENCH = re.compile(r"\b(je|j'|tu|il|elle|nous|vous|est|suis|mon|ma|mes|une|des|les|le|la|pour|pas|que|qui|"
-                     r"avec|dans|comment|pourquoi|quand|très|toujours|depuis|mais|et|ou)\b", re.I)
-_ENGLISH = re.compile(r"\b(i|you|he|she|we|they|is|am|are|my|the|a|an|for|not|that|with|in|how|why|when|"
-                      r"always|since|but|and|or|to|of)\b", re.I)
-
-
 def out_of_scope(question: str) -> str | None:
     """The reason the library won't answer this question, or None."""
     for pattern, reason in OUT_OF_SCOPE:
@@ -43,6 +39,5 @@ def out_of_scope(question: str) -> str | None:
 
 
 def looks_french(question: str) -> bool:
-    """A rough check: more French than English function words."""
-    french = len(_FRENCH.findall(question))
-    return french >= 2 and french > len(_ENGLISH.findall(question))
+    """True when the language identifier reads the question as French."""
+    return detect_language(question) == "fr"

@@ -137,7 +137,7 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     report["matching"] = {"questions": matchable, "hit@3": matched / matchable if matchable else 0.0}
     from kb.evaluation.crisis import evaluate_crisis
 
-    report["crisis"] = evaluate_crisis(kb.crisis_detector, [asdict(i) for i in items])
+    report["crisis"] = evaluate_crisis(kb.detect_crisis, [asdict(i) for i in items])
     return report
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import shutil
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -16,11 +18,13 @@ from kb import __version__
 from kb.ingest.chunking import chunk_document
 from kb.config import Settings
 from kb.models.embedders import Embedder, embed_key
-from kb.errors import InputError
+from kb.errors import IndexMismatchError, InputError
+from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
 from kb.records import Chunk, Document, Failure
-from kb.index.store import (FORMAT_VERSION, current_build, index_lock, new_build_folder, prune_builds, publish,
-                    read_chunks, read_documents, read_fixed, read_manifest, write_build)
+from kb.index.store import (FORMAT_VERSION, build_folders, current_build, damaged_files, index_lock, new_build_folder,
+                            prune_builds, publish, read_chunks, read_documents, read_fixed, read_manifest,
+                            read_vectors, storage_error, write_build)
 
 Progress = Callable[[int, int], None]
 
@@ -52,102 +56,183 @@ def corpus_ignores(settings: Settings) -> set[str]:
     return {settings.topics_file, settings.therapists_file}
 
 
+MAX_CHUNKS = 2000  # per document: a whole book; more is almost surely a file pasted in by mistake
+
+
 def build_index(settings: Settings, embedder: Embedder, full: bool = False,
                 progress: Progress | None = None) -> BuildReport:
-    """Index settings.corpus into settings.index; only a complete build is ever made live."""
+    """Index settings.corpus into settings.index; only a complete build is ever made live.
+
+    An operating-system error (disk full, read-only folder) becomes StorageError naming the path; the
+    half-written build is removed and the live one stays live.
+    """
     started = time.perf_counter()
     root = settings.index
-    with index_lock(root):
-        prune_builds(root)  # leftovers of an interrupted build
-        corpus = load_corpus(settings.corpus, corpus_ignores(settings))
-        report = BuildReport(failed=corpus.failures, skipped=corpus.skipped)
-        previous = None if full else current_build(root)
-        old_docs = read_documents(previous) if previous else {}
-        old_chunks, old_keys = read_chunks(previous) if previous else ([], [])
-        old_vectors = np.load(previous / "vectors.npy", allow_pickle=False) if previous else None
-        cache = {k: old_vectors[i] for i, k in enumerate(old_keys)} if old_vectors is not None else {}
-
-        documents = list(corpus.documents)
-        chunks: list[Chunk] = []
-        for doc in documents:
-            chunks.extend(chunk_document(doc, embedder.count_tokens, settings.max_tokens,
-                                         settings.overlap_sentences))
-        # A file that fails now but was indexed before keeps its previous version.
-        by_path = {d.path: d for d in old_docs.values()}
-        present = {d.id for d in documents}
-        for failure in corpus.failures:
-            old = by_path.get(failure.path)
-            if old is not None and old.id not in present:
-                documents.append(old)
-                present.add(old.id)
-                chunks.extend(c for c in old_chunks if c.doc_id == old.id)
-                report.kept.append(failure.path)
-
-        keys = [embed_key(embedder.name, c.embed_text) for c in chunks]
-        vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-        todo = []
-        for i, key in enumerate(keys):
-            cached = cache.get(key)
-            if cached is not None and len(cached) == embedder.dimension:
-                vectors[i] = cached
-            else:
-                todo.append(i)
-        done = 0
-        step = max(1, settings.batch_size * 4)
-        if progress and todo:
-            progress(0, len(todo))  # before the first batch, so a progress bar's clock starts with the work
-        for start in range(0, len(todo), step):
-            batch = todo[start:start + step]
-            vectors[batch] = embedder.embed([chunks[i].embed_text for i in batch])
-            done += len(batch)
-            if progress:
-                progress(done, len(todo))
-        report.embedded = len(todo)
-        cache.update(read_fixed(previous) if previous else {})
-        fixed = embed_fixed(fixed_texts(settings), embedder, cache)
-
-        old_hash = {d.id: d.content_hash for d in old_docs.values()}
-        for doc in corpus.documents:
-            if doc.id not in old_hash:
-                report.added.append(doc.id)
-            elif old_hash[doc.id] != doc.content_hash:
-                report.changed.append(doc.id)
-        report.removed = sorted(set(old_hash) - present)
-        report.documents, report.chunks = len(documents), len(chunks)
-
-        folder = new_build_folder(root)
-        try:
-            write_build(folder, make_manifest(settings, embedder, documents, chunks), documents, chunks,
-                        vectors, keys, fixed)
-            publish(root, folder)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)  # the live build is untouched
-            raise
+    try:
+        with index_lock(root):
+            report = _build(settings, embedder, full, progress)
+    except OSError as exc:
+        raise storage_error(exc, root) from None
     report.seconds = time.perf_counter() - started
     return report
 
 
-def fixed_texts(settings: Settings) -> list[str]:
-    """Texts every process embeds besides chunks: crisis exemplars, topic descriptions, therapist profiles.
+def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progress | None) -> BuildReport:
+    root = settings.index
+    prune_builds(root)  # leftovers of an interrupted build
+    previous = None if full else previous_builds(root)
+    old = previous.manifest_documents if previous else {}
+    corpus = load_corpus(settings.corpus, corpus_ignores(settings), {i: d["path"] for i, d in old.items()})
+    report = BuildReport(failed=corpus.failures, skipped=corpus.skipped)
+    cache = dict(previous.vectors) if previous else {}
 
-    A topic or directory file that does not load is left out here; `kb validate` and the app report it.
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    for doc in corpus.documents:
+        pieces = chunk_document(doc, embedder.count_tokens, settings.max_tokens, settings.overlap_sentences)
+        if len(pieces) > MAX_CHUNKS:
+            corpus.failures.append(Failure(doc.path, f"splits into {len(pieces)} passages, more than the limit of "
+                                                     f"{MAX_CHUNKS}; split it into smaller files"))
+            continue
+        documents.append(doc)
+        chunks.extend(pieces)
+    # A file that fails now but was indexed before keeps its previous version.
+    old_docs = previous.documents if previous else {}
+    by_path = {d.path: d for d in old_docs.values()}
+    present = {d.id for d in documents}
+    for failure in corpus.failures:
+        kept = by_path.get(failure.path)
+        if kept is not None and kept.id not in present:
+            documents.append(kept)
+            present.add(kept.id)
+            chunks.extend(c for c in previous.chunks if c.doc_id == kept.id)
+            report.kept.append(failure.path)
+
+    keys = [embed_key(embedder.name, c.embed_text) for c in chunks]
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        cached = cache.get(key)
+        if cached is not None and len(cached) == embedder.dimension:
+            vectors[i] = cached
+        else:
+            todo.append(i)
+    done = 0
+    step = max(1, settings.batch_size * 4)
+    if progress and todo:
+        progress(0, len(todo))  # before the first batch, so a progress bar's clock starts with the work
+    for start in range(0, len(todo), step):
+        batch = todo[start:start + step]
+        vectors[batch] = embedder.embed([chunks[i].embed_text for i in batch])
+        done += len(batch)
+        if progress:
+            progress(done, len(todo))
+    report.embedded = len(todo)
+    texts, data_failures = fixed_inputs(settings)
+    report.failed.extend(data_failures)
+    fixed = embed_fixed(texts, embedder, cache)
+
+    old_hash = {doc_id: info.get("hash") for doc_id, info in old.items()}
+    for doc in documents:
+        if doc.path in report.kept:
+            continue
+        if doc.id not in old_hash:
+            report.added.append(doc.id)
+        elif old_hash[doc.id] != doc.content_hash:
+            report.changed.append(doc.id)
+    report.removed = sorted(set(old_hash) - present)
+    report.documents, report.chunks = len(documents), len(chunks)
+
+    folder = new_build_folder(root)
+    try:
+        write_build(folder, make_manifest(settings, embedder, documents, chunks), documents, chunks,
+                    vectors, keys, fixed)
+        publish(root, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # the live build is untouched
+        raise
+    return report
+
+
+@dataclass
+class PreviousBuilds:
+    """What earlier builds still offer: the live manifest's documents, its records, and every intact vector."""
+
+    manifest_documents: dict[str, dict[str, Any]]  # id -> {path, hash, chunks}, from the live manifest
+    documents: dict[str, Document]  # from the newest build whose documents and chunks read intact
+    chunks: list[Chunk]
+    vectors: dict[str, np.ndarray]  # embed key -> vector, from every build whose files check out
+
+
+def previous_builds(root: Path) -> PreviousBuilds | None:
+    """Read what the builds on disk still hold, skipping any damaged file (the build that follows replaces it).
+
+    A damaged live build is rebuilt from these: chunks whose vectors survive in the live or the previous
+    build (or in fixed.npz) are not embedded again.
     """
-    from kb.safety.detector import exemplar_texts
+    live = current_build(root)
+    if live is None:
+        return None
+    folders = [live] + [f for f in reversed(build_folders(root)) if f != live]
+    found = PreviousBuilds({}, {}, [], {})
+    for n, folder in enumerate(folders):
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(manifest, dict):
+            continue
+        if n == 0:
+            found.manifest_documents = {k: v for k, v in (manifest.get("documents") or {}).items()
+                                        if isinstance(v, dict) and isinstance(v.get("path"), str)}
+        records = None
+        if not damaged_files(folder, manifest, ["documents.jsonl", "chunks.jsonl", "vectors.npy"]):
+            try:
+                records = read_documents(folder), read_chunks(folder), read_vectors(folder)
+            except IndexMismatchError:
+                records = None
+        if records is not None:
+            docs, (chunks, keys), vectors = records
+            if not found.documents and n == 0:
+                found.documents, found.chunks = docs, chunks
+            if len(keys) == len(vectors):
+                for key, vector in zip(keys, vectors):
+                    found.vectors.setdefault(key, vector)
+        for key, vector in read_fixed(folder).items():
+            found.vectors.setdefault(key, vector)
+    return found
+
+
+def fixed_texts(settings: Settings) -> list[str]:
+    """Texts every process embeds besides chunks: topic descriptions and therapist profiles.
+
+    A topic or directory file (or therapist row) that does not load is left out here; see fixed_inputs.
+    """
+    return fixed_inputs(settings)[0]
+
+
+def fixed_inputs(settings: Settings) -> tuple[list[str], list[Failure]]:
+    """The fixed texts, and the topic file, directory file or therapist rows that failed (for `failed`)."""
     from kb.directory.therapists import load_directory
     from kb.answering.topics import load_topics, topic_text
 
-    texts = exemplar_texts()
+    texts: list[str] = []
+    failures: list[Failure] = []
     topics = []
-    try:
-        if settings.topics_path.is_file():
+    if settings.topics_path.is_file():
+        try:
             topics = load_topics(settings.topics_path)
             texts += [topic_text(t) for t in topics]
-        if settings.therapists_path.is_file():
+        except InputError as exc:
+            failures.append(Failure(settings.topics_file, without_path(str(exc), settings.topics_path)))
+    if settings.therapists_path.is_file():
+        try:
             directory = load_directory(settings.therapists_path, {t.id for t in topics} or None)
             texts += [t.profile_text() for t in directory.therapists]
-    except InputError:
-        pass
-    return list(dict.fromkeys(texts))
+            failures += [Failure(settings.therapists_file, f.reason) for f in directory.failures]
+        except InputError as exc:
+            failures.append(Failure(settings.therapists_file, without_path(str(exc), settings.therapists_path)))
+    return list(dict.fromkeys(texts)), failures
 
 
 def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -190,15 +275,20 @@ def _version(package: str) -> str | None:
 
 def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
     """Files added, changed or removed in the corpus since the live build (by content hash)."""
-    manifest = read_manifest(settings.index) or {"documents": {}}
-    built = {info["path"]: info["hash"] for info in manifest["documents"].values()}
+    manifest = read_manifest(settings.index) or {}
+    built = {info.get("path"): info.get("hash") for info in (manifest.get("documents") or {}).values()
+             if isinstance(info, dict)}
     from kb.ingest.loaders import SUPPORTED, iter_corpus_files
 
     now = {}
     if settings.corpus.is_dir():
         for path in iter_corpus_files(settings.corpus, corpus_ignores(settings)):
             if path.suffix.lower() in SUPPORTED:
-                now[path.relative_to(settings.corpus).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    digest = ""  # unreadable now: `kb index` reports it
+                now[path.relative_to(settings.corpus).as_posix()] = digest
     return {"added": sorted(set(now) - set(built)),
             "changed": sorted(p for p in now if p in built and built[p] != now[p]),
             "removed": sorted(set(built) - set(now))}

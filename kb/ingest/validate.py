@@ -7,6 +7,7 @@ import datetime as dt
 from kb.index.build import corpus_ignores
 from kb.config import Settings
 from kb.errors import InputError
+from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
 from kb.records import Document, Failure
 from kb.answering.topics import load_topics
@@ -25,7 +26,7 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
         try:
             vocabulary = {t.id for t in load_topics(settings.topics_path)}
         except InputError as exc:
-            problems.append(Failure(settings.topics_file, str(exc)))
+            problems.append(Failure(settings.topics_file, without_path(str(exc), settings.topics_path)))
     ids = {d.id for d in corpus.documents}
     for doc in corpus.documents:
         problems.extend(Failure(doc.path, reason) for reason in check_document(doc, ids, vocabulary))
@@ -33,7 +34,7 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
     if settings.therapists_path.is_file():
         from kb.directory.therapists import check_directory
 
-        problems.extend(Failure(settings.therapists_file, r) for r in check_directory(settings, vocabulary))
+        problems.extend(check_directory(settings, vocabulary))
     count = len(corpus.documents) + len(corpus.failures) + sum(
         p.is_file() for p in (settings.topics_path, settings.therapists_path))
     return problems, count
@@ -42,7 +43,7 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
     """Each section kb/data/crisis.yaml quotes for a crisis must exist in its article, when the corpus has it."""
     from kb.ingest.chunking import chunk_document
-    from kb.safety.detector import crisis_article_entries
+    from kb.safety import crisis_article_entries
 
     by_id = {d.id: d for d in documents}
     problems = []
