@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb.config import Settings
 from kb.errors import InputError
-from kb.ingest.data_files import read_yaml_list
+from kb.ingest.data_files import read_yaml_list, without_path
+from kb.records import Failure
 
 POPULATIONS = {"adults", "couples", "adolescents", "families", "older adults"}
 FORMATS = {"in-person", "online"}
 LIST_FIELDS = ("modalities", "specialties", "populations", "languages", "formats")
+MAX_FEE = 2000  # dollars per session
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -42,69 +46,93 @@ class Therapist:
 
 @dataclass
 class Directory:
+    """The therapists that loaded, and the rows left out (each a Failure naming therapist and field)."""
+
     therapists: list[Therapist]
     directory_url: str
     sample_data: bool
     currency: str = "CAD"
     meta: dict[str, Any] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
 
 
-def _fail(path: Path, tid: str, field_name: str, reason: str) -> InputError:
-    return InputError(f"{path.name}: therapist '{tid}': field '{field_name}' {reason}")
+class RowError(ValueError):
+    """One therapist row is invalid; the reason names the therapist and the field."""
+
+
+def _fail(tid: str, field_name: str, reason: str) -> RowError:
+    return RowError(f"therapist '{tid}': field '{field_name}' {reason}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load_directory(path: Path, vocabulary: set[str] | None = None) -> Directory:
-    """Read and validate the directory; the first problem raises InputError naming therapist and field."""
+    """Read and validate the directory; a bad row is left out and reported in `failures`, the rest load.
+
+    Only a file that cannot be read as a directory at all raises InputError.
+    """
     path = Path(path)
     data, rows = read_yaml_list(path, "therapists", "therapist directory")
-    therapists, seen = [], set()
+    therapists, failures, seen = [], [], set()
     for n, row in enumerate(rows, 1):
-        therapists.append(_therapist(path, n, row, vocabulary))
-        if therapists[-1].id in seen:
-            raise _fail(path, therapists[-1].id, "id", "is used twice")
-        seen.add(therapists[-1].id)
+        try:
+            therapist = _therapist(n, row, vocabulary)
+            if therapist.id in seen:
+                raise _fail(therapist.id, "id", "is used twice; give each therapist their own id")
+        except RowError as exc:
+            failures.append(Failure(path.name, f"{exc}; this therapist is left out until it is fixed"))
+            continue
+        seen.add(therapist.id)
+        therapists.append(therapist)
     url = str(data.get("directory_url") or "")
     if url and not url.startswith(("https://", "http://")):
-        raise InputError(f"{path.name}: field 'directory_url' must be an http(s) link")
-    return Directory(therapists, url, bool(data.get("sample_data")), str(data.get("currency") or "CAD"))
+        failures.append(Failure(path.name, "field 'directory_url' must be an http(s) link; the link is left out"))
+        url = ""
+    return Directory(therapists, url, data.get("sample_data") is True, str(data.get("currency") or "CAD"),
+                     failures=failures)
 
 
-def _therapist(path: Path, n: int, row: Any, vocabulary: set[str] | None) -> Therapist:
+def _therapist(n: int, row: Any, vocabulary: set[str] | None) -> Therapist:
     if not isinstance(row, dict):
-        raise InputError(f"{path.name}: therapist #{n} must be a mapping of field: value")
-    tid = str(row.get("id") or f"#{n}")
+        raise RowError(f"therapist #{n} must be a mapping of field: value")
+    tid = row.get("id") if isinstance(row.get("id"), str) and row["id"].strip() else f"#{n}"
     for name in ("id", "name", "credentials", "bio", "profile_url"):
         if not isinstance(row.get(name), str) or not row[name].strip():
-            raise _fail(path, tid, name, "is missing or not text")
+            raise _fail(tid, name, "is missing or not text")
+    if not _ID_RE.fullmatch(row["id"]):
+        raise _fail(f"#{n}", "id", f"{row['id']!r} is not a valid id (letters, digits, - _ .)")
     lists = {}
     for name in LIST_FIELDS:
         value = row.get(name)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise _fail(path, tid, name, "must be a non-empty list of text")
+            raise _fail(tid, name, "must be a non-empty list of text")
         lists[name] = tuple(value)
     if "psychodynamic" not in lists["modalities"]:
-        raise _fail(path, tid, "modalities", "must include psychodynamic")
+        raise _fail(tid, "modalities", "must include psychodynamic")
     if vocabulary is not None:
         unknown = [s for s in lists["specialties"] if s not in vocabulary]
         if unknown:
-            raise _fail(path, tid, "specialties", f"has '{unknown[0]}', which is not in the topic vocabulary")
+            raise _fail(tid, "specialties", f"has '{unknown[0]}', which is not in the topic vocabulary")
     bad = set(lists["populations"]) - POPULATIONS
     if bad:
-        raise _fail(path, tid, "populations", f"has '{sorted(bad)[0]}' (use {', '.join(sorted(POPULATIONS))})")
+        raise _fail(tid, "populations", f"has '{sorted(bad)[0]}' (use {', '.join(sorted(POPULATIONS))})")
     bad = set(lists["formats"]) - FORMATS
     if bad:
-        raise _fail(path, tid, "formats", f"has '{sorted(bad)[0]}' (use in-person or online)")
+        raise _fail(tid, "formats", f"has '{sorted(bad)[0]}' (use in-person or online)")
     fee = row.get("fee")
-    if not isinstance(fee, int) or isinstance(fee, bool) or not 0 <= fee <= 2000:
-        raise _fail(path, tid, "fee", "must be a whole number of dollars")
+    if not isinstance(fee, int) or isinstance(fee, bool) or not 0 <= fee <= MAX_FEE:
+        raise _fail(tid, "fee", f"must be a whole number of dollars from 0 to {MAX_FEE} (not {_shown(fee)})")
     for name in ("accepting_new_clients", "sliding_scale"):
         if not isinstance(row.get(name), bool):
-            raise _fail(path, tid, name, "must be true or false")
+            raise _fail(tid, name, "must be true or false")
     if not row["profile_url"].startswith(("https://", "http://")):
-        raise _fail(path, tid, "profile_url", "must be an http(s) link")
+        raise _fail(tid, "profile_url", "must be an http(s) link")
     location = row.get("location") or {}
     if not isinstance(location, dict) or not location.get("city"):
-        raise _fail(path, tid, "location", "needs a city")
+        raise _fail(tid, "location", "needs a city")
     return Therapist(id=row["id"], name=row["name"].strip(), pronouns=str(row.get("pronouns") or ""),
                      credentials=row["credentials"].strip(), bio=" ".join(row["bio"].split()),
                      city=str(location["city"]), neighbourhood=str(location.get("neighbourhood") or ""),
@@ -112,15 +140,17 @@ def _therapist(path: Path, n: int, row: Any, vocabulary: set[str] | None) -> The
                      sliding_scale=row["sliding_scale"], profile_url=row["profile_url"], **lists)
 
 
-def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_concern: int = 2) -> list[str]:
-    """Problems with the directory, including concern topics covered by too few therapists."""
+def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_concern: int = 2) -> list[Failure]:
+    """Problems with the directory (bad rows, a file that cannot be read, concerns with too few therapists)."""
+    label = settings.therapists_file
     try:
         directory = load_directory(settings.therapists_path, vocabulary)
     except InputError as exc:
-        return [str(exc)]
-    problems = []
+        return [Failure(label, without_path(str(exc), settings.therapists_path))]
+    problems = [Failure(label, f.reason) for f in directory.failures]
     if not directory.sample_data:
-        problems.append("field 'sample_data': the shipped directory must be labelled sample data (true)")
+        problems.append(Failure(label, "field 'sample_data': the shipped directory must be labelled sample data "
+                                       "(true)"))
     if settings.topics_path.is_file():
         from kb.answering.topics import load_topics
 
@@ -129,5 +159,6 @@ def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_con
                 continue
             count = sum(topic.id in t.specialties for t in directory.therapists)
             if count < min_per_concern:
-                problems.append(f"topic '{topic.id}' has {count} therapists; at least {min_per_concern} needed")
+                problems.append(Failure(label, f"topic '{topic.id}' has {count} therapists; at least "
+                                               f"{min_per_concern} needed"))
     return problems

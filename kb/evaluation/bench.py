@@ -58,6 +58,11 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
 
 def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     """Cold start to first answer in a fresh process, then warm answer latency in this one."""
+    from kb.errors import IndexMismatchError
+    from kb.index.store import current_build
+
+    if current_build(settings.index) is None:  # else the child process's error would surface as a traceback
+        raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' first")
     code = ("import time; t=time.perf_counter(); from kb.config import load_settings; "
             "from kb.knowledge_base import KnowledgeBase; "
             f"kb=KnowledgeBase(load_settings({{'corpus': {str(settings.corpus)!r}, 'index': {str(settings.index)!r}, "

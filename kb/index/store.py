@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -16,10 +18,10 @@ import numpy as np
 
 from kb.retrieval.bm25 import BM25Index
 from kb.retrieval.dense import build_dense_index
-from kb.errors import IndexBusyError, IndexMismatchError
+from kb.errors import IndexBusyError, IndexMismatchError, StorageError
 from kb.records import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: chunks carry their sentence spans
 CURRENT = "CURRENT"
 BUILDS = "builds"
 KEEP_BUILDS = 2  # the live build and the one before it, so a reader mid-swap still finds its files
@@ -59,13 +61,25 @@ def index_lock(root: Path) -> Iterator[None]:
 
 
 def current_build(root: Path) -> Path | None:
-    """The live build folder, or None when nothing has been built."""
+    """The live build folder, or None when nothing has been built.
+
+    A missing, empty or dangling CURRENT falls back to the newest complete build (one with its manifest),
+    so a damaged pointer neither hides intact builds nor lets the next `kb index` delete them.
+    """
     try:
         name = (root / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+    except (OSError, UnicodeDecodeError):
+        name = ""
     folder = root / BUILDS / name
-    return folder if name and folder.is_dir() else None
+    if name and "/" not in name and folder.is_dir():
+        return folder
+    complete = [f for f in build_folders(root) if (f / MANIFEST).is_file()]
+    return complete[-1] if complete else None
+
+
+def build_folders(root: Path) -> list[Path]:
+    """Build folders, oldest first (their names start with the UTC time they were made)."""
+    return sorted((root / BUILDS).glob("b-*")) if (root / BUILDS).is_dir() else []
 
 
 def new_build_folder(root: Path) -> Path:
@@ -76,6 +90,81 @@ def new_build_folder(root: Path) -> Path:
 
 
 FIXED = "fixed.npz"  # vectors of topic descriptions, therapist profiles and crisis exemplars
+MANIFEST = "manifest.json"
+REPAIR = "run 'kb index' to rebuild it (unchanged passages are not embedded again)"
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Name the file in an OSError raised while writing it (numpy's short write gives no file name)."""
+    try:
+        yield
+    except OSError as exc:
+        if not exc.filename:
+            exc.filename = str(path)
+        raise
+
+
+def storage_error(exc: OSError, root: Path) -> StorageError:
+    """One line for an operating-system error while building: the path and what to do."""
+    where = exc.filename or root
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC or (exc.errno is None and _nearly_full(root)):
+        todo = "free some disk space, then run 'kb index' again"
+        reason = "no space left on device" if exc.errno is None else reason
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        todo = "make the index folder writable, or choose another with --index or KB_INDEX"
+    else:
+        todo = "check the disk and the folder's permissions, then run 'kb index' again"
+    return StorageError(f"cannot write the index: {where}: {reason}; {todo} (the live index is unchanged)")
+
+
+def _nearly_full(root: Path) -> bool:
+    try:
+        return shutil.disk_usage(root).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file in a build folder except the manifest, by relative path."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST:
+            out[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def damaged_files(folder: Path, manifest: dict[str, Any], names: list[str] | None = None) -> list[str]:
+    """The files of a build that are missing or differ from the manifest's size and checksum, each with why.
+
+    names limits the check to files whose relative path is one of them or lies under one of them (a folder).
+    A build written before the manifest listed its files has nothing to check against: none are reported.
+    """
+    problems = []
+    for rel, info in (manifest.get("files") or {}).items():
+        if names is not None and not any(rel == n or rel.startswith(n + "/") for n in names):
+            continue
+        path = folder / rel
+        try:
+            size = path.stat().st_size
+        except OSError:
+            problems.append(f"{rel} is missing")
+            continue
+        if size != info.get("bytes"):
+            problems.append(f"{rel} is {size} bytes, the manifest says {info.get('bytes')}")
+        elif _sha256(path) != info.get("sha256"):
+            problems.append(f"{rel} does not match its checksum")
+    return problems
 
 
 def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],
@@ -83,34 +172,51 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
     """Write every file of a build; nothing is live until publish()."""
     import faiss
 
-    with open(folder / "documents.jsonl", "w", encoding="utf-8") as out:
+    with writing(folder / "documents.jsonl"), open(folder / "documents.jsonl", "w", encoding="utf-8") as out:
         for doc in documents:
             out.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
-    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
+    with writing(folder / "chunks.jsonl"), open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk, key in zip(chunks, keys):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
-    np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    with writing(folder / "vectors.npy"):
+        np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
     dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, HNSW when large
-    faiss.write_index(dense, str(folder / "dense.faiss"))
-    BM25Index.build([c.embed_text for c in chunks]).save(folder / "bm25")
+    try:
+        faiss.write_index(dense, str(folder / "dense.faiss"))
+    except RuntimeError as exc:  # faiss reports a failed write as RuntimeError
+        raise OSError(None, str(exc).strip().splitlines()[-1][:200], str(folder / "dense.faiss")) from None
+    with writing(folder / "bm25"):
+        BM25Index.build([c.embed_text for c in chunks]).save(folder / "bm25")
     if fixed:
-        np.savez(folder / FIXED, keys=np.array(list(fixed), dtype=str),
-                 vectors=np.stack(list(fixed.values())).astype(np.float32))
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        with writing(folder / FIXED):
+            np.savez(folder / FIXED, keys=np.array(list(fixed), dtype=str),
+                     vectors=np.stack(list(fixed.values())).astype(np.float32))
     for path in folder.rglob("*"):
         if path.is_file():
-            with open(path, "rb") as handle:
+            with writing(path), open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+    # Last, and by rename: a folder with a manifest is a complete build whose files the manifest vouches for.
+    manifest = {**manifest, "files": file_digests(folder)}
+    tmp = folder / f"{MANIFEST}.tmp"
+    with writing(tmp), open(tmp, "w", encoding="utf-8") as out:
+        out.write(json.dumps(manifest, indent=2, ensure_ascii=False))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, folder / MANIFEST)
 
 
 def publish(root: Path, folder: Path) -> None:
     """Point CURRENT at the new build in one atomic rename, then drop old builds."""
     tmp = root / f"{CURRENT}.tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
-        out.write(folder.name + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, root / CURRENT)
+    try:
+        with writing(tmp), open(tmp, "w", encoding="utf-8") as out:
+            out.write(folder.name + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, root / CURRENT)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     dir_fd = os.open(root, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -122,8 +228,8 @@ def publish(root: Path, folder: Path) -> None:
 def prune_builds(root: Path) -> None:
     """Remove unfinished and old builds, keeping the live one and the one before it (lock held)."""
     live = current_build(root)
-    folders = sorted((root / BUILDS).glob("b-*")) if (root / BUILDS).is_dir() else []
-    older = [f for f in folders if live and f.name < live.name and (f / "manifest.json").is_file()]
+    folders = build_folders(root)
+    older = [f for f in folders if live and f.name < live.name and (f / MANIFEST).is_file()]
     keep = {live, *older[len(older) - (KEEP_BUILDS - 1):]} if older else {live}
     for folder in folders:
         if folder not in keep:
@@ -131,8 +237,9 @@ def prune_builds(root: Path) -> None:
 
 
 def read_documents(folder: Path) -> dict[str, Document]:
+    """documents.jsonl; raises IndexMismatchError naming the file when it cannot be read."""
     docs = {}
-    with open(folder / "documents.jsonl", encoding="utf-8") as lines:
+    with _reading(folder, "documents.jsonl"), open(folder / "documents.jsonl", encoding="utf-8") as lines:
         for line in lines:
             doc = Document(**json.loads(line))
             docs[doc.id] = doc
@@ -140,8 +247,9 @@ def read_documents(folder: Path) -> dict[str, Document]:
 
 
 def read_chunks(folder: Path) -> tuple[list[Chunk], list[str]]:
+    """chunks.jsonl and each chunk's embed key; raises IndexMismatchError naming the file."""
     chunks, keys = [], []
-    with open(folder / "chunks.jsonl", encoding="utf-8") as lines:
+    with _reading(folder, "chunks.jsonl"), open(folder / "chunks.jsonl", encoding="utf-8") as lines:
         for line in lines:
             row = json.loads(line)
             keys.append(row.pop("embed_key"))
@@ -149,12 +257,35 @@ def read_chunks(folder: Path) -> tuple[list[Chunk], list[str]]:
     return chunks, keys
 
 
-def read_fixed(folder: Path) -> dict[str, np.ndarray]:
-    """Stored vectors of texts besides chunks; empty if the build has none (they are only a cache)."""
+def read_vectors(folder: Path) -> np.ndarray:
+    """vectors.npy as a 2-D float array; raises IndexMismatchError naming the file."""
+    with _reading(folder, "vectors.npy"):
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        if vectors.ndim != 2:
+            raise ValueError(f"{vectors.ndim} dimensions")
+    return vectors
+
+
+@contextmanager
+def _reading(folder: Path, name: str) -> Iterator[None]:
+    """Any failure to parse a build file (truncated JSON, an empty .npy, a bad zip...) becomes one line naming it."""
     try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - every parser raises its own types on a damaged file
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise IndexMismatchError(f"index build {folder} is damaged: {name} cannot be read ({detail}); "
+                                 f"{REPAIR}") from None
+
+
+def read_fixed(folder: Path) -> dict[str, np.ndarray]:
+    """Stored vectors of texts besides chunks; empty if missing or damaged (they are only a cache)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if damaged_files(folder, manifest, [FIXED]):
+            return {}
         with np.load(folder / FIXED, allow_pickle=False) as data:
             keys, vectors = data["keys"], data["vectors"]
-    except (OSError, ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - a damaged cache of any kind is simply not used
         return {}
     if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
         return {}
@@ -166,9 +297,10 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
     if folder is None:
         return None
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def load_index(root: Path, model: str | None = None, dimension: int | None = None) -> Index:
@@ -178,22 +310,31 @@ def load_index(root: Path, model: str | None = None, dimension: int | None = Non
     folder = current_build(root)
     if folder is None:
         raise IndexMismatchError(f"no index in {root}: run 'kb index' to build it")
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise IndexMismatchError(f"index in {root} is damaged (manifest.json): run 'kb index --full'") from None
+    with _reading(folder, MANIFEST):
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
     check_manifest(manifest, root, model, dimension)
-    try:
-        documents = read_documents(folder)
-        chunks, _ = read_chunks(folder)
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+    damaged = damaged_files(folder, manifest, list(BUILD_FILES))
+    if damaged:
+        raise IndexMismatchError(f"index build {folder} is damaged: {'; '.join(damaged[:3])}; {REPAIR}")
+    documents = read_documents(folder)
+    chunks, _ = read_chunks(folder)
+    vectors = read_vectors(folder)
+    with _reading(folder, "dense.faiss"):
         dense = faiss.read_index(str(folder / "dense.faiss"))
+    with _reading(folder, "bm25"):
         bm25 = BM25Index.load(folder / "bm25")
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise IndexMismatchError(f"index in {root} is damaged ({exc}): run 'kb index --full'") from None
-    if len(chunks) != len(vectors) or dense.ntotal != len(chunks):
-        raise IndexMismatchError(f"index in {root} is inconsistent: run 'kb index --full'")
+    counts = manifest.get("counts") or {}
+    if (len(chunks) != len(vectors) or dense.ntotal != len(chunks) or counts.get("chunks", len(chunks)) != len(chunks)
+            or counts.get("documents", len(documents)) != len(documents)
+            or any(c.doc_id not in documents for c in chunks)):
+        raise IndexMismatchError(f"index build {folder} is inconsistent (documents.jsonl, chunks.jsonl, "
+                                 f"vectors.npy and dense.faiss disagree); {REPAIR}")
     return Index(folder, manifest, documents, chunks, vectors, dense, bm25, read_fixed(folder))
+
+
+BUILD_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "bm25")  # fixed.npz is a cache
 
 
 def check_manifest(manifest: dict[str, Any], root: Path, model: str | None, dimension: int | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,17 @@ from typing import Any, Iterator
 import yaml
 
 from kb.errors import InputError
+from kb.ingest.data_files import AliasError, load_yaml
 from kb.records import Document, Failure
 
 SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
              ".pdf": "pdf", ".txt": "text"}
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 20 * 1024 * 1024  # a PDF (images make them large)
+MAX_TEXT_BYTES = 2 * 1024 * 1024  # Markdown, HTML, text: the longest article is about 12 KB
 LIST_FIELDS = ("topics", "related", "references")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,199}$")
+TEXT_FIELDS = ("id", "title", "summary", "audience", "url", "reviewed_by")
+DATE_FIELDS = ("last_reviewed",)
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")  # always fullmatch: `$` would let "id\n" through
 
 
 @dataclass
@@ -30,39 +35,71 @@ class Corpus:
     skipped: list[str] = field(default_factory=list)
 
 
-def iter_corpus_files(root: Path, ignore: set[str] = frozenset()) -> Iterator[Path]:
-    """Every non-hidden file under root, in a stable order."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if rel.as_posix() in ignore:
-            continue
-        yield path
+SYMLINK_NOTE = "symbolic link, not followed (copy the file into the corpus instead)"
 
 
-def load_corpus(root: Path, ignore: set[str] = frozenset()) -> Corpus:
-    """Load every supported file under root; a bad file becomes a Failure, never an exception."""
+def iter_corpus_files(root: Path, ignore: set[str] = frozenset(),
+                      symlinks: list[str] | None = None) -> Iterator[Path]:
+    """Every non-hidden regular file under root, in a stable order; symbolic links are never followed.
+
+    A link could point anywhere the server can read (`ln -s /etc/passwd corpus/articles/x.md`), so links to
+    files and to folders are left out; their relative paths are added to `symlinks` when it is given.
+    """
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in dirs + names:
+            path = base / name
+            rel = path.relative_to(root)
+            if name.startswith(".") or rel.as_posix() in ignore:
+                continue
+            if path.is_symlink():
+                if symlinks is not None:
+                    symlinks.append(rel.as_posix())
+            elif name in names and path.is_file():
+                found.append(path)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (base / d).is_symlink()]
+    yield from sorted(found)
+
+
+def load_corpus(root: Path, ignore: set[str] = frozenset(), owners: dict[str, str] | None = None) -> Corpus:
+    """Load every supported file under root; a bad file becomes a Failure, never an exception.
+
+    owners maps an id to the path that holds it in the live build: when another file claims that id, the
+    owner keeps it (even while it fails to load, its previous version is kept) and the newcomer fails.
+    """
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"corpus folder {root} does not exist (set --corpus or KB_CORPUS)")
     corpus = Corpus()
-    seen: dict[str, str] = {}
-    for path in iter_corpus_files(root, ignore):
+    links: list[str] = []
+    loaded: list[Document] = []
+    present: set[str] = set()
+    for path in iter_corpus_files(root, ignore, links):
         rel = path.relative_to(root).as_posix()
         if path.suffix.lower() not in SUPPORTED:
             corpus.skipped.append(f"{rel}: unsupported file type '{path.suffix or 'none'}'")
             continue
+        present.add(rel)
         try:
-            doc = load_document(path, root)
+            loaded.append(load_document(path, root))
         except InputError as exc:
             corpus.failures.append(Failure(rel, str(exc)))
-            continue
-        if doc.id in seen:
-            corpus.failures.append(Failure(rel, f"duplicate id '{doc.id}' (already used by {seen[doc.id]})"))
-            continue
-        seen[doc.id] = rel
-        corpus.documents.append(doc)
+    corpus.skipped.extend(f"{rel}: {SYMLINK_NOTE}" for rel in links)
+    owners = owners or {}
+    holder: dict[str, str] = {}  # id -> path that gets it
+    for doc in sorted(loaded, key=lambda d: d.path != owners.get(d.id)):  # owners first, else file order
+        owner = owners.get(doc.id)
+        if doc.id not in holder and owner not in present - {doc.path}:
+            holder[doc.id] = doc.path
+    for doc in loaded:
+        winner = holder.get(doc.id) or owners[doc.id]
+        if winner == doc.path:
+            corpus.documents.append(doc)
+        else:
+            corpus.failures.append(Failure(doc.path, f"duplicate id '{doc.id}': already used by {winner}; "
+                                                     f"give {doc.path} another id"))
+    corpus.failures.sort(key=lambda f: f.path)
     return corpus
 
 
@@ -72,12 +109,8 @@ def load_document(path: Path, root: Path) -> Document:
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"unsupported file type '{path.suffix}'")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc})") from None
-    if len(data) > MAX_BYTES:
-        raise InputError(f"file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    limit = MAX_BYTES if kind == "pdf" else MAX_TEXT_BYTES
+    data = _read_limited(path, limit)
     if not data.strip():
         raise InputError("empty file")
     if kind == "pdf":
@@ -102,11 +135,30 @@ def load_document(path: Path, root: Path) -> Document:
     explicit_id = meta.pop("id", "")
     doc_id = str(explicit_id or rel.rsplit(".", 1)[0])
     # Only a written id is checked: a PDF or text file cannot set one, so its path (spaces and all) must do.
-    if explicit_id and (not _ID_RE.match(doc_id) or ".." in doc_id):
+    if explicit_id and (not _ID_RE.fullmatch(doc_id) or ".." in doc_id):
         raise InputError(f"field 'id': {doc_id!r} is not a valid id (letters, digits, - _ . /)")
     title = str(meta.pop("title", "") or first_heading(text) or "").strip()
     return Document(id=doc_id, path=rel, title=title or path.stem, text=text, format=kind, metadata=meta,
                     page_starts=page_starts, content_hash=hashlib.sha256(data).hexdigest(), titled=bool(title))
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, refusing a symbolic link (also one swapped in since the walk) and an over-large file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if path.is_symlink():
+            raise InputError(SYMLINK_NOTE) from None
+        raise InputError(f"cannot read file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise InputError(f"file is {size / 1048576:.1f} MB, more than the {limit // 1048576} MB limit "
+                                 "for this type; split it into smaller files")
+            return handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read file ({exc.strerror or exc})") from None
 
 
 def _decode(data: bytes) -> str:
@@ -125,7 +177,10 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     if end == -1:
         raise InputError("front matter: opening '---' has no closing '---'")
     try:
-        meta = yaml.safe_load(raw[4:end]) or {}
+        meta = load_yaml(raw[4:end]) or {}
+    except AliasError as exc:
+        raise InputError(f"front matter: YAML aliases (*name) are not allowed (line {exc.line + 1}); "
+                         "write the value out") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
@@ -137,27 +192,37 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
 
 
 def _normalize_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Check field types that the engine relies on; keep everything else as it is."""
+    """Only the known fields, each checked and turned into its type (text, date text or list of text).
+
+    Anything else is dropped: an unknown field is never stored, so nothing odd in it (a huge or nested
+    value) reaches the index.
+    """
     out: dict[str, Any] = {}
     for key, value in meta.items():
         key = str(key)
+        if value is None:
+            continue
         if key in LIST_FIELDS:
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()] if key != "references" else [value]
-            if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
-                raise InputError(f"field '{key}': must be a list of strings")
-            value = [str(v) for v in value]
-        elif isinstance(value, (dt.date, dt.datetime)):
-            value = value.isoformat()
-        elif key in ("id", "title", "summary", "audience", "url") and value is not None:
-            if not isinstance(value, (str, int, float)):
+            if not isinstance(value, list) or not all(_scalar(v) for v in value):
+                raise InputError(f"field '{key}': must be a list of text")
+            out[key] = [str(v) for v in value]
+        elif key in DATE_FIELDS and isinstance(value, (dt.date, dt.datetime)):
+            out[key] = value.isoformat()
+        elif key in TEXT_FIELDS or key in DATE_FIELDS:
+            if not _scalar(value):
                 raise InputError(f"field '{key}': must be text")
-            value = str(value)
-        out[key] = value
+            out[key] = str(value)
     return out
 
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+# A link's destination may hold one level of parentheses: [attachment](https://en.wikipedia.org/wiki/Attachment_(psychology))
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\n]|\([^()\n]*\))*\)")
 _EMPH = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
 _CODE = re.compile(r"`([^`]*)`")
 _TAG = re.compile(r"<[^>\n]+>")
