@@ -1,0 +1,199 @@
+"""Search that costs what the answer needs: top-N retrievers, their fused union, filters, and the synthetic scale bench."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_corpus
+from kb.config import Settings
+from kb.evaluation.scale import SyntheticChunks, synthetic_bm25, synthetic_index
+from kb.index.build import build_index
+from kb.index.store import load_index
+from kb.models.embedders import HashingEmbedder
+from kb.retrieval import bm25 as bm25_module
+from kb.retrieval import dense as dense_module
+from kb.retrieval.bm25 import BM25Index
+from kb.retrieval.filters import ChunkFilters
+from kb.retrieval.searcher import Searcher
+
+QUESTIONS = ["transference feelings from a parent", "nightmare at work", "anger in the session", "sleep",
+             "a manager's brief email", "dreams borrow images", "old hurt comforting", "curious rather than defensive",
+             "xylophone quasar", "strict parent boss relationships in love"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The three-article test corpus in small chunks, with the fake embedder (built once, read only)."""
+    root = tmp_path_factory.mktemp("scale")
+    settings = Settings(corpus=make_corpus(root / "corpus"), index=root / "index", model="hashing-64", max_tokens=40)
+    build_index(settings, HashingEmbedder(64))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def base(small):
+    return load_index(small.index)
+
+
+def ids(hits):
+    return [h.chunk.id for h in hits]
+
+
+def exact(searcher: Searcher, query: str, k: int, mode: str = "hybrid", **filters) -> list[str]:
+    """The reference: every chunk scored, then fused (what search did before top-N pools)."""
+    per_doc = filters.pop("max_per_doc", None)
+    dense, bm25 = searcher.scores(query)
+    return ids(searcher.rank(dense, bm25, k, mode, searcher.mask(**filters), max_per_doc=per_doc))
+
+
+# --- BM25 top-N ---------------------------------------------------------------------------------
+
+
+def test_synthetic_bm25_weights_are_bm25s_weights(base):
+    texts = [c.embed_text for c in base.chunks]
+    ours = synthetic_bm25(texts, len(texts), np.random.default_rng(0))  # no replicas: the texts themselves
+    theirs = BM25Index.build(texts)
+    for query in QUESTIONS:
+        expected = theirs.scores(query, len(texts))
+        got = ours.scores(query, len(texts))
+        assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_lexical_top_n_read_in_rounds_equals_scoring_every_chunk(base, monkeypatch):
+    monkeypatch.setattr(bm25_module, "EXACT_POSTINGS", 0)  # force the threshold algorithm on a small index
+    index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
+    for query in QUESTIONS:
+        word_ids = index.query_ids(query)
+        full = index.scores(query, 3000)
+        for n in (1, 5, 40):
+            top = index.top(word_ids, n)
+            expected = np.sort(full[full > 0])[::-1][:n]
+            assert np.allclose(top.scores, expected, rtol=1e-6), query
+            assert top.exact
+
+
+def test_lexical_top_n_stops_at_the_depth_cap_and_says_so(base, monkeypatch):
+    monkeypatch.setattr(bm25_module, "EXACT_POSTINGS", 0)
+    monkeypatch.setattr(bm25_module, "MAX_DEPTH", 1)
+    index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
+    top = index.top(index.query_ids("transference parent relationships"), 50)
+    assert not top.exact and top.floor > 0
+
+
+def test_a_query_without_indexed_words_finds_nothing(base):
+    assert len(base.bm25.top(base.bm25.query_ids("xylophone quasar"), 10).positions) == 0
+
+
+# --- Fused search against scoring every chunk ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_search_over_top_n_pools_gives_the_hits_of_scoring_every_chunk(base, small, mode):
+    searcher = Searcher(base, HashingEmbedder(64), small.replace(candidates=3))  # tiny pools: deepening must happen
+    for query in QUESTIONS:
+        for k, per_doc in ((3, None), (8, 0), (10, 1)):
+            assert ids(searcher.search(query, k=k, mode=mode, max_per_doc=per_doc)) == \
+                exact(searcher, query, k, mode, max_per_doc=per_doc), (query, k, per_doc)
+
+
+def test_filtered_search_gives_the_hits_of_scoring_every_chunk(base, small):
+    searcher = Searcher(base, HashingEmbedder(64), small.replace(candidates=2))
+    cases = [{"topics": ["sleep"]}, {"topics": ["sleep", "anger"]}, {"audience": "clinician"},
+             {"audience": "public", "topics": ["anger"]}, {"documents": ["transference-basics"]},
+             {"documents": ["sleep-and-dreams", "anger-for-clinicians"], "topics": ["anger"]}]
+    for query in QUESTIONS:
+        for filters in cases:
+            assert ids(searcher.search(query, k=5, **filters)) == exact(searcher, query, 5, **filters), filters
+
+
+def test_rrf_search_matches_rank_fusion_of_every_chunk(base, small):
+    searcher = Searcher(base, HashingEmbedder(64), small.replace(fusion="rrf", candidates=6))
+    for query in QUESTIONS:
+        assert ids(searcher.search(query, k=5)) == exact(searcher, query, 5)
+        assert ids(searcher.search(query, k=5, topics=["sleep"])) == exact(searcher, query, 5, topics=["sleep"])
+
+
+def test_an_hnsw_index_finds_the_exact_neighbours_on_a_small_corpus(base, small, monkeypatch):
+    monkeypatch.setattr(dense_module, "HNSW_ABOVE", 10)
+    graph = dense_module.build_dense_index(base.vectors, base.vectors.shape[1])
+    assert type(graph).__name__ == "IndexHNSWFlat"
+    flat = Searcher(base, HashingEmbedder(64), small)
+    hnsw_index = load_index(small.index)
+    hnsw_index.dense, hnsw_index.vectors = graph, None  # the searcher reads the vectors inside FAISS
+    searcher = Searcher(hnsw_index, HashingEmbedder(64), small)
+    for query in QUESTIONS:
+        assert ids(searcher.search(query, k=6, mode="dense", max_per_doc=0)) == \
+            ids(flat.search(query, k=6, mode="dense", max_per_doc=0))
+        assert ids(searcher.search(query, k=4, topics=["sleep"])) == ids(flat.search(query, k=4, topics=["sleep"]))
+
+
+class CountingChunks(list):
+    """The index's chunk list, counting reads after the searcher was built."""
+
+    reads = 0
+    iterated = False
+
+    def __getitem__(self, i):
+        CountingChunks.reads += 1
+        return super().__getitem__(i)
+
+    def __iter__(self):
+        CountingChunks.iterated = True
+        return super().__iter__()
+
+
+def test_a_question_reads_only_the_chunks_it_returns_or_passes_over(small, base):
+    index = load_index(small.index)
+    searcher = Searcher(index, HashingEmbedder(64), small)
+    index.chunks = CountingChunks(index.chunks)  # after set-up: filters and pools are arrays
+    CountingChunks.reads, CountingChunks.iterated = 0, False
+    hits = searcher.search("nightmare at work", k=2, topics=["sleep", "transference-and-relationship"])
+    assert hits and not CountingChunks.iterated
+    assert CountingChunks.reads <= 2 * len(hits) + 2 < len(index.chunks)
+
+
+# --- Filters --------------------------------------------------------------------------------------
+
+
+def test_filter_bitmaps_select_what_a_loop_over_chunks_would(base):
+    filters = ChunkFilters(base.documents, base.chunks)
+    docs = base.documents
+    for topics, audience, documents in [(["sleep"], None, None), (["sleep", "anger"], None, None),
+                                        (None, "clinician", None), (["anger"], "public", None),
+                                        (None, None, ["sleep-and-dreams"]), (["no-such-topic"], None, None),
+                                        (["sleep"], None, ["sleep-and-dreams", "transference-basics"])]:
+        expected = [(not topics or bool(set(docs[c.doc_id].topics) & set(topics)))
+                    and (not audience or docs[c.doc_id].audience == audience)
+                    and (not documents or c.doc_id in documents) for c in base.chunks]
+        selection = filters.select(topics, audience, documents)
+        assert filters.mask(selection).tolist() == expected
+        assert selection.count == sum(expected)
+        assert selection.positions is None or selection.positions.tolist() == np.flatnonzero(expected).tolist()
+
+
+# --- The synthetic index of `kb bench scale` -----------------------------------------------------------
+
+
+def test_synthetic_chunks_repeat_the_corpus_with_their_own_ids(base):
+    chunks = SyntheticChunks(base.chunks, 3 * len(base.chunks) + 1)
+    n = len(base.chunks)
+    assert chunks[0] is base.chunks[0]
+    copy = chunks[n + 2]
+    assert copy.id == f"{base.chunks[2].id}~1" and copy.doc_id == f"{base.chunks[2].doc_id}~1"
+    assert sorted(copy.text.split()) == sorted(base.chunks[2].text.split())
+    assert list(chunks.doc_ids)[n + 2] == copy.doc_id and len(list(chunks.doc_ids)) == len(chunks)
+    with pytest.raises(IndexError):
+        chunks[len(chunks)]
+
+
+def test_a_synthetic_index_searches_like_a_real_one(base, small):
+    index = synthetic_index(base, 5 * len(base.chunks) + 3)
+    searcher = Searcher(index, HashingEmbedder(64), small)
+    assert len(index.documents) == 6 * len(base.documents)
+    for query in QUESTIONS[:5]:
+        hits = searcher.search(query, k=5)
+        assert ids(hits) == exact(searcher, query, 5)
+        assert all(h.chunk.doc_id.split("~")[0] in base.documents for h in hits)
+    sleepy = searcher.search("dreams", k=5, topics=["sleep"])
+    assert sleepy and {h.chunk.doc_id.split("~")[0] for h in sleepy} == {"sleep-and-dreams"}
