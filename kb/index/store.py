@@ -100,9 +100,9 @@ def writing(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if not exc.filename:
-            exc.filename = str(path)
-        raise
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(path)) from exc
 
 
 def storage_error(exc: OSError, root: Path) -> StorageError:

@@ -163,9 +163,13 @@ def _read_limited(path: Path, limit: int) -> bytes:
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    if "\x00" in text:  # valid UTF-8, but a text file never holds NUL: binary data, or UTF-16 without a BOM
+        raise InputError(f"contains NUL bytes (first at byte {data.index(0)}), so it is not a text file; "
+                         "save it as UTF-8 text")
+    return text
 
 
 def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:

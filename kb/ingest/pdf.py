@@ -15,7 +15,7 @@ _END = re.compile(r"[.!?:;\"”)]$")
 def read_pdf(data: bytes) -> tuple[str, list[int], dict[str, Any]]:
     """Return (text, page_starts, metadata); raises InputError for corrupt, locked or scanned PDFs."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed files are reported by us, once
     try:
@@ -31,6 +31,9 @@ def read_pdf(data: bytes) -> tuple[str, list[int], dict[str, Any]]:
         info = reader.metadata or {}
     except InputError:
         raise
+    except LimitReachedError:
+        raise InputError("a stream inflates past pypdf's size limit (a decompression bomb?); export the PDF "
+                         "again") from None
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on damaged files
         raise InputError(f"corrupt or unreadable PDF ({type(exc).__name__})") from None
     meta: dict[str, Any] = {}

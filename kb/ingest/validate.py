@@ -19,7 +19,7 @@ AUDIENCES = ("public", "clinician")
 
 def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
     """All problems in the corpus folder, and how many files were checked."""
-    corpus = load_corpus(settings.corpus, corpus_ignores(settings))
+    corpus = load_corpus(settings.corpus, corpus_ignores(settings), indexed_ids(settings))
     problems = list(corpus.failures)
     vocabulary: set[str] | None = None
     if settings.topics_path.is_file():
@@ -38,6 +38,15 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
     count = len(corpus.documents) + len(corpus.failures) + sum(
         p.is_file() for p in (settings.topics_path, settings.therapists_path))
     return problems, count
+
+
+def indexed_ids(settings: Settings) -> dict[str, str]:
+    """id -> path in the live build, so a duplicate id is blamed on the newcomer as `kb index` would."""
+    from kb.index.store import read_manifest
+
+    documents = (read_manifest(settings.index) or {}).get("documents") or {}
+    return {doc_id: info["path"] for doc_id, info in documents.items()
+            if isinstance(info, dict) and isinstance(info.get("path"), str)}
 
 
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
