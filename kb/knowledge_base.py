@@ -45,6 +45,11 @@ class KnowledgeBase:
         return KnownVectors(self.embedder, fixed)
 
     @cached_property
+    def passage_vectors(self) -> Embedder:
+        """The embedder for the sentences of passages: stored at build time, else embedded once per process."""
+        return KnownVectors(self.embedder, self.index.fixed, remember=50_000)
+
+    @cached_property
     def index(self) -> Index:
         return load_index(self.settings.index, self.embedder.name, self.embedder.dimension)
 
@@ -196,7 +201,7 @@ class KnowledgeBase:
             if crisis_hits:
                 answer_text, citations = compose_lead(crisis_hits[0], self.settings.answer_sentences, sources)
             else:
-                answer_text, citations = compose(query, hits, self.embedder, self.settings.answer_sentences,
+                answer_text, citations = compose(query, hits, self.passage_vectors, self.settings.answer_sentences,
                                                  sources)
             relevant = bool(citations)
         if not relevant:
