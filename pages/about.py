@@ -1,5 +1,7 @@
 """About: what this is, privacy, crisis resources, and the index status for maintainers."""
 
+import io
+
 import streamlit as st
 
 from kb.web import text as ui
@@ -72,7 +74,10 @@ else:
                               for a in report.articles[:15]))
     if report.demand:
         labels = {t.id: t.label for t in views.knowledge_base().topics}
-        st.pyplot(demand_figure(report, labels), clear_figure=False)
+        png = io.BytesIO()
+        demand_figure(report, labels).savefig(png, format="png", dpi=100)
+        st.image(png.getvalue(), alt="Chart: the topics of questions per week, and abstentions, crisis panels and "
+                 "directory questions per week (the same counts are in `kb report`).")
     elif not report.by_kind:
         st.markdown("Nothing counted yet.")
     st.markdown("For the full report and the chart as a file, run:")

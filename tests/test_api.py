@@ -226,3 +226,19 @@ def test_a_quick_exit_site_that_is_not_a_web_address_is_refused(site, embedder):
 
     with pytest.raises(InputError, match="quick_exit_url"):
         make_client(site.replace(quick_exit_url="javascript:alert(1)"), embedder)
+
+
+def test_a_failed_answer_is_one_line_with_the_crisis_lines_and_no_question(site, embedder, monkeypatch, caplog):
+    kb = KnowledgeBase(site, embedder)
+
+    def broken(question, *args, **kwargs):
+        raise ValueError(f"could not answer {question}")
+
+    monkeypatch.setattr(kb, "ask", broken)
+    client = TestClient(Starlette(routes=server.routes(site, lambda: kb)), raise_server_exceptions=False)
+    reply = client.post("/api/v1/ask", json={"question": f"I feel hopeless {SECRET}"})
+    assert reply.status_code == 500
+    body = valid("error", reply.json())
+    assert body["resources"] and any("9-8-8" in r["action"] or "988" in r["action"] for r in body["resources"])
+    assert SECRET not in reply.text and SECRET not in caplog.text
+    assert "ValueError" in caplog.text  # where it failed is logged, never the message

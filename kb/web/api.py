@@ -122,15 +122,27 @@ class API:
             except Exception as exc:  # noqa: BLE001 - one line for the caller; the log gets no message text
                 log.error("%s in %s:\n%s", type(exc).__name__, request.url.path,
                           "".join(traceback.format_tb(exc.__traceback__)))
-                return self._error(APIError(500, "something went wrong; please try again"), cors)
+                failed = APIError(500, "something went wrong; please try again")
+                return self._error(failed, cors, self._crisis_lines() if request.url.path.endswith("/ask") else None)
             return JSONResponse({"api_version": VERSION, **body}, status_code=status, headers=cors)
 
         return endpoint
 
     @staticmethod
-    def _error(exc: APIError, cors: dict[str, str] | None = None) -> Response:
-        return JSONResponse({"api_version": VERSION, "error": exc.message}, status_code=exc.status,
-                            headers={**(cors or {}), **exc.headers})
+    def _error(exc: APIError, cors: dict[str, str] | None = None, resources: list | None = None) -> Response:
+        body = {"api_version": VERSION, "error": exc.message}
+        if resources:
+            body["resources"] = resources
+        return JSONResponse(body, status_code=exc.status, headers={**(cors or {}), **exc.headers})
+
+    def _crisis_lines(self) -> list[dict[str, str]]:
+        """Fail-safe: when answering fails, the crisis lines still reach the visitor with the error."""
+        try:
+            from kb.safety import crisis_resources
+
+            return [r.to_json() for r in crisis_resources(self.settings.region)]
+        except Exception:  # noqa: BLE001 - the error line goes out either way
+            return []
 
     async def _json(self, request: Request) -> dict[str, Any]:
         """The POST body as a JSON object, within the size limit; else 413, 415 or 400."""

@@ -72,7 +72,7 @@ def build_report(feedback: list[Feedback], demand: list[DemandCount], chunk_doc:
     table: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for c in demand:
         table[c.counter][c.week][c.key] = c.n
-    ranked = sorted(articles.values(), key=lambda a: (a.unhelpful - a.helpful, a.title))
+    ranked = sorted(articles.values(), key=lambda a: (a.helpful - a.unhelpful, a.title))  # worst first
     return Report(ranked, {k: dict(v) for k, v in sorted(kinds.items())},
                   {k: {w: dict(keys) for w, keys in weeks.items()} for k, weeks in table.items()},
                   len(feedback), notes)

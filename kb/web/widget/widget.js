@@ -186,7 +186,11 @@
                                referrerPolicy: "no-referrer"})
       .then(function (reply) {
         return reply.json().catch(function () { return {}; }).then(function (data) {
-          if (!reply.ok) throw new Error(data.error ? "Sorry: " + data.error + "." : "Sorry, something went wrong.");
+          if (!reply.ok) {
+            var failed = new Error(data.error ? "Sorry: " + data.error + "." : "Sorry, something went wrong.");
+            failed.resources = data.resources;  // a failed answer still brings the crisis lines (fail-safe)
+            throw failed;
+          }
           return data;
         });
       }, function () { throw new Error("Sorry, the library could not be reached. Please try again."); });
@@ -240,6 +244,12 @@
         render(results, answer);
       }, function (error) {
         status.textContent = error.message;
+        results.textContent = "";
+        if (error.resources && error.resources.length) {
+          serial += 1;
+          results.appendChild(crisisPanel({resources: error.resources, message:
+            "If you are in crisis or in danger, please reach out now. You do not have to go through this alone."}));
+        }
       }).then(function () { button.disabled = false; });
     });
   }
