@@ -465,30 +465,6 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     click.echo("written: " + ", ".join(str(p) for p in paths))
 
 
-@cli.command()
-@common
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Where feedback.md, feedback.json and demand.png go.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
-def report(corpus, index_dir, model, config_file, out, as_json) -> None:
-    """Which articles help, which answers disappoint, and what visitors need (from the feedback file).
-
-    Feedback keeps only the date, the answer kind, the cited passages and the thumb; demand only weekly
-    counts. Neither holds a question. Example: kb report --out reports/
-    """
-    from kb.answering.topics import load_topics
-    from kb.web.report import report_markdown, write_report
-
-    settings = make_settings(corpus, index_dir, model, config_file)
-    labels = {t.id: t.label for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else {}
-    result, paths = write_report(settings, out, labels)
-    if as_json:
-        _emit(result.to_json())
-        return
-    click.echo(report_markdown(result))
-    click.echo("written: " + ", ".join(str(p) for p in paths))
-
-
 def main() -> None:
     """Entry point: library errors become one line and exit status 1 (usage errors: 2)."""
     try:
