@@ -14,7 +14,8 @@ $(BIN)/kb: pyproject.toml
 
 setup: $(BIN)/kb
 
-# Build or update the index on the shipped corpus, then serve the app.
+# Build or update the index on the shipped corpus, then serve the app, the JSON API (/api/v1) and the widget
+# (/widget.js, /examples/practice-page.html) from one process; app.py's st.App loads the model first.
 app: setup
 	$(BIN)/kb index
 	$(BIN)/streamlit run app.py
