@@ -17,14 +17,15 @@ import numpy as np
 from kb import __version__
 from kb.ingest.chunking import chunk_document
 from kb.config import Settings
-from kb.models.embedders import Embedder, embed_key
+from kb.models.embedders import Embedder, embed_key, passage_sentence_texts
 from kb.errors import IndexMismatchError, InputError
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
 from kb.records import Chunk, Document, Failure
-from kb.index.store import (FORMAT_VERSION, build_folders, current_build, damaged_files, index_lock, new_build_folder,
+from kb.index.integrity import damaged_files, storage_error
+from kb.index.store import (FORMAT_VERSION, build_folders, current_build, index_lock, new_build_folder,
                             prune_builds, publish, read_chunks, read_documents, read_fixed, read_manifest,
-                            read_vectors, storage_error, write_build)
+                            read_vectors, write_build)
 
 Progress = Callable[[int, int], None]
 
@@ -130,7 +131,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     report.embedded = len(todo)
     texts, data_failures = fixed_inputs(settings)
     report.failed.extend(data_failures)
-    fixed = embed_fixed(texts, embedder, cache)
+    fixed = embed_fixed(texts + passage_sentence_texts(chunks), embedder, cache)  # answers embed only the question
 
     old_hash = {doc_id: info.get("hash") for doc_id, info in old.items()}
     for doc in documents:

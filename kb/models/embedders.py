@@ -43,11 +43,15 @@ class KnownVectors:
     so a fresh process answers its first question without embedding them again.
     """
 
-    def __init__(self, embedder: Embedder, known: dict[str, np.ndarray]):
+    def __init__(self, embedder: Embedder, known: dict[str, np.ndarray], remember: int = 0):
+        """remember: keep up to this many vectors embedded here for reuse (for corpus text only, never
+        questions: a server must not hold what visitors typed)."""
         self.embedder = embedder
         self.known = known
         self.name, self.dimension, self.max_seq_length = embedder.name, embedder.dimension, embedder.max_seq_length
         self.count_tokens = embedder.count_tokens
+        self.remember = remember
+        self._learned: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [embed_key(self.name, t) for t in texts]
@@ -55,13 +59,35 @@ class KnownVectors:
         missing = []
         for i, key in enumerate(keys):
             vector = self.known.get(key)
+            if vector is None:
+                vector = self._learned.get(key)
             if vector is not None and len(vector) == self.dimension:
                 out[i] = vector
             else:
                 missing.append(i)
         if missing:
             out[missing] = self.embedder.embed([texts[i] for i in missing])
+            if self.remember:
+                if len(self._learned) + len(missing) > self.remember:
+                    self._learned = {}  # bounded; a new dict, so a reader in another thread is unaffected
+                self._learned.update({keys[i]: out[i].copy() for i in missing})
         return out
+
+
+def passage_sentence_texts(chunks: list) -> list[str]:
+    """Each chunk's sentences as the answer step embeds them, so a build can store their vectors.
+
+    Answers rank the sentences of the top passages against the question; with their vectors stored
+    beside the index (fixed.npz), a warm answer embeds only the question.
+    """
+    try:
+        from kb.answering.passage import passage_units, plain
+    except ImportError:  # an answer step without stored sentence vectors: they are only a cache
+        return []
+    texts = []
+    for chunk in chunks:
+        texts.extend(plain(u.text(chunk.text)).strip() for u in passage_units(chunk))
+    return list(dict.fromkeys(t for t in texts if t))
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -123,9 +123,11 @@ class Searcher:
             fused, bound = self._fuse(pool, mode)
             order = np.lexsort((pool.positions, -fused))
             order = order[np.isfinite(fused[order])]
-            hits, last = self._hits(pool.positions[order], fused[order], pool, k, per_doc, query, mode)
+            hits, last = self._hits(pool.positions[order], fused[order], pool.dense[order], pool.bm25[order],
+                                    k, per_doc, query, mode)
             unseen = np.isfinite(bound) and not (mode == "bm25" and pool.bm25_floor <= 0)
-            if not unseen or (len(hits) >= k and last > bound) or depth >= selection.count:
+            settled = len(hits) >= k and (last > bound or self.dense.graph)  # HNSW is approximate anyway
+            if not unseen or settled or depth >= selection.count:
                 return hits
             depth *= 4
 
@@ -177,11 +179,11 @@ class Searcher:
         rrf = fuse_rrf([dense.positions, ranking], self.settings.rrf_k)
         positions = np.array(sorted(rrf), dtype=np.int64)
         positions = positions[selection.allows(positions)]
-        pool = Pool(positions, self.dense.scores_of(vec, positions), self.index.bm25.scores_of(ids, positions),
-                    0.0, -np.inf, 0.0)
+        dense_scores, bm25_scores = self.dense.scores_of(vec, positions), self.index.bm25.scores_of(ids, positions)
         fused = np.array([rrf[int(p)] for p in positions], dtype=np.float64)
         order = np.lexsort((positions, -fused))
-        return self._hits(positions[order], fused[order], pool, k, per_doc, query, "hybrid")[0]
+        return self._hits(positions[order], fused[order], dense_scores[order], bm25_scores[order], k, per_doc, query,
+                          "hybrid")[0]
 
     def rank(self, dense: np.ndarray, bm25: np.ndarray, k: int, mode: str, allowed: np.ndarray,
              max_per_doc: int | None = None, query: str = "") -> list[Hit]:
@@ -205,45 +207,41 @@ class Searcher:
             fused = np.where(bm25 > 0, fused, -np.inf)  # no shared word: not a BM25 result
         positions = np.flatnonzero(np.isfinite(fused))
         positions = positions[np.argsort(-fused[positions], kind="stable")]
-        pool = Pool(positions, dense[positions], bm25[positions], 0.0, -np.inf, 0.0)
-        return self._hits(positions, fused[positions], pool, k, per_doc, query, mode)[0]
+        return self._hits(positions, fused[positions], dense[positions], bm25[positions], k, per_doc, query, mode)[0]
 
-    def _hits(self, positions: np.ndarray, fused: np.ndarray, pool: Pool, k: int, per_doc: int, query: str,
-              mode: str) -> tuple[list[Hit], float]:
-        """Hits in fused order with at most per_doc per document.
+    def _hits(self, positions: np.ndarray, fused: np.ndarray, dense: np.ndarray, bm25: np.ndarray, k: int,
+              per_doc: int, query: str, mode: str) -> tuple[list[Hit], float]:
+        """Hits in fused order (the arrays are aligned, best first) with at most per_doc per document.
 
         Also returns the lowest fused score among the chunks looked at: when it is above what an unseen
         chunk can reach, no deeper pool would change these hits.
         """
         s = self.settings
-        where = {int(p): i for i, p in enumerate(pool.positions)}
-        order = [int(p) for p in positions]
-        scores = dict(zip(order, (float(f) for f in fused)))
+        order = range(len(positions))
+        scores = fused
         last = np.inf
         if self.reranker is not None and mode == "hybrid" and query:
-            head = order[: s.candidates // 2]
+            head = list(range(min(len(positions), s.candidates // 2)))
             if head:
-                last = scores[head[-1]]  # the whole head is reordered, so all of it must be settled
-            reranked = sorted(zip(head, self.reranker.score(query, [self.index.chunks[i].text for i in head])),
-                              key=lambda pair: -pair[1])
-            order = [pos for pos, _ in reranked] + order[len(head):]
-            fused_of = dict(scores)
-            scores.update({pos: float(score) for pos, score in reranked})
-        else:
-            fused_of = scores
+                last = float(fused[head[-1]])  # the whole head is reordered, so all of it must be settled
+            texts = [self.index.chunks[int(positions[i])].text for i in head]
+            reranked = sorted(zip(head, self.reranker.score(query, texts)), key=lambda pair: -pair[1])
+            order = [i for i, _ in reranked] + list(range(len(head), len(positions)))
+            scores = fused.copy()
+            for i, score in reranked:
+                scores[i] = score
         hits: list[Hit] = []
         counts: dict[str, int] = {}
-        for pos in order:
-            last = min(last, fused_of[pos])
-            chunk = self.index.chunks[pos]
+        for i in order:
+            last = min(last, float(fused[i]))
+            chunk = self.index.chunks[int(positions[i])]
             if per_doc and counts.get(chunk.doc_id, 0) >= per_doc:
                 continue
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
             doc = self.index.documents[chunk.doc_id]
-            i = where[pos]
-            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=scores[pos], title=doc.title,
+            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=float(scores[i]), title=doc.title,
                             topics=doc.topics, audience=doc.audience, url=article_url(doc.id, chunk.section),
-                            dense_score=float(pool.dense[i]), bm25_score=float(pool.bm25[i])))
+                            dense_score=float(dense[i]), bm25_score=float(bm25[i])))
             if len(hits) >= k:
                 break
         return hits, last
