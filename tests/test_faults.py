@@ -10,7 +10,6 @@ import io
 import json
 import os
 import random
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -21,7 +20,6 @@ import yaml
 
 from conftest import DOC_IDS, SLEEP_MD, blank_pdf_bytes, encrypted_pdf_bytes, write_files
 from kb.config import Settings
-from kb.directory.therapists import load_directory
 from kb.errors import IndexMismatchError, StorageError
 from kb.index.build import build_index
 from kb.index.store import BUILDS, CURRENT, current_build, load_index
@@ -548,3 +546,44 @@ def test_a_link_whose_url_has_parentheses_keeps_its_text(tmp_path):
 
 def test_kb_bench_ask_without_an_index_says_to_build_one(kb_env, run_kb):
     one_line_error(run_kb("bench", "ask"), "no index in", "run 'kb index' first")
+
+
+# --- Concurrency (item 8): readers never see a half-swapped build ---------------------------------------------
+
+
+def test_twenty_sessions_searching_during_rebuilds_all_get_whole_builds(live):
+    """20 threads load the live index and search while three rebuilds swap it (the app's sessions do the same
+    through one KnowledgeBase per build); none errors, and every index read is one build's files, whole."""
+    import threading
+
+    errors: list[str] = []
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def session() -> None:
+        while not stop.is_set():
+            try:
+                index = load_index(live.index, "hashing-64", 64)
+                counts = index.manifest["counts"]
+                assert len(index.documents) == counts["documents"] and len(index.chunks) == counts["chunks"]
+                assert len(index.vectors) == index.dense.ntotal == len(index.chunks)
+                kb = KnowledgeBase(live, HashingEmbedder(64))
+                kb.__dict__["index"] = index  # this session's build, as the app's per-build cache holds it
+                assert kb.search("sleep and dreams", k=3)
+                seen.add(index.folder.name)
+            except Exception as exc:  # noqa: BLE001 - any error at all is the failure
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=session) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    try:
+        for n in range(3):
+            write_files(live.corpus, {f"articles/new-{n}.md": f"# New {n}\n\nSleep article number {n}.\n".encode()})
+            build_index(live, HashingEmbedder(64))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert len(seen) >= 2  # the sessions did read across swaps

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +16,8 @@ import numpy as np
 
 from kb.retrieval.bm25 import BM25Index
 from kb.retrieval.dense import build_dense_index
-from kb.errors import IndexBusyError, IndexMismatchError, StorageError
+from kb.errors import IndexBusyError, IndexMismatchError
+from kb.index.integrity import MANIFEST, damaged_files, file_digests, writing
 from kb.records import Chunk, Document
 
 FORMAT_VERSION = 2  # 2: chunks carry their sentence spans
@@ -90,81 +89,7 @@ def new_build_folder(root: Path) -> Path:
 
 
 FIXED = "fixed.npz"  # vectors of topic descriptions, therapist profiles and crisis exemplars
-MANIFEST = "manifest.json"
 REPAIR = "run 'kb index' to rebuild it (unchanged passages are not embedded again)"
-
-
-@contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Name the file in an OSError raised while writing it (numpy's short write gives no file name)."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename:
-            raise
-        raise OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(path)) from exc
-
-
-def storage_error(exc: OSError, root: Path) -> StorageError:
-    """One line for an operating-system error while building: the path and what to do."""
-    where = exc.filename or root
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    if exc.errno == errno.ENOSPC or (exc.errno is None and _nearly_full(root)):
-        todo = "free some disk space, then run 'kb index' again"
-        reason = "no space left on device" if exc.errno is None else reason
-    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        todo = "make the index folder writable, or choose another with --index or KB_INDEX"
-    else:
-        todo = "check the disk and the folder's permissions, then run 'kb index' again"
-    return StorageError(f"cannot write the index: {where}: {reason}; {todo} (the live index is unchanged)")
-
-
-def _nearly_full(root: Path) -> bool:
-    try:
-        return shutil.disk_usage(root).free < 1024 * 1024
-    except OSError:
-        return False
-
-
-def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size and SHA-256 of every file in a build folder except the manifest, by relative path."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_file() and rel != MANIFEST:
-            out[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-    return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def damaged_files(folder: Path, manifest: dict[str, Any], names: list[str] | None = None) -> list[str]:
-    """The files of a build that are missing or differ from the manifest's size and checksum, each with why.
-
-    names limits the check to files whose relative path is one of them or lies under one of them (a folder).
-    A build written before the manifest listed its files has nothing to check against: none are reported.
-    """
-    problems = []
-    for rel, info in (manifest.get("files") or {}).items():
-        if names is not None and not any(rel == n or rel.startswith(n + "/") for n in names):
-            continue
-        path = folder / rel
-        try:
-            size = path.stat().st_size
-        except OSError:
-            problems.append(f"{rel} is missing")
-            continue
-        if size != info.get("bytes"):
-            problems.append(f"{rel} is {size} bytes, the manifest says {info.get('bytes')}")
-        elif _sha256(path) != info.get("sha256"):
-            problems.append(f"{rel} does not match its checksum")
-    return problems
 
 
 def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],
@@ -304,12 +229,26 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
 
 
 def load_index(root: Path, model: str | None = None, dimension: int | None = None) -> Index:
-    """Load the live index; raise IndexMismatchError if it is missing or built for another model."""
+    """Load the live index; raise IndexMismatchError if it is missing, damaged or built for another model.
+
+    A build swapped in (and its predecessor's predecessor pruned) while this process was reading is not
+    damage: the new live build is read instead.
+    """
+    for _ in range(3):
+        folder = current_build(root)
+        if folder is None:
+            raise IndexMismatchError(f"no index in {root}: run 'kb index' to build it")
+        try:
+            return _load_build(root, folder, model, dimension)
+        except IndexMismatchError:
+            if current_build(root) == folder:
+                raise
+    return _load_build(root, current_build(root) or folder, model, dimension)
+
+
+def _load_build(root: Path, folder: Path, model: str | None, dimension: int | None) -> Index:
     import faiss
 
-    folder = current_build(root)
-    if folder is None:
-        raise IndexMismatchError(f"no index in {root}: run 'kb index' to build it")
     with _reading(folder, MANIFEST):
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
