@@ -15,6 +15,7 @@ if __name__ == "__main__":
     st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
 
     views.wrap_long_links()
+    views.sidebar_crisis_note(views.region())  # first, so crisis lines show whatever fails after it
     views.quick_exit(views.settings().quick_exit_url)
     views.prepare_index()
 
@@ -25,7 +26,6 @@ if __name__ == "__main__":
         st.Page(views.PAGES["about"], title="About", icon=":material/info:", url_path="about"),
     ]
     page = st.navigation(pages, position="top")
-    views.sidebar_crisis_note(views.settings().region)
     page.run()
 else:
     from kb.config import load_settings

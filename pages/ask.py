@@ -5,7 +5,8 @@ import streamlit as st
 from kb.web import text as ui
 from kb.web import views
 from kb.answering.compose import DISCLAIMER
-from kb.errors import InputError
+from kb.errors import CrisisAnswerError, InputError
+from kb.safety import detect_crisis
 from kb.answering.present import answer_as_markdown
 
 EXAMPLES = ["Why do I keep choosing people who hurt me?", "What is transference?",
@@ -13,7 +14,10 @@ EXAMPLES = ["Why do I keep choosing people who hurt me?", "What is transference?
 AUDIENCES = {None: "Everyone", "public": "The public", "clinician": "Clinicians"}
 
 kb = views.knowledge_base()
-labels = {t.id: t.label for t in kb.topics}
+try:
+    labels = {t.id: t.label for t in kb.topics}
+except Exception:  # noqa: BLE001 - a broken topic file must not take the question box (and crisis help) down
+    labels = {}
 
 with st.sidebar:
     st.header("Filters")
@@ -59,9 +63,16 @@ if asked is not None:
             if st.session_state.answer.therapists:
                 views.count_demand("directory", "ask")
         answer = st.session_state.answer
+    except CrisisAnswerError as exc:  # answering failed, but crisis help comes first whatever broke
+        views.crisis_panel(exc.crisis)
+        views.log_failure(exc)
+        st.error("The library could not answer just now. The crisis lines above are always there.")
     except InputError as exc:
         st.warning(views.sentence(str(exc)), icon=":material/edit:")
     except Exception as exc:  # noqa: BLE001 - one friendly line for the visitor; the log gets no question text
+        crisis = detect_crisis(asked, views.settings())
+        if crisis.detected:
+            views.crisis_panel(crisis)
         views.log_failure(exc)
         st.error("Something went wrong while answering. Please try again.")
 

@@ -24,6 +24,7 @@ from kb.safety.rules import RuleMatch
 MODEL_FILE = "crisis_model.npz"
 CALIBRATION_FILE = "crisis_model.json"
 HEADS = ("crisis", "urgent", "other")  # sigmoid heads; the kind head is a softmax over KIND_LABELS
+THRESHOLDS = {"whole", "text", "sentence", "veto", "urgent"}
 KIND_LABELS = ("suicide", "self-harm", "harm-others", "violence", "medical", "child-safety")
 
 
@@ -100,8 +101,8 @@ def _parse(weights: bytes, calibration_bytes: bytes) -> CrisisClassifier:
     with np.load(io.BytesIO(weights), allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
     calibration = json.loads(calibration_bytes.decode("utf-8"))
-    if tuple(calibration.get("rule_features", ())) != RULE_FEATURES:
-        raise KBError("kb/data/crisis_model.json: trained with other rule features; run `kb crisis train`")
+    if tuple(calibration.get("rule_features", ())) != RULE_FEATURES or set(calibration.get("thresholds", {})) != THRESHOLDS:
+        raise KBError("kb/data/crisis_model.json: made by another version of the detector; run `kb crisis train`")
     return CrisisClassifier(arrays, calibration)
 
 

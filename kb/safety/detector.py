@@ -16,6 +16,10 @@ from kb.safety.rules import SENTENCES, RuleMatch, RuleMatcher, normalize
 
 MAX_SENTENCES = 12  # sentences scored one by one besides the whole message: the first and last ones
 MIN_SENTENCE_WORDS = 3
+# Imminence markers that make any crisis urgent on their own; a time word ("tonight") only informs the
+# classifier, since people in no immediate danger say it too ("I cut again tonight").
+URGENT_OVERRIDES = {"means-at-hand", "under-way", "danger-now"}
+INTENT_KINDS = {"suicide", "harm-others"}  # a stated intent with a time is a plan with a time: urgent
 
 
 class CrisisDetector:
@@ -38,20 +42,24 @@ class CrisisDetector:
         match = self.matcher.match(clean)
         hit = match.best()
         whole, piece = self._score(clean, match, vector)
-        if hit is not None:
-            urgent = bool(match.urgent) or hit.kind == "medical" or (
+        overrides = [name for name in match.urgent if name in URGENT_OVERRIDES]
+        # A pattern hit stands unless the classifier, reading the whole message, is sure it is not a crisis
+        # (a film plot, a past long over): rules are right about words, the classifier about context.
+        if hit is not None and (whole is None or whole.crisis >= self._threshold("veto")):
+            timed = "time" in match.urgent and hit.kind in INTENT_KINDS  # "I'm going to kill myself tonight"
+            urgent = bool(overrides) or timed or hit.kind == "medical" or (
                 whole is not None and whole.urgent >= self._threshold("urgent"))
             return self._crisis(hit.kind, hit.about_other, "urgent" if urgent else "concern", 1.0,
                                 f"pattern {hit.kind}/{hit.name}", explicit=True)
         if whole is None:
             return Crisis(detected=False, reason="; ".join(match.vetoes))
-        best = piece if piece is not None and piece.crisis - self._threshold("sentence") > \
-            whole.crisis - self._threshold("whole" if vector is not None else "text") else whole
-        fired = (whole.crisis >= self._threshold("whole" if vector is not None else "text")
-                 or (piece is not None and piece.crisis >= self._threshold("sentence")))
+        whole_t = self._threshold("whole" if vector is not None else "text")
+        sentence_t = self._threshold("sentence")
+        best = piece if piece is not None and piece.crisis - sentence_t > whole.crisis - whole_t else whole
+        fired = whole.crisis >= whole_t or (piece is not None and piece.crisis >= sentence_t)
         if not fired:
             return Crisis(detected=False, score=whole.crisis, reason="; ".join(match.vetoes))
-        urgent = bool(match.urgent) or best.kind == "medical" or best.urgent >= self._threshold("urgent")
+        urgent = bool(overrides) or best.kind == "medical" or best.urgent >= self._threshold("urgent")
         about_other = best.other >= 0.5
         return self._crisis(best.kind, about_other, "urgent" if urgent else "concern", best.crisis,
                             f"classifier ({best.crisis:.2f})")

@@ -23,9 +23,8 @@ SPLITS = ("train", "dev", "test")
 FIELDS = ("id", "text", "crisis", "tier", "kind", "about_someone_else", "lang", "style")
 RULE_SCALE = 1.0
 EMBEDDING_SCALE = 1.0
-TARGET_RECALL = 0.985  # on dev: thresholds are the highest that keep this recall
-MAX_FALSE_ALARMS = 0.04  # on dev near misses, when the recall target allows it
-URGENT_RECALL = 0.97  # on dev urgent items: the urgent threshold keeps this share tiered urgent
+MAX_FALSE_ALARMS = 0.04  # on dev near misses: thresholds give the highest recall within this
+URGENT_RECALL = 0.92  # on dev urgent items: the urgent threshold keeps this share tiered urgent
 
 
 @dataclass(frozen=True)
@@ -153,28 +152,10 @@ def train_variant(features: Features, items: Sequence[CrisisItem], full: bool, c
     return arrays
 
 
-def pick_threshold(scores: np.ndarray, crisis: np.ndarray, target: float = TARGET_RECALL,
-                   max_false_alarms: float = MAX_FALSE_ALARMS) -> float:
-    """The highest threshold whose recall meets the target; lower only while false alarms stay allowed."""
-    candidates = np.unique(np.concatenate([scores, [0.5]]))[::-1]
-    chosen = float(candidates[-1])
-    for t in candidates:
-        recall = float((scores[crisis] >= t).mean()) if crisis.any() else 1.0
-        alarms = float((scores[~crisis] >= t).mean()) if (~crisis).any() else 0.0
-        if recall >= target:
-            return float(t)
-        if alarms > max_false_alarms:
-            return float(chosen)
-        chosen = float(t)
-    return chosen
-
-
 def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out: Path, c: float = 4.0,
                      log: Callable[[str], None] = print) -> dict:
     """Fit on train, calibrate on dev, write the model files into `out`; returns the calibration."""
     from kb.safety.classifier import CALIBRATION_FILE, MODEL_FILE, CrisisClassifier
-    from kb.safety.detector import CrisisDetector
-    from kb.config import Settings
 
     train_paths, dev_paths = split_files(folder, "train"), split_files(folder, "dev")
     train, dev = load_items(train_paths), load_items(dev_paths)
@@ -184,7 +165,7 @@ def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out
     for full in (True, False):
         arrays.update(train_variant(features, train, full, c))
     calibration = {"rule_features": list(RULE_FEATURES), "rule_scale": RULE_SCALE, "embedding_scale": EMBEDDING_SCALE,
-                   "c": c, "thresholds": {"whole": 0.5, "text": 0.5, "sentence": 0.9, "urgent": 0.5},
+                   "c": c, "thresholds": {"whole": 0.5, "text": 0.5, "sentence": 0.9, "veto": 0.1, "urgent": 0.5},
                    "train": {"files": [p.name for p in train_paths], "items": len(train), "hash": data_hash(train_paths)},
                    "dev": {"files": [p.name for p in dev_paths], "items": len(dev), "hash": data_hash(dev_paths)}}
     classifier = CrisisClassifier(arrays, calibration)
@@ -193,38 +174,53 @@ def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out
     np.savez_compressed(out / MODEL_FILE, **arrays)
     (out / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
     log(f"thresholds from dev: {calibration['thresholds']}")
-    del CrisisDetector, Settings
     return calibration
 
 
+def _grid(scores: np.ndarray) -> np.ndarray:
+    return np.unique(np.concatenate([np.quantile(scores, np.linspace(0.02, 0.995, 80)), [0.5, 0.9, 1.01]]))
+
+
+def _best(decide: Callable[..., np.ndarray], crisis: np.ndarray, grids: Sequence[np.ndarray],
+          max_false_alarms: float) -> tuple[float, ...]:
+    """The thresholds with the highest recall whose false alarms stay allowed; fewer alarms break ties."""
+    best: tuple[float, float, tuple[float, ...]] = (-1.0, 1.0, tuple(float(g[-1]) for g in grids))
+    for values in np.array(np.meshgrid(*grids)).T.reshape(-1, len(grids)):
+        shown = decide(*values)
+        recall, alarms = float(shown[crisis].mean()), float(shown[~crisis].mean())
+        if alarms <= max_false_alarms and (recall, -alarms) > (best[0], -best[1]):
+            best = (recall, alarms, tuple(float(v) for v in values))
+    return best[2]
+
+
 def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray) -> dict[str, float]:
-    """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, urgency."""
-    from kb.safety.detector import SENTENCES, MIN_SENTENCE_WORDS
+    """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, the
+    classifier's veto over a pattern hit, and urgency."""
+    from kb.safety.detector import MIN_SENTENCE_WORDS, SENTENCES, URGENT_OVERRIDES
 
     matcher = RuleMatcher()
     crisis = np.array([i.crisis for i in dev])
-    whole, text, sentence, urgent = [], [], [], []
+    rows = []
     for item, vector in zip(dev, vectors, strict=True):
         clean = normalize(item.text)
         match = matcher.match(clean)
         full = classifier.scores(clean, match, vector)
-        whole.append(full.crisis)
-        urgent.append(full.urgent)
-        text.append(classifier.scores(clean, match).crisis)
         pieces = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
-        sentence.append(max((classifier.scores(p, matcher.match(p)).crisis for p in pieces), default=0.0)
-                        if len(pieces) >= 2 else 0.0)
-    whole_t = pick_threshold(np.array(whole), crisis)
-    text_t = pick_threshold(np.array(text), crisis)
-    # A sentence alone is a second chance for long messages: it may add no more than 1% false alarms.
-    missed = crisis & (np.array(whole) < whole_t)
-    sentence_scores = np.array(sentence)
-    near = sentence_scores[~crisis & (np.array(whole) < whole_t)]
-    sentence_t = float(np.quantile(near, 0.99)) + 1e-6 if len(near) else 0.9
-    sentence_t = max(sentence_t, 0.5)
-    del missed
-    is_urgent = np.array([i.tier == "urgent" for i in dev])
-    urgent_scores = np.array(urgent)[is_urgent]
-    urgent_t = float(np.quantile(urgent_scores, 1 - URGENT_RECALL)) if len(urgent_scores) else 0.5
+        sentence = max((classifier.scores(p, matcher.match(p)).crisis for p in pieces), default=0.0) \
+            if len(pieces) >= 2 else 0.0
+        rows.append((full.crisis, classifier.scores(clean, match).crisis, sentence, bool(match.hits), full.urgent,
+                     any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical"))
+    whole, text, sentence, hit, urgent, override = (np.array(column) for column in zip(*rows, strict=True))
+
+    def shown(score: np.ndarray) -> Callable[..., np.ndarray]:
+        return lambda t, s, v: (hit & (score >= v)) | (~hit & ((score >= t) | (sentence >= s)))
+
+    vetoes = np.array([0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
+    whole_t, sentence_t, veto_t = _best(shown(whole), crisis, [_grid(whole), _grid(sentence), vetoes],
+                                        MAX_FALSE_ALARMS)
+    # Without the model (a fault state) more false alarms are allowed: showing help needlessly is the lesser harm.
+    text_t, = _best(lambda t: shown(text)(t, sentence_t, veto_t), crisis, [_grid(text)], 2 * MAX_FALSE_ALARMS)
+    is_urgent = np.array([i.tier == "urgent" for i in dev]) & ~override
+    urgent_t = float(np.quantile(urgent[is_urgent], 1 - URGENT_RECALL)) if is_urgent.any() else 0.5
     return {"whole": round(whole_t, 6), "text": round(text_t, 6), "sentence": round(sentence_t, 6),
-            "urgent": round(min(urgent_t, 0.5), 6)}
+            "veto": round(veto_t, 6), "urgent": round(min(urgent_t, 0.5), 6)}

@@ -71,7 +71,7 @@ def knowledge_base() -> KnowledgeBase:
             return shared_knowledge_base(s)
     except KBError as exc:
         st.error(str(exc))
-        st.stop()
+        return KnowledgeBase(s)  # loads nothing yet: its ask still detects a crisis, then reports the error
 
 
 WARM_QUESTION = "What happens in a first therapy session?"  # our own words: no visitor's question is used
@@ -117,14 +117,15 @@ def prepare_index() -> None:
         try:
             reason = stale_reason(s)
         except KBError as exc:
-            st.error(str(exc))
-            st.stop()
-        if reason:
-            _build(s, reason)
+            st.error(str(exc))  # the page still runs: crisis detection needs no index
+            return
+        if reason and not _build(s, reason):
+            return
         state["checked"].add(s)
 
 
-def _build(s: Settings, reason: str) -> None:
+def _build(s: Settings, reason: str) -> bool:
+    """Build the index with a progress bar; False (with the error shown) when it cannot be built."""
     box = st.empty()
     with box.container():
         st.info(f"Preparing the library before it opens: {reason}. This happens once.")
@@ -135,12 +136,25 @@ def _build(s: Settings, reason: str) -> None:
 
         try:
             report = build_index(s, _embedder(s.model, s.allow_hub, s.batch_size), progress=progress)
-        except KBError as exc:
-            st.error(f"The search index could not be built: {exc}")
-            st.stop()
+        except Exception as exc:  # noqa: BLE001 - the page goes on: crisis help must still show
+            st.error(f"The search index could not be built: {_one_line(exc)}")
+            return False
         bar.progress(1.0, text="Done")
     box.empty()
     st.toast(f"Search index ready: {report.documents} documents, {report.chunks} passages.")
+    return True
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}; see the server log"
+
+
+def region() -> str:
+    """The configured region, or Canada when the settings themselves cannot be read."""
+    try:
+        return settings().region
+    except Exception:  # noqa: BLE001 - crisis lines must show even with a broken config file
+        return "CA"
 
 
 # Our own constant CSS, never corpus or visitor text: long link labels (article titles) wrap at phone width
@@ -192,12 +206,14 @@ def helping_list() -> None:
 def crisis_panel(crisis: Crisis) -> None:
     """Crisis resources, shown before anything else; the heading and words carry the message, not colour."""
     with st.container(border=True, key="crisis-panel"):
-        st.header("If you are in crisis", anchor="crisis", icon=":material/call:")
-        st.error("**Your safety comes first.** If you are thinking about harming yourself or someone else, "
-                 "or you are in danger, please reach out now. You do not have to go through this alone.",
-                 icon=":material/favorite:")
+        if crisis.tier == "urgent":
+            st.header("Please get help now", anchor="crisis", icon=":material/call:")
+            st.error(f"**Your safety comes first.** {esc(crisis.message)}", icon=":material/favorite:")
+        else:  # concern: calm and clearly visible, then the answer to the question as asked
+            st.header("Support is here any time", anchor="crisis", icon=":material/call:")
+            st.info(esc(crisis.message), icon=":material/favorite:")
         resource_list(crisis.resources)
-        if crisis.kind == "violence":
+        if crisis.kind in ("violence", "child-safety"):
             prominent_quick_exit()
         if crisis.about_someone_else:
             st.subheader("If you are worried about someone else")

@@ -1,0 +1,73 @@
+"""The crisis detector as served (rules, classifier and the real model's embedding) on the issue's examples,
+and the regression floor on the frozen test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.config import Settings
+from kb.evaluation.crisis import evaluate_splits
+from kb.safety import CrisisDetector
+
+pytestmark = pytest.mark.slow
+
+FOLDER = Path(__file__).parent / "eval" / "crisis"
+
+# The messages issue 10 says are missed or misread today (made up for the issue, not from any split).
+EXAMPLES = [  # (message, tier, kind or None for any)
+    ("the pills are on the table in front of me", "urgent", None),
+    ("standing on the top level of the parking garage and not coming down", "urgent", None),
+    ("I finally got what I need to do it", "urgent", None),
+    ("my brother took something and I can't wake him up", "urgent", "medical"),
+    ("thinkin bout killin myself alot", "concern", "suicide"),
+    ("j'ai pu envie de continuer", "concern", "suicide"),
+    ("chu pu capable, j'veux que ça finisse", "concern", "suicide"),
+    ("my stepdad said I'll regret it if I tell my teacher what he does", None, "child-safety"),
+    ("I cannot stand it anymore, I'm done", "concern", "suicide"),
+    ("I keep doing stupid things to myself when I'm upset, like hurting my arms", "concern", "self-harm"),
+    ("Hi, I wanted to ask how much a session costs and whether my insurance through work covers it. Also do "
+     "you have evening appointments? I work until six most days. Honestly it probably doesn't matter, I've "
+     "decided I'm ending it this weekend.", "urgent", "suicide"),
+]
+NOT_CRISES = [
+    "I had an attempt years ago and I'm well now",
+    "I'm safe and not going to hurt myself, I just feel flat",
+    "My friend and I ran suicides at basketball practice and I'm so sore",
+    "This traffic is killing me",
+]
+
+
+@pytest.fixture(scope="module")
+def model(real_model):
+    return real_model
+
+
+@pytest.fixture(scope="module")
+def detector() -> CrisisDetector:
+    return CrisisDetector(Settings())
+
+
+@pytest.mark.parametrize("message,tier,kind", EXAMPLES)
+def test_the_issue_examples_get_the_right_tier_first(detector, model, message, tier, kind):
+    crisis = detector.detect(message, model.embed([message])[0])
+    assert crisis.detected, message
+    if tier:
+        assert crisis.tier == tier, (message, crisis.tier, crisis.reason)
+    if kind:
+        assert crisis.kind == kind, (message, crisis.kind)
+
+
+@pytest.mark.parametrize("message", NOT_CRISES)
+def test_resolved_pasts_negations_and_idioms_do_not_alarm(detector, model, message):
+    assert not detector.detect(message, model.embed([message])[0]).detected, message
+
+
+def test_the_frozen_test_split_holds_its_floor(model):
+    """A regression floor a little below the measured figures (see README), not a target tuned on test."""
+    report = evaluate_splits(FOLDER, Settings(), model.embed, splits=("test",))
+    served = report["splits"]["test"]["served"]
+    assert served["recall"] >= 0.93, served["missed"]
+    assert served["urgent_recall"] >= 0.95, served["missed"]
+    assert served["near_miss_false_alarm_rate"] <= 0.08, served["false_alarms"]
