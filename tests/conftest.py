@@ -358,11 +358,12 @@ def app_index(tmp_path_factory: pytest.TempPathFactory, real_model) -> Settings:
 
 
 @pytest.fixture
-def app_env(app_index: Settings, real_model, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def app_env(app_index: Settings, real_model, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     """Point the app (in this process) at the session's index and share the session's model with it."""
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("KB_CORPUS", str(app_index.corpus))
     monkeypatch.setenv("KB_INDEX", str(app_index.index))
+    monkeypatch.setenv("KB_FEEDBACK_DB", str(tmp_path / "feedback" / "feedback.sqlite"))  # not the project's
     monkeypatch.setattr("kb.web.views.load_embedder", lambda settings: real_model)
     return app_index
 
