@@ -102,24 +102,26 @@ def export_onnx(source: Path, path: Path, max_seq_length: int) -> Path:
 class OnnxEmbedder:
     """The mean-pooling model on onnxruntime, tokenized by `tokenizers`: the same vectors, no torch.
 
-    Sessions may share it: onnxruntime runs concurrent calls safely, and each call uses its own
-    encodings, so no lock is held around inference.
+    Sessions may share it: onnxruntime runs concurrent calls safely and each call has its own
+    encodings, so no lock is held. A question runs on one thread (a short input gains nothing from
+    two, and two questions at once then use both cores); batches of passages, at build time, on all.
     """
+
+    BATCH_ABOVE = 4  # texts per call; up to this many run on the one-thread session
 
     def __init__(self, name: str, source: Path, path: Path, max_seq_length: int, batch_size: int = 32,
                  threads: int | None = None):
-        import onnxruntime
         from tokenizers import Tokenizer
 
+        self.path = path
+        self.threads = threads or min(2, os.cpu_count() or 1)
         try:
             counter = Tokenizer.from_file(str(source / "tokenizer.json"))
             tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-            options.log_severity_level = 3
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._single = self._session(1)
         except Exception as exc:  # onnxruntime and tokenizers raise their own types
             raise KBError(f"cannot load the ONNX model {path}: {exc}; run 'kb model export'") from None
+        self._batch = self._single if self.threads == 1 else None
         counter.no_truncation()
         counter.no_padding()
         tokenizer.enable_truncation(max_length=max_seq_length)
@@ -128,7 +130,17 @@ class OnnxEmbedder:
         self.name = name
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
-        self.dimension = int(self.session.get_outputs()[0].shape[-1] or 384)
+        self.dimension = int(self._single.get_outputs()[0].shape[-1] or 384)
+
+    def _session(self, threads: int):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared cores: do not spin
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
@@ -139,6 +151,11 @@ class OnnxEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        session = self._single
+        if len(texts) > self.BATCH_ABOVE:
+            if self._batch is None:
+                self._batch = self._session(self.threads)  # made on first use: a server rarely needs it
+            session = self._batch
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # little padding per batch
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
@@ -146,5 +163,5 @@ class OnnxEmbedder:
             feed = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
                     "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
                     "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
-            out[batch] = self.session.run(None, feed)[0]
+            out[batch] = session.run(None, feed)[0]
         return out
