@@ -322,13 +322,20 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
               default=Path("../shared/data/counsel-chat/train.jsonl"), show_default=True,
               help="counsel-chat train.jsonl.")
 @click.option("--sweep", is_flag=True, help="Also measure each fusion setting (convex weights, RRF).")
+@click.option("--part", type=click.Choice(["train", "held-out"]), default="train", show_default=True,
+              help="counsel-chat: which part's questions are asked of the library (held-out: final runs only).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where the Markdown and JSON reports go.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=Path(".kb-cache"),
               show_default=True, help="Where the counsel-chat index is kept between runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
-def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, out, cache, as_json) -> None:
-    """Measure retrieval (bm25 / dense / hybrid), abstention, faithfulness, matching and crisis detection.
+def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, part, out, cache,
+             as_json) -> None:
+    """Measure retrieval (bm25 / dense / hybrid), abstention, faithfulness, answers as read, matching and crisis.
+
+    Answers as read: orphan list items, fragments, single-passage share and faithfulness, on the golden set and
+    on counsel-chat's train part (--part held-out for a final run), with a sample of 40 answers written to
+    reports/answers-<dataset>.md.
 
     --dataset crisis reports the crisis detector on the train, dev and frozen test splits of
     tests/eval/crisis/ (recall, urgent, French, false alarms, tier confusion, latency).
@@ -363,15 +370,24 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
         report = evaluate_counsel_chat(kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"),
                                        weights)
-        markdown, name = counsel_chat_markdown(report), "eval-counsel-chat"
+        from kb.evaluation.answers import counsel_chat_answers, metrics_markdown
+
+        report["answers"], report["answer_sample"] = counsel_chat_answers(kb, data, part)
+        markdown = counsel_chat_markdown(report) + "\n".join(
+            [f"## Answers to the {part} part, asked of our library", "", *metrics_markdown(report["answers"])])
+        name = "eval-counsel-chat"
     out.mkdir(parents=True, exist_ok=True)
+    sample = report.pop("answer_sample", None)
+    if sample:
+        (out / f"answers-{dataset}.md").write_text(sample, encoding="utf-8")
     (out / f"{name}.md").write_text(markdown, encoding="utf-8")
     (out / f"{name}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     if as_json:
         _emit(report)
     else:
         click.echo(markdown)
-        click.echo(f"reports written to {out / name}.md and .json")
+        click.echo(f"reports written to {out / name}.md and .json" +
+                   (f"; a sample of answers to {out / f'answers-{dataset}.md'}" if sample else ""))
 
 
 @cli.command()

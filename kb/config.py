@@ -55,6 +55,9 @@ class Settings:
     # Safety, directory and citations.
     region: str = "CA"
     practice_name: str = "Psychodynamic Therapy Collective"  # author of the library in copyable citations
+    # "How do I book?" is answered with this route (empty: choose a therapist and use their profile's contact).
+    booking_text: str = ""
+    booking_url: str = ""  # empty: the directory's own link
     therapists_file: str = "therapists.yaml"
     topics_file: str = "topics.yaml"
     # The website: HTTP API limits, quick exit, feedback and demand counters (never a question).

@@ -7,6 +7,7 @@ from functools import cached_property
 import numpy as np
 
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
+from kb.answering.directory_answer import answer_from_directory, directory_matches
 from kb.config import DEFAULT_MODEL, Settings
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
 from kb.errors import CrisisAnswerError, InputError, KBError
@@ -196,14 +197,19 @@ class KnowledgeBase:
                 if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
                     topic_scores.insert(0, (tid, 1.0))
         answer_text, citations = None, []
-        if relevant:
+        reply = None if crisis.detected or refusal else answer_from_directory(
+            text, self.directory, filters, self.settings.booking_text or "", self.settings.booking_url or "")
+        if relevant and reply is None:
             sources = {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
             if crisis_hits:
                 answer_text, citations = compose_lead(crisis_hits[0], self.settings.answer_sentences, sources)
             else:
                 answer_text, citations = compose(query, hits, self.passage_vectors, self.settings.answer_sentences,
-                                                 sources)
+                                                 sources, query_vec)
             relevant = bool(citations)
+        if reply is not None:  # a question about our therapists is answered from the directory's fields
+            hits = hits if relevant else []
+            answer_text, citations, relevant = reply.text, [], True
         if not relevant:
             notices.append(ABSTAIN_MESSAGE)
             answer_text, citations = None, []
@@ -212,9 +218,13 @@ class KnowledgeBase:
             labels = {t.id: t.label for t in self.topics}
             matches = match_therapists(self.directory.therapists, topic_scores, query_vec, self.profile_vectors,
                                        filters, labels)
+            if reply is not None:
+                matches = directory_matches(reply, self.directory.therapists, topic_scores, query_vec,
+                                            self.profile_vectors, labels)
         return Answer(query=text, text=answer_text, abstained=not relevant, citations=citations,
                       passages=hits if relevant else [], topics=[tid for tid, _ in topic_scores],
-                      therapists=matches, crisis=crisis, disclaimer=DISCLAIMER, notices=notices)
+                      therapists=matches, crisis=crisis, disclaimer=DISCLAIMER, notices=notices,
+                      from_directory=reply is not None)
 
 
 def _one_line(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""Hits -> a short extractive answer whose every sentence is quoted verbatim and cited, or an abstention."""
+"""Hits -> a short extractive answer: the most relevant contiguous span of one passage, quoted verbatim and cited."""
 
 from __future__ import annotations
 
@@ -7,30 +7,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.ingest.chunking import split_sentences
-from kb.models.embedders import Embedder
+from kb.answering.passage import Unit, passage_units, plain
+from kb.answering.readable import (MIN_WORDS, addressed_to_helper, asks_for_self, is_about_the_text, is_unfinished,
+                                   is_yes_no, unbalanced_quotes, word_count)
 from kb.errors import InputError
+from kb.ingest.sentences import LIST_MARKER
+from kb.models.embedders import Embedder
 from kb.records import Citation, Hit
 
 MAX_QUERY_CHARS = 2000
-MIN_WORDS = 6
-# Sentences about the article itself read oddly when quoted as an answer.
-_META = re.compile(r"^(this|the) (article|page|handout|worksheet|guide|section)\b|^in this (article|page|section)\b"
-                   r"|^(read on|see also|below,)", re.I)
+MAX_ITEMS = 6  # list items quoted under one lead-in; a longer list gives its most relevant ones, in order
+LONE_WORDS = 14  # a passage's only quotable sentence may stand alone when it is at least this long
 DISCLAIMER = ("This is educational information from our library, not therapy, diagnosis or an emergency "
               "service. If you are in crisis, call or text 9-8-8 (Canada and the US) or call 911.")
 ABSTAIN_MESSAGE = ("Our library doesn't have anything that answers this question well. You can browse the "
                    "topics below, or look through our therapist directory to talk with someone.")
-
-
-@dataclass
-class Candidate:
-    """A sentence of a retrieved passage that could go into the answer."""
-
-    hit: Hit
-    text: str  # verbatim from hit.chunk.text
-    position: int  # character offset in the passage, for reading order
-    relevance: float = 0.0
+# A span that opens on one of these leans on a sentence the reader has not seen.
+_LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
+                         r"instead|otherwise|here|there|both|another|the other|for (this|that) reason|even so|"
+                         r"in (this|that) case|as a result|at the same time|similarly|likewise|still)\b", re.I)
 
 
 def clean_query(query: str) -> tuple[str, list[str]]:
@@ -47,96 +42,226 @@ def clean_query(query: str) -> tuple[str, list[str]]:
     return text, notices
 
 
-def candidates(hits: list[Hit]) -> list[Candidate]:
-    """Whole, quotable sentences from the passages (no headings, questions or fragments)."""
-    out, seen = [], set()
-    for hit in hits:
-        text = hit.chunk.text
-        # Line by line, as the chunker does: a list's lead-in and its items are not one sentence.
-        spans = [span for line in re.finditer(r"[^\n]+", text)
-                 for span in split_sentences(line.group(0), line.start())]
-        for start, end in spans:
-            sentence = text[start:end].strip()
-            stripped = re.sub(r"^[-*]\s+", "", sentence)
-            start += len(sentence) - len(stripped)
-            words = stripped.split()
-            if (len(words) < MIN_WORDS or stripped.endswith(("?", ":")) or _META.search(stripped)
-                    or not stripped[0].isalnum() and stripped[0] not in "\"“'(" or stripped in seen):
-                continue
-            seen.add(stripped)
-            out.append(Candidate(hit, stripped, start))
+@dataclass
+class Span:
+    """What an answer quotes from one passage: sentences in the author's order (a lead-in, then its items)."""
+
+    hit: Hit
+    units: list[Unit]
+    indices: list[int]  # positions of the units in the passage's unit list
+    score: float = 0.0
+    relevance: float = 0.0  # mean similarity of its sentences to the question
+
+    def sentences(self) -> list[str]:
+        return [plain(u.text(self.hit.chunk.text)).strip() for u in self.units]
+
+
+@dataclass
+class Passage:
+    """A retrieved passage, split into sentences, with which of them may be quoted."""
+
+    hit: Hit
+    units: list[Unit]
+    quotable: list[bool]
+    texts: list[str]  # each unit as quoted (emphasis marks dropped)
+
+
+def read_passage(hit: Hit, for_self: bool) -> Passage:
+    """A hit's sentences and which may be quoted: no headings, notes about the page, or advice to a helper
+    when the visitor asks for themselves."""
+    units = passage_units(hit.chunk)
+    texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
+    quotable = [not (u.heading or not t or is_about_the_text(t) or (for_self and addressed_to_helper(t)))
+                for u, t in zip(units, texts)]
+    return Passage(hit, units, quotable, texts)
+
+
+def _text_spans(p: Passage, limit: int) -> list[list[int]]:
+    """Runs of 1..limit consecutive prose sentences that read on their own."""
+    out = []
+    n = len(p.units)
+    for i in range(n):
+        for j in range(i, min(n, i + limit)):
+            u, t = p.units[j], p.texts[j]
+            if u.item or not p.quotable[j] or is_yes_no(t) or is_unfinished(t) or t.endswith(":"):
+                break  # a list, a heading or a dangling lead-in ends the run
+            out.append(list(range(i, j + 1)))
     return out
 
 
-def select_sentences(query_vec: np.ndarray, cands: list[Candidate], vectors: np.ndarray, limit: int,
-                     diversity: float = 0.3, floor: float = 0.6) -> list[Candidate]:
-    """Maximal marginal relevance: relevant to the question, not repeating one another."""
-    if not cands:
-        return []
-    relevance = vectors @ query_vec
-    for cand, rel in zip(cands, relevance):
-        cand.relevance = float(rel) + 0.05 / cand.hit.rank  # a nudge toward higher-ranked passages
-    chosen: list[int] = []
-    best = max(c.relevance for c in cands)
-    while len(chosen) < limit:
-        scores = []
-        for i, cand in enumerate(cands):
-            if i in chosen:
-                continue
-            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
-            if redundancy > 0.9:
-                continue  # near-duplicate of a chosen sentence
-            scores.append(((1 - diversity) * cand.relevance - diversity * redundancy, i))
-        if not scores:
-            break
-        score, i = max(scores)
-        if len(chosen) >= 2 and cands[i].relevance < floor * best:
-            break
-        chosen.append(i)
-    return [cands[i] for i in chosen]
+def _list_spans(p: Passage, rel: np.ndarray) -> list[list[int]]:
+    """A list's lead-in (with the sentence before it in its paragraph) and its most relevant items."""
+    out = []
+    leads = sorted({u.lead_in for u in p.units if u.item and u.lead_in is not None})
+    for lead in leads:
+        if not p.quotable[lead] or is_yes_no(p.texts[lead]):
+            continue
+        items = [i for i, u in enumerate(p.units) if u.item and u.lead_in == lead]
+        lines: dict[int, list[int]] = {}
+        for i in items:
+            lines.setdefault(p.units[i].line, []).append(i)
+        groups = [g for g in lines.values() if all(p.quotable[i] for i in g)]
+        if not groups:
+            continue
+        if len(groups) > MAX_ITEMS:
+            best = sorted(groups, key=lambda g: -max(rel[i] for i in g))[:MAX_ITEMS]
+            groups = sorted(best, key=lambda g: g[0])
+        before = [lead - 1] if (lead > 0 and not p.units[lead - 1].item and p.quotable[lead - 1]
+                                and p.units[lead - 1].paragraph == p.units[lead].paragraph
+                                and not is_yes_no(p.texts[lead - 1])) else []
+        chosen = [i for g in groups for i in g]
+        out.append(before + [lead] + chosen)
+        if before:
+            out.append([lead] + chosen)
+    return out
 
 
-def order_for_reading(chosen: list[Candidate]) -> list[Candidate]:
-    """Keep sentences of one passage together, passages in order of their best sentence."""
-    first: dict[str, int] = {}
-    for n, cand in enumerate(chosen):
-        first.setdefault(cand.hit.chunk.id, n)
-    return sorted(chosen, key=lambda c: (first[c.hit.chunk.id], c.position))
+def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
+    """How well a span answers: its best and its average sentence, the passage's rank, and how it reads."""
+    values = rel[indices]
+    lead = p.units[indices[0]]
+    score = 0.5 * float(values.max()) + 0.5 * float(values.mean()) + 0.04 / p.hit.rank
+    score += 0.015 * min(len(indices), 4)  # a few sentences explain more than one
+    if len(indices) == 1:
+        score -= 0.06
+    first = p.texts[indices[0]]
+    if _LEANS_BACK.match(first):
+        start_of_paragraph = indices[0] == 0 or p.units[indices[0] - 1].paragraph != lead.paragraph
+        score -= 0.03 if start_of_paragraph else 0.06
+    return score
+
+
+def _readable(p: Passage, indices: list[int]) -> bool:
+    texts = [p.texts[i] for i in indices]
+    if unbalanced_quotes(" ".join(texts)):
+        return False
+    if len(indices) == 1 and not p.units[indices[0]].item:
+        return word_count(texts[0]) >= LONE_WORDS
+    for i in indices:  # a short sentence needs a neighbour of its own paragraph ("It passes." alone is a fragment)
+        unit = p.units[i]
+        if not unit.item and word_count(p.texts[i]) < MIN_WORDS and \
+                not any(j != i and p.units[j].paragraph == unit.paragraph for j in indices):
+            return False
+    return word_count(" ".join(texts)) >= 2 * MIN_WORDS
+
+
+def best_spans(query_vec: np.ndarray, passages: list[Passage], vectors: list[np.ndarray], limit: int) -> list[Span]:
+    """Every readable span of every passage, best first."""
+    spans = []
+    for p, vecs in zip(passages, vectors):
+        if not len(p.units):
+            continue
+        rel = vecs @ query_vec
+        for indices in _text_spans(p, limit) + _list_spans(p, rel):
+            if _readable(p, indices):
+                spans.append(Span(p.hit, [p.units[i] for i in indices], indices, _score(p, indices, rel),
+                                  float(rel[indices].mean())))
+    return sorted(spans, key=lambda s: (-s.score, s.hit.rank, s.indices[0]))
+
+
+def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limit: int) -> Span | None:
+    """A span of another passage that adds to the first: nearly as relevant, and saying something else."""
+    mine = vectors[first.hit.chunk.id][first.indices]
+    for span in spans:
+        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.03:
+            continue
+        if len(span.indices) + len(first.indices) > limit + 3 or span.relevance < first.relevance:
+            continue
+        theirs = vectors[span.hit.chunk.id][span.indices]
+        if float((theirs @ mine.T).max()) > 0.8:
+            continue  # says what the first span says
+        if set(span.sentences()) & set(first.sentences()):
+            continue  # overlapping passages of one article
+        return span
+    return None
+
+
+def render(span: Span, n: int) -> str:
+    """A span as answer text: each sentence followed by its marker, list items on lines of their own."""
+    out, prev = [], None
+    for unit, sentence in zip(span.units, span.sentences()):
+        if unit.item and (prev is None or unit.line != prev.line):
+            sep = "\n- "
+        elif prev is None:
+            sep = ""
+        elif unit.paragraph != prev.paragraph:
+            sep = "\n\n"
+        elif unit.line != prev.line:
+            sep = "\n"
+        else:
+            sep = " "
+        out.append(f"{sep}{sentence} [{n}]")
+        prev = unit
+    return "".join(out).lstrip("\n")
+
+
+def _citation(span: Span, n: int, source_urls: dict[str, str] | None) -> Citation:
+    chunk, parts = span.hit.chunk, []
+    for k, (index, sentence) in enumerate(zip(span.indices, span.sentences())):
+        parts.append(sentence if k == 0 else (" " if index == span.indices[k - 1] + 1 else " … ") + sentence)
+    return Citation(n=n, doc_id=chunk.doc_id, title=span.hit.title, section=chunk.section, page=chunk.page,
+                    url=span.hit.url, quote="".join(parts), chunk_id=chunk.id,
+                    source_url=(source_urls or {}).get(chunk.doc_id, ""))
+
+
+def _answer(spans: list[Span], source_urls: dict[str, str] | None) -> tuple[str, list[Citation]]:
+    citations = [_citation(span, n, source_urls) for n, span in enumerate(spans, 1)]
+    return "\n\n".join(render(span, n) for n, span in enumerate(spans, 1)), citations
 
 
 def compose(query: str, hits: list[Hit], embedder: Embedder, limit: int = 4,
-            source_urls: dict[str, str] | None = None) -> tuple[str, list[Citation]]:
-    """The answer text with [n] markers and its citations (one per passage used)."""
-    cands = candidates(hits)
-    if not cands:
+            source_urls: dict[str, str] | None = None, query_vec: np.ndarray | None = None) -> tuple[str, list[Citation]]:
+    """The answer text with [n] markers and its citations: one passage's best span, sometimes a second's.
+
+    query_vec: the question's vector when the caller has it (saves embedding the question again).
+    """
+    for_self = asks_for_self(query)
+    passages = [read_passage(h, for_self) for h in hits]
+    texts = [t for p in passages for t in p.texts]
+    if not texts:
         return "", []
-    vectors = embedder.embed([query] + [c.text for c in cands])
-    chosen = order_for_reading(select_sentences(vectors[0], cands, vectors[1:], limit))
-    citations: dict[str, Citation] = {}
-    parts = []
-    for cand in chosen:
-        chunk = cand.hit.chunk
-        if chunk.id not in citations:
-            citations[chunk.id] = Citation(n=len(citations) + 1, doc_id=chunk.doc_id, title=cand.hit.title,
-                                           section=chunk.section, page=chunk.page, url=cand.hit.url,
-                                           quote=cand.text, chunk_id=chunk.id,
-                                           source_url=(source_urls or {}).get(chunk.doc_id, ""))
-        else:
-            citations[chunk.id].quote += " … " + cand.text
-        parts.append(f"{cand.text} [{citations[chunk.id].n}]")
-    return " ".join(parts), list(citations.values())
+    embedded = embedder.embed(texts if query_vec is not None else [query] + texts)
+    if query_vec is None:
+        query_vec, embedded = embedded[0], embedded[1:]
+    vectors, at = [], 0
+    for p in passages:
+        vectors.append(embedded[at:at + len(p.texts)])
+        at += len(p.texts)
+    spans = best_spans(query_vec, passages, vectors, max(2, limit))
+    if not spans:
+        return "", []
+    chosen = [spans[0]]
+    second = _second(spans[0], spans, {p.hit.chunk.id: v for p, v in zip(passages, vectors)}, limit)
+    if second is not None:
+        chosen.append(second)
+    return _answer(chosen, source_urls)
 
 
 def compose_lead(hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = None) -> tuple[str, list[Citation]]:
-    """The first quotable sentences of one passage, in order, with its citation (the crisis answer)."""
-    chosen = candidates([hit])[:limit]
-    if not chosen:
-        return "", []
-    chunk = hit.chunk
-    citation = Citation(n=1, doc_id=chunk.doc_id, title=hit.title, section=chunk.section, page=chunk.page,
-                        url=hit.url, quote=" … ".join(c.text for c in chosen), chunk_id=chunk.id,
-                        source_url=(source_urls or {}).get(chunk.doc_id, ""))
-    return " ".join(f"{c.text} [1]" for c in chosen), [citation]
+    """The opening of one passage, in order, with its citation (the crisis answer): its first readable span."""
+    p = read_passage(hit, for_self=False)
+    for start in range(len(p.units)):
+        if not p.quotable[start] or p.units[start].item:
+            continue
+        indices = []
+        for i in range(start, len(p.units)):
+            u, t = p.units[i], p.texts[i]
+            if not p.quotable[i] or len(indices) >= limit and not u.item:
+                break
+            if u.item and (u.lead_in is None or u.lead_in not in indices):
+                break
+            if is_unfinished(t) and not u.item or is_yes_no(t):
+                break
+            indices.append(i)
+            if t.endswith(":") and not (i + 1 < len(p.units) and p.units[i + 1].item):
+                indices.pop()
+                break
+        while indices and p.texts[indices[-1]].endswith(":"):
+            indices.pop()  # a lead-in whose list did not fit
+        if indices and _readable(p, indices):
+            span = Span(hit, [p.units[i] for i in indices], indices)
+            return _answer([span], source_urls)
+    return "", []
 
 
 def is_relevant(hits: list[Hit], threshold: float) -> bool:
@@ -148,17 +273,20 @@ _CITED = re.compile(r"(.+?)\s\[(\d+)\](?:\s|$)", re.S)
 
 
 def cited_sentences(text: str) -> list[tuple[str, int]]:
-    """(sentence, citation number) pairs of an answer text, for checking faithfulness."""
+    """(sentence, citation number) pairs of an answer text, for checking faithfulness; a list item keeps its
+    "- " marker."""
     return [(m.group(1).strip(), int(m.group(2))) for m in _CITED.finditer(text)]
 
 
 def is_faithful(text: str | None, citations: list[Citation], passages: list[Hit]) -> bool:
-    """Every sentence of the answer appears verbatim in the passage its marker cites."""
+    """Every sentence of the answer appears verbatim in the passage its marker cites (emphasis marks aside)."""
     if not text:
         return True
     by_n = {c.n: c for c in citations}
-    chunks = {h.chunk.id: h.chunk.text for h in passages}
+    chunks = {h.chunk.id: plain(h.chunk.text) for h in passages}
     pairs = cited_sentences(text)
     if _CITED.sub("", text).strip():
         return False  # text that no marker cites
-    return bool(pairs) and all(n in by_n and sentence in chunks.get(by_n[n].chunk_id, "") for sentence, n in pairs)
+    return bool(pairs) and all(
+        n in by_n and plain(LIST_MARKER.sub("", sentence, count=1)) in chunks.get(by_n[n].chunk_id, "")
+        for sentence, n in pairs)

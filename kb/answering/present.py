@@ -22,7 +22,8 @@ def answer_as_text(answer: Answer) -> str:
     for notice in answer.notices:
         lines.append(textwrap.fill(notice, 100))
     if answer.text:
-        lines.append(textwrap.fill(answer.text, 100))
+        for part in answer.text.split("\n"):  # a quoted list keeps one item per line
+            lines.append(textwrap.fill(part, 100, subsequent_indent="  " if part.startswith("- ") else ""))
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:

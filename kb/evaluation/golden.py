@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kb.answering.compose import is_faithful
+from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
 from kb.errors import InputError
 from kb.knowledge_base import KnowledgeBase
 from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
@@ -118,11 +119,13 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     specialties = {s for t in kb.directory.therapists for s in t.specialties}
     faithful = answered = matched = matchable = 0
     misses: list[str] = []
+    checks = []
     for item in items:
         if item.kind == "off-topic":
             continue
         answer = kb.ask(item.question)
-        if answer.text:
+        checks.append(check_answer(item.question, answer))
+        if answer.text and not answer.from_directory:  # a directory answer quotes no passage
             answered += 1
             ok = is_faithful(answer.text, answer.citations, answer.passages)
             faithful += ok
@@ -135,6 +138,8 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     report["faithfulness"] = {"answers": answered, "faithful": faithful,
                               "rate": faithful / answered if answered else 1.0, "unfaithful_ids": misses}
     report["matching"] = {"questions": matchable, "hit@3": matched / matchable if matchable else 0.0}
+    report["answers"] = answer_metrics(checks)
+    report["answer_sample"] = sample_markdown("Answers: golden set (all but off-topic)", sample(checks))
     from kb.evaluation.crisis import evaluate_crisis
 
     report["crisis"] = evaluate_crisis(kb.detect_crisis, [asdict(i) for i in items])
@@ -159,6 +164,7 @@ def golden_markdown(report: dict[str, Any]) -> str:
              f"threshold {ab['threshold']}: precision {ab['precision']:.3f}, recall {ab['recall']:.3f}", "",
              "## Answers", "",
              f"citation faithfulness: {fa['faithful']}/{fa['answers']} = {fa['rate']:.3f}", "",
+             *(metrics_markdown(report["answers"]) if "answers" in report else []),
              "## Therapist matching", "",
              f"top-3 includes a specialist in an expected topic: {ma['hit@3']:.3f} of {ma['questions']} questions", ""]
     crisis = report.get("crisis") or {}

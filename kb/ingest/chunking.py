@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from kb.ingest.sentences import sentence_spans
 from kb.records import Chunk, Document
 
 TokenCounter = Callable[[str], int]
@@ -117,7 +118,7 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
             digest = hashlib.sha1(f"{key}\x00{seen[key]}".encode()).hexdigest()[:16]
             chunks.append(Chunk(id=digest, doc_id=doc.id, ordinal=len(chunks), text=text, section=section,
                                 start=start, end=end, page=_page(doc, start),
-                                embed_text=prefix + re.sub(r"\s+", " ", text)))
+                                embed_text=prefix + re.sub(r"\s+", " ", text), sentences=sentence_spans(text)))
     return chunks
 
 

@@ -93,12 +93,13 @@ def highlight(text: str, terms: set[str]) -> str:
 
 
 def answer_markdown(text: str, anchor: str = "source-") -> str:
-    """The answer, escaped, with each [n] marker a link to the passage card anchored at #source-n."""
-    pieces = _MARKER.split(text)
-    out = []
-    for i, piece in enumerate(pieces):
-        out.append(f"[\\[{piece}\\]](#{anchor}{piece})" if i % 2 else escape_markdown(piece))
-    return "".join(out)
+    """The answer, escaped, with each [n] marker a link to the passage card anchored at #source-n; a quoted list
+    stays a list ("- " lines) and paragraphs stay apart."""
+    def line(part: str) -> str:
+        pieces = _MARKER.split(part)
+        return "".join(f"[\\[{p}\\]](#{anchor}{p})" if i % 2 else escape_markdown(p) for i, p in enumerate(pieces))
+
+    return "\n".join("- " + line(raw[2:]) if raw.startswith("- ") else line(raw) for raw in text.split("\n"))
 
 
 def phone_links(action: str) -> str:

@@ -1,0 +1,60 @@
+"""What reads badly when quoted as an answer: fragments, headings, lone yes/no, lines written to a helper."""
+
+from __future__ import annotations
+
+import re
+
+MIN_WORDS = 6  # a sentence shorter than this does not stand alone
+_YES_NO = re.compile(r"^(?:yes|no|not always|not necessarily|absolutely|of course|sometimes)\b[\s\W]*$", re.I)
+_CLOSERS = "\"'”’)]*_"
+_ENDS = (".", "!", "?", "…", ":")
+# Sentences about the article itself read oddly when quoted as an answer.
+_META = re.compile(r"^(this|the) (article|page|handout|worksheet|guide|section)\b|^in this (article|page|section)\b"
+                   r"|^(read on|see also|below,)", re.I)
+_HELPED = (r"(?:them|him|her|the person|your (?:friend|partner|child|teen|teenager|son|daughter|loved one|parent"
+           r"|family member|relative))")
+# Advice to someone helping another person ("Let them talk...") is not written for a visitor asking for themselves.
+_TO_HELPER = re.compile(
+    rf"^(?:let|ask|tell|help|encourage|remind|reassure|listen to|offer|invite|support|give|stay with|check in with"
+    rf"|thank|believe|praise|comfort|gently ask|try asking) {_HELPED}\b"
+    r"|^(?:if|when) (?:your|a) (?:friend|loved one|partner|child|teen|teenager|son|daughter|family member|relative)\b"
+    r"|^(?:if|when) someone you (?:love|care about)\b", re.I)
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:my|our) (?:\w+ )?(?:friend|partner|husband|wife|boyfriend|girlfriend|spouse|son|daughter|child|children"
+    r"|kids?|teen|teenager|mom|mum|mother|dad|father|parents?|sister|brother|sibling|family|fianc\w*|ex|roommate"
+    r"|co-?worker|colleague|boss|client|student|patient|grand\w+|loved one|niece|nephew|cousin|aunt|uncle)\b"
+    r"|\b(?:someone|somebody|a friend|a loved one|he|she|him|his)\b", re.I)
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"\w+", text))
+
+
+def unbalanced_quotes(text: str) -> bool:
+    """Straight double quotes that do not pair up, or curly ones that open without closing."""
+    return text.count('"') % 2 == 1 or text.count("“") != text.count("”")
+
+
+def is_yes_no(sentence: str) -> bool:
+    """ "No.", "Yes!", "Not always." : a reply to a question the visitor may not have asked."""
+    return bool(_YES_NO.match(sentence.strip()))
+
+
+def is_unfinished(sentence: str) -> bool:
+    """A sentence without an end mark (cut by a page break or a budget, or a label)."""
+    return not sentence.rstrip().rstrip(_CLOSERS).endswith(_ENDS)
+
+
+def is_about_the_text(sentence: str) -> bool:
+    """ "This article explains...", "See also ...": about the page, not about the question."""
+    return bool(_META.search(sentence.strip()))
+
+
+def addressed_to_helper(sentence: str) -> bool:
+    """Advice to someone helping another person: "Let them talk", "If your friend tells you..."."""
+    return bool(_TO_HELPER.search(sentence.strip().lstrip("*_ ")))
+
+
+def asks_for_self(question: str) -> bool:
+    """Whether a question is about the person asking, with no one else in it."""
+    return not _SOMEONE_ELSE.search(question)
