@@ -47,8 +47,6 @@ def test_sanitized_markdown_has_no_raw_html_and_no_images(text):
     assert not kinds & {"html_block", "html_inline", "image"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 7: sanitize_markdown keeps '[y]( javascript:... )'; the "
-                                       "markdown-it sanitizer (another engineer's) fixes it; then drop this mark")
 @FAST
 @given(hostile_text)
 @example("[y]( javascript:alert(2) )")

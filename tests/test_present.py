@@ -28,7 +28,7 @@ def test_the_markdown_export_has_the_answer_each_source_with_its_quote_and_the_r
     text = answer_as_markdown(answer(), references)
     lines = text.splitlines()
     assert lines[0] == "# Why does my boss upset me so much?"
-    assert answer().text in lines
+    assert "A manager's brief email can feel like a harsh judgement. \\[1\\] Grief comes in waves. \\[2\\]" in lines
     assert '1. **Transference in everyday life**, section "At work"' in lines
     assert "2. **Grief handout**, p. 2" in lines
     assert "   > A manager's brief email can feel like a harsh judgement." in lines
@@ -42,6 +42,27 @@ def test_the_markdown_export_without_references_or_answer_still_carries_the_disc
     none = answer_as_markdown(answer(text=None, abstained=True, citations=[]))
     assert "_The library has no answer to this question._" in none and "## Sources" not in none
     assert none.rstrip().endswith(f"_{DISCLAIMER}_")
+
+
+def test_the_markdown_export_escapes_every_title_quote_and_question():
+    hostile = "<script>alert(1)</script> **loud** [x](javascript:alert(1)) ![p](https://evil.example/p.png)"
+    cited = Citation(1, "h", hostile, hostile, None, "/library?doc=h", hostile, "h#1")
+    text = answer_as_markdown(answer(query=hostile, text=hostile + " [1]\n- " + hostile, citations=[cited]),
+                              {1: hostile})
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": True})
+    md.validateLink = lambda url: True
+    tokens, kinds = md.parse(text), set()
+    while tokens:
+        token = tokens.pop()
+        kinds.add(token.type)
+        tokens.extend(token.children or [])
+    assert not kinds & {"html_block", "html_inline", "image", "link_open"}
+    assert "<script" not in text and "**<" not in text
+    assert "1. **&lt;script&gt;alert(1)&lt;/script&gt; \\*\\*loud\\*\\*" in text
+    assert md.render(text).count("&lt;script&gt;") == 7  # shown as text: question, answer, item, title, section,
+    # quote, reference
 
 
 def test_crisis_resources_come_first_in_both_renderings():

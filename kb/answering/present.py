@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from kb.records import Answer, Crisis
@@ -42,23 +43,50 @@ def answer_as_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+_INLINE = re.compile(r"([\\`*_\[\]~|])")
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text as Markdown any viewer shows literally: no HTML (entities), no marks, links or line-start
+    block syntax; one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _INLINE.sub(r"\\\1", text)
+    match = _LINE_START.match(text)
+    if not match:
+        return text
+    if match.group(2)[0].isdigit():  # "1." would start a list: escape the dot
+        return text[:match.end()] + "\\" + text[match.end():]
+    return text[:match.start(2)] + "\\" + text[match.start(2):]
+
+
 def answer_as_markdown(answer: Answer, references: dict[int, str] | None = None) -> str:
     """A Markdown export of an answer with its citations (clinician view download).
 
-    references: an APA-style reference per citation number, listed after the sources when given.
+    Every piece of text in it (question, answer, titles, sections, quotes, references) is escaped, so the file
+    is safe in any Markdown viewer. references: an APA-style reference per citation number, listed after the
+    sources when given.
     """
-    out = [f"# {answer.query}", ""]
+    out = [f"# {markdown_text(answer.query)}", ""]
     if answer.crisis.detected:
-        out += ["**If you are in crisis:** " + "; ".join(f"{r.name}: {r.action}" for r in answer.crisis.resources), ""]
-    out += [answer.text or "_The library has no answer to this question._", ""]
+        resources = "; ".join(f"{markdown_text(r.name)}: {markdown_text(r.action)}" for r in answer.crisis.resources)
+        out += ["**If you are in crisis:** " + resources, ""]
+    if answer.text:  # a quoted list keeps one item per line
+        out += ["- " + markdown_text(part[2:]) if part.startswith("- ") else markdown_text(part)
+                for part in answer.text.split("\n")]
+    else:
+        out.append("_The library has no answer to this question._")
+    out.append("")
     if answer.citations:
         out += ["## Sources", ""]
         for c in answer.citations:
-            where = f", section \"{c.section}\"" if c.section else ""
+            where = f", section \"{markdown_text(c.section)}\"" if c.section else ""
             page = f", p. {c.page}" if c.page else ""
-            out += [f"{c.n}. **{c.title}**{where}{page}", "", f"   > {c.quote}", ""]
-        listed = [f"[{c.n}] {references[c.n]}" for c in answer.citations if references and c.n in references]
+            out += [f"{c.n}. **{markdown_text(c.title)}**{where}{page}", "", f"   > {markdown_text(c.quote)}", ""]
+        listed = [f"[{c.n}] {markdown_text(references[c.n])}" for c in answer.citations
+                  if references and c.n in references]
         if listed:
             out += ["## References", ""] + [line + "\n" for line in listed]
-    out += [f"_{answer.disclaimer}_", ""]
+    out += [f"_{markdown_text(answer.disclaimer)}_", ""]
     return "\n".join(out)

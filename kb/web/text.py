@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
 from kb.retrieval.bm25 import tokenize
 from kb.config import Settings
 from kb.ingest.loaders import clean_markdown, split_front_matter
@@ -25,10 +28,8 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&^=])")
 _WORD = re.compile(r"\w+")
 _MARKER = re.compile(r"\[(\d+)\]")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_HTML = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.S)
-_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^<>\s]+)>")
-_INLINE_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(([^)\s]*)(?:\s+\"[^\"\n]*\")?\)")
-_REF_DEF = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M)
+# What GFM would turn into a link even in escaped text; a word joiner (invisible) after each keeps it text.
+_UNLINK = re.compile(r":(?=//)|\bwww(?=\.)|@", re.I)
 _URL = re.compile(r"https?://[^\s<>\"'()]+")
 # Words a question is made of but an answer is not about (BM25's own stopword list is short).
 _QUIET = frozenset("""i me my mine myself you your we our us he she him her his its them what why how when where
@@ -38,18 +39,41 @@ _PHONE = re.compile(r"\b\d(?:-?\d){2,}\b")
 
 
 def escape_markdown(text: str) -> str:
-    """Text that st.markdown shows literally: every Markdown, LaTeX and directive character escaped."""
+    """Text that st.markdown shows literally: every Markdown, LaTeX and directive character escaped, and web
+    addresses kept from becoming live links (GFM links bare addresses after escapes are read)."""
+    return _escape(_UNLINK.sub("\\g<0>\u2060", str(text)))
+
+
+def _escape(text: str) -> str:
+    """Text with every Markdown, LaTeX and directive character escaped (a link's label: no autolinks there)."""
     return _SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", str(text)))
 
 
+def _balanced(url: str) -> bool:
+    depth = 0
+    for c in url:
+        depth += (c == "(") - (c == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def safe_url(url: str) -> str | None:
-    """The url if it is http(s) with a host, mailto:, tel: or an in-app path; otherwise None."""
+    """The url if it is http(s) with a host, mailto:, tel: or an in-app path; otherwise None.
+
+    Parentheses are allowed only when balanced (a Wikipedia address), so the url can stand in a Markdown link.
+    """
     url = str(url or "").strip()
-    if not url or any(c.isspace() or c in "<>\"'()\\`" or ord(c) < 32 for c in url):
+    if not url or any(c.isspace() or c in "<>\"'\\`" or ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    if not _balanced(url):
         return None
     if url.startswith("/") and not url.startswith("//"):
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[": not an address
+        return None
     if parts.scheme in ("http", "https") and parts.netloc:
         return url
     if parts.scheme in ("mailto", "tel") and parts.path:
@@ -60,7 +84,7 @@ def safe_url(url: str) -> str | None:
 def link(label: str, url: str) -> str:
     """A Markdown link with an escaped label, or just the escaped label when the url is not safe."""
     target = safe_url(url)
-    return f"[{escape_markdown(label)}]({target})" if target else escape_markdown(label)
+    return f"[{_escape(label)}]({target})" if target else escape_markdown(label)
 
 
 def linkify(text: str) -> str:
@@ -122,22 +146,131 @@ def apa_citation(doc: Document, section: str = "", practice: str = PRACTICE_NAME
     return f"{practice}. ({year}). {title} In {LIBRARY_NAME}. Retrieved from {article_url(doc.id, section)}"
 
 
+# CommonMark plus GFM tables and strikethrough, as st.markdown reads it; raw HTML is parsed so it can be escaped,
+# and every link is kept for safe_url to judge (markdown-it's own check would turn unsafe ones into text anyway).
+_MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+_MD.validateLink = lambda url: True
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_FENCE_INFO = re.compile(r"[A-Za-z0-9_+-]{1,30}")
+
+
 def sanitize_markdown(body: str) -> str:
-    """Corpus Markdown made safe for st.markdown: no raw HTML, no images, only safe links, no LaTeX."""
-    body = _AUTOLINK.sub(r"\1", body)
-    body = _HTML.sub("", body)
-    body = _REF_DEF.sub("", body)
+    """Corpus Markdown made safe for st.markdown: parsed, then written back with raw HTML escaped, images as
+    their alt text, only safe links (safe_url), and no LaTeX or directives."""
+    return _Writer().document(_MD.parse(str(body)))
 
-    def relink(m: re.Match) -> str:
-        label = m.group(2)
-        if m.group(1):  # an image: its alt text only, never a request for the picture
-            return escape_markdown(label)
-        target = safe_url(m.group(3))
-        return f"[{label}]({target})" if target else label
 
-    body = _INLINE_LINK.sub(relink, body)
-    body = body.replace("![", "!\\[").replace("<", "\\<")  # leftover images and autolinks become text
-    return re.sub(r"(?<!\\)\$", r"\\$", body)
+def _html_text(html: str) -> str:
+    """Raw HTML shown as the text it is (comments are an author's notes and are dropped)."""
+    return escape_markdown(_COMMENT.sub("", html)).replace("\\<", "&lt;").replace("\\>", "&gt;")
+
+
+def _plain(node: SyntaxTreeNode) -> str:
+    """The words of an inline node, without marks (an image's alt text, a heading's path)."""
+    if node.type in ("text", "code_inline"):
+        return node.content
+    if node.type in ("softbreak", "hardbreak"):
+        return " "
+    return "".join(_plain(child) for child in node.children)
+
+
+class _Writer:
+    """Markdown from markdown-it's syntax tree, escaping everything that is text."""
+
+    def __init__(self) -> None:
+        self.in_link = 0
+        self.in_table = False
+
+    def document(self, tokens: list) -> str:
+        return "\n\n".join(b for b in (self.block(n) for n in SyntaxTreeNode(tokens).children) if b.strip()) + "\n"
+
+    def blocks(self, nodes, tight: bool = False) -> str:
+        return ("\n" if tight else "\n\n").join(b for b in (self.block(n) for n in nodes) if b.strip())
+
+    def block(self, node: SyntaxTreeNode) -> str:
+        kind = node.type
+        if kind == "paragraph":
+            return self.inline(node.children[0]) if node.children else ""
+        if kind == "heading":
+            return "#" * int(node.tag[1]) + " " + (self.inline(node.children[0]) if node.children else "")
+        if kind in ("bullet_list", "ordered_list"):
+            return self.listing(node)
+        if kind == "blockquote":
+            return "\n".join("> " + line if line else ">" for line in self.blocks(node.children).split("\n"))
+        if kind in ("fence", "code_block"):
+            return self.code(node.content, node.info if kind == "fence" else "")
+        if kind == "hr":
+            return "---"
+        if kind == "html_block":
+            return _html_text(node.content)
+        if kind == "table":
+            return self.table(node)
+        return self.blocks(node.children)  # anything else: its contents
+
+    def listing(self, node: SyntaxTreeNode) -> str:
+        tight = all(p.hidden for item in node.children for p in item.children if p.type == "paragraph")
+        start = int(node.attrs.get("start", 1)) if node.type == "ordered_list" else 0
+        items = []
+        for i, item in enumerate(node.children):
+            marker = f"{start + i}{node.markup} " if node.type == "ordered_list" else f"{node.markup} "
+            lines = self.blocks(item.children, tight).split("\n")
+            items.append("\n".join([marker + lines[0]] + [" " * len(marker) + ln if ln else "" for ln in lines[1:]]))
+        return ("\n" if tight else "\n\n").join(items)
+
+    @staticmethod
+    def code(content: str, info: str) -> str:
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", content)), default=0))
+        lang = info.split()[0] if info.split() and _FENCE_INFO.fullmatch(info.split()[0]) else ""
+        return f"{fence}{lang}\n{content.rstrip(chr(10))}\n{fence}"
+
+    def table(self, node: SyntaxTreeNode) -> str:
+        rows, aligns = [], []
+        self.in_table = True
+        for part in node.children:  # thead, tbody
+            for row in part.children:
+                cells = [self.inline(cell.children[0]) if cell.children else "" for cell in row.children]
+                rows.append("| " + " | ".join(cells) + " |")
+                if part.type == "thead":
+                    aligns = [str(cell.attrs.get("style", "")) for cell in row.children]
+                    rows.append("| " + " | ".join({"text-align:left": ":---", "text-align:right": "---:",
+                                                   "text-align:center": ":---:"}.get(a, "---") for a in aligns) + " |")
+        self.in_table = False
+        return "\n".join(rows)
+
+    def inline(self, node: SyntaxTreeNode) -> str:
+        return "".join(self.span(child) for child in node.children)
+
+    def span(self, node: SyntaxTreeNode) -> str:
+        kind = node.type
+        if kind == "text":
+            return _escape(node.content) if self.in_link else linkify(node.content)
+        if kind == "softbreak":
+            return "\n"
+        if kind == "hardbreak":
+            return "\\\n"
+        if kind == "code_inline":
+            return self.code_span(node.content)
+        if kind == "html_inline":
+            return _html_text(node.content)
+        if kind == "image":  # never a request for the picture: its alt text
+            return escape_markdown(_plain(node))
+        marks = {"em": "*", "strong": "**", "s": "~~"}
+        if kind in marks:
+            return marks[kind] + self.inline(node) + marks[kind]
+        if kind == "link":
+            self.in_link += 1
+            label = self.inline(node)
+            self.in_link -= 1
+            target = safe_url(node.attrs.get("href", ""))
+            return f"[{label}]({target})" if target and label.strip() else label
+        return self.inline(node)
+
+    def code_span(self, content: str) -> str:
+        if self.in_table:
+            content = content.replace("|", "\\|")
+        ticks = "`" * (1 + max((len(r) for r in re.findall(r"`+", content)), default=0))
+        pad = " " if content.startswith(("`", " ")) or content.endswith(("`", " ")) else ""
+        return f"{ticks}{pad}{content}{pad}{ticks}"
 
 
 def plain_to_markdown(text: str) -> str:
@@ -173,29 +306,59 @@ def article_source(corpus: Path, doc: Document) -> tuple[str, bool]:
 
 
 def article_sections(text: str, title: str, is_markdown: bool) -> list[Section]:
-    """Split an article at its headings; the H1 that repeats the title is dropped, as in chunk paths."""
-    sections = [Section(0, "", "", "")]
+    """Split an article at its headings; the H1 that repeats the title is dropped, as in chunk paths.
+
+    Markdown is split where markdown-it finds top-level headings (ATX or setext, never inside code) and each
+    part is sanitised with the whole article's reference definitions; cleaned text is split at its "# " lines.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    references: dict = {}
+    headings = _markdown_headings(lines, references) if is_markdown else _plain_headings(lines)
+    sections, parts = [Section(0, "", "", "")], [[]]  # parts: the (first, end) line ranges of each body
     stack: list[tuple[int, str]] = []
-    bodies: list[list[str]] = [[]]
-    in_fence = False
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line.strip().startswith("```"):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if not match:
-            bodies[-1].append(line)
-            continue
-        level, heading = len(match.group(1)), clean_markdown(match.group(2)).strip()
+    pos = 0
+    for level, heading, first, after in headings:
+        parts[-1].append((pos, first))
+        pos = after
         stack = [(lv, h) for lv, h in stack if lv < level] + [(level, heading)]
         if heading == title.strip() and (level == 1 or len(sections) == 1):
             continue  # the title again (PDFs may set it at any level): the page shows it already
         path = " > ".join(h for lv, h in stack if not (lv == 1 and h == title.strip()))
         sections.append(Section(level, heading, path, ""))
-        bodies.append([])
-    for section, lines in zip(sections, bodies):
-        raw = "\n".join(lines).strip()
-        section.body = sanitize_markdown(raw) if is_markdown else plain_to_markdown(raw)
+        parts.append([])
+    parts[-1].append((pos, len(lines)))
+    for section, ranges in zip(sections, parts):
+        raw = "\n\n".join("\n".join(lines[a:b]) for a, b in ranges).strip()
+        if is_markdown:
+            section.body = _Writer().document(_MD.parse(raw, {"references": dict(references)})).strip() if raw else ""
+        else:
+            section.body = plain_to_markdown(raw)
     return [s for s in sections if s.level or s.body]
+
+
+def _markdown_headings(lines: list[str], references: dict) -> list[tuple[int, str, int, int]]:
+    """(level, plain heading, first line, line after) of each top-level heading; fills references."""
+    env: dict = {}
+    tokens = _MD.parse("\n".join(lines), env)
+    references.update(env.get("references", {}))
+    found = []
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0 and token.map:
+            heading = " ".join(_plain(SyntaxTreeNode([tokens[i + 1]])).split())
+            found.append((int(token.tag[1]), heading, token.map[0], token.map[1]))
+    return found
+
+
+def _plain_headings(lines: list[str]) -> list[tuple[int, str, int, int]]:
+    """The same for cleaned text (HTML, PDF, plain text), whose headings are "# " lines."""
+    found, in_fence = [], False
+    for i, line in enumerate(lines):
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            found.append((len(match.group(1)), clean_markdown(match.group(2)).strip(), i, i + 1))
+    return found
 
 
 def find_section(sections: list[Section], path: str) -> int | None:
