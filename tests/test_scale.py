@@ -60,25 +60,24 @@ def test_synthetic_bm25_weights_are_bm25s_weights(base):
         assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_lexical_top_n_read_in_rounds_equals_scoring_every_chunk(base, monkeypatch):
-    monkeypatch.setattr(bm25_module, "EXACT_POSTINGS", 0)  # force the threshold algorithm on a small index
+def test_lexical_top_n_equals_scoring_every_chunk_when_words_fit_the_budget(base):
     index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
     for query in QUESTIONS:
-        word_ids = index.query_ids(query)
         full = index.scores(query, 3000)
         for n in (1, 5, 40):
-            top = index.top(word_ids, n)
+            top = index.top(index.query_ids(query), n)
             expected = np.sort(full[full > 0])[::-1][:n]
-            assert np.allclose(top.scores, expected, rtol=1e-6), query
+            assert np.array_equal(top.scores, expected), query
             assert top.exact
 
 
-def test_lexical_top_n_stops_at_the_depth_cap_and_says_so(base, monkeypatch):
-    monkeypatch.setattr(bm25_module, "EXACT_POSTINGS", 0)
-    monkeypatch.setattr(bm25_module, "MAX_DEPTH", 1)
+def test_a_common_word_past_the_budget_gives_exact_scores_and_a_bound(base, monkeypatch):
+    monkeypatch.setattr(bm25_module, "WORD_BUDGET", 40)
     index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
-    top = index.top(index.query_ids("transference parent relationships"), 50)
+    ids = index.query_ids("transference parent relationships feelings")
+    top = index.top(ids, 20)
     assert not top.exact and top.floor > 0
+    assert np.allclose(top.scores, index.scores_of(ids, top.positions))  # the scores are exact, the list may not be
 
 
 def test_a_query_without_indexed_words_finds_nothing(base):
@@ -114,18 +113,31 @@ def test_rrf_search_matches_rank_fusion_of_every_chunk(base, small):
         assert ids(searcher.search(query, k=5, topics=["sleep"])) == exact(searcher, query, 5, topics=["sleep"])
 
 
-def test_an_hnsw_index_finds_the_exact_neighbours_on_a_small_corpus(base, small, monkeypatch):
-    monkeypatch.setattr(dense_module, "HNSW_ABOVE", 10)
-    graph = dense_module.build_dense_index(base.vectors, base.vectors.shape[1])
-    assert type(graph).__name__ == "IndexHNSWFlat"
+def test_an_ivf_index_searched_through_all_its_cells_finds_the_exact_neighbours(base, small, monkeypatch):
+    monkeypatch.setattr(dense_module, "APPROXIMATE_ABOVE", 10)
+    monkeypatch.setattr(dense_module, "NPROBE", 10_000)  # every cell: the result must then be exact
+    ivf = dense_module.build_dense_index(base.vectors, base.vectors.shape[1])
+    assert type(ivf).__name__ == "IndexIVFFlat"
     flat = Searcher(base, HashingEmbedder(64), small)
-    hnsw_index = load_index(small.index)
-    hnsw_index.dense, hnsw_index.vectors = graph, None  # the searcher reads the vectors inside FAISS
-    searcher = Searcher(hnsw_index, HashingEmbedder(64), small)
+    index = load_index(small.index)
+    index.dense, index.vectors = ivf, None  # the searcher reads vectors back from FAISS
+    searcher = Searcher(index, HashingEmbedder(64), small)
     for query in QUESTIONS:
         assert ids(searcher.search(query, k=6, mode="dense", max_per_doc=0)) == \
             ids(flat.search(query, k=6, mode="dense", max_per_doc=0))
         assert ids(searcher.search(query, k=4, topics=["sleep"])) == ids(flat.search(query, k=4, topics=["sleep"]))
+
+
+def test_an_ivf_index_of_many_near_duplicates_keeps_recall(base, small, monkeypatch):
+    monkeypatch.setattr(dense_module, "APPROXIMATE_ABOVE", 1000)
+    index = synthetic_index(base, max(1500, 40 * len(base.chunks)))
+    assert type(index.dense).__name__ == "IndexIVFFlat" and index.dense.nprobe < index.dense.nlist
+    searcher = Searcher(index, HashingEmbedder(64), small)
+    recall = []
+    for query in QUESTIONS:
+        truth = exact(searcher, query, 10)
+        recall.append(len(set(ids(searcher.search(query, k=10))) & set(truth)) / max(1, len(truth)))
+    assert np.mean(recall) >= 0.9
 
 
 class CountingChunks(list):

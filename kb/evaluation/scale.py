@@ -253,6 +253,21 @@ def bench_scale(settings: Settings, sizes: list[int], out: Path, timeout: float 
     return report
 
 
+def scale_lines(report: dict[str, Any]) -> list[str]:
+    """One line per size, each figure beside its floors measured in the same run."""
+    lines = []
+    for r in report["sizes"]:
+        if "error" in r:
+            lines.append(f"{r['chunks']:>9,} chunks: failed ({r['error']})")
+            continue
+        lines.append(f"{r['chunks']:>9,} chunks ({r['dense_index']}): hybrid search p50 {r['search_p50_ms']} ms, "
+                     f"p95 {r['search_p95_ms']} ms (filtered p95 {r['filtered_search_p95_ms']} ms) | floors: exact "
+                     f"search p95 {r['exact_search_p95_ms']} ms, encoder for one question {r['encoder_one_query_p50_ms']} "
+                     f"ms | recall@10 vs exact {r['recall_at_10_vs_exact']} | memory {r['memory_mb']} MB | build "
+                     f"{r['build_seconds']} s | load average {r['load_average']}")
+    return lines
+
+
 def plot_scale(results: list[dict[str, Any]], path: Path) -> None:
     """Latency beside its floors, and recall, against the number of chunks."""
     import matplotlib

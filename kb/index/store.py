@@ -105,7 +105,7 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
     with writing(folder / "vectors.npy"):
         np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
-    dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, HNSW when large
+    dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, IVF when large
     try:
         faiss.write_index(dense, str(folder / "dense.faiss"))
     except RuntimeError as exc:  # faiss reports a failed write as RuntimeError

@@ -1,9 +1,10 @@
 """The BM25 side of retrieval: bm25s's index with our tokenizer (stemmed, no stopwords), searched top-N.
 
 bm25s stores each word's precomputed BM25 weights as a column of a sparse matrix (chunk positions
-sorted, weights beside them). `top` reads only the best-weighted postings of the query's words, in
-rounds, and stops when no chunk it has not seen can beat the n-th best it has (the threshold
-algorithm), so a question costs what its words need, not one score per chunk.
+sorted, weights beside them). `top` adds up, for each query word, at most WORD_BUDGET of its
+best-weighted postings (all of them for all but very common words), so a question costs what its
+words need, not one score per chunk. When every word fits the budget the result is exact; a word
+past it is a common one with small weights, and the bound it leaves is reported with the result.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer else words
 
 
-EXACT_POSTINGS = 20_000  # fewer postings than this for the query's words: score every matching chunk
-MAX_DEPTH = 8_192  # postings read per word at most; past it the top-N is approximate (see LexicalTop.exact)
+WORD_BUDGET = 20_000  # postings read per query word at most, best weights first; past it, approximate
+MAX_RESCORED = 20_000  # chunks scored exactly at most when a word was cut short
 
 
 @dataclass
@@ -53,7 +54,7 @@ class LexicalTop:
     positions: np.ndarray
     scores: np.ndarray
     floor: float  # no chunk outside `positions` scores above this (0.0: every matching chunk is here)
-    exact: bool = True  # False when MAX_DEPTH stopped the search before the bound was met
+    exact: bool = True  # False when a word had more postings than WORD_BUDGET
 
 
 class BM25Index:
@@ -123,51 +124,59 @@ class BM25Index:
         return order
 
     def prepare(self) -> None:
-        """Order every word's postings now (a server does it before its first question)."""
-        for word in range(len(self._indptr) - 1):
-            self.impact_order(word)
+        """Order the postings of every word longer than the budget now (a server does it before its first question)."""
+        lengths = np.diff(self._indptr) if self._indptr is not None else np.zeros(0)
+        for word in np.flatnonzero(lengths > WORD_BUDGET):
+            self.impact_order(int(word))
 
     def top(self, ids: np.ndarray, n: int, allowed=None, positions: np.ndarray | None = None) -> LexicalTop:
-        """The n chunks with the highest BM25 score above zero.
+        """The n chunks with the highest BM25 score above zero, with their exact scores.
 
         allowed: a function from chunk positions to a boolean array (a filter), or None for all chunks.
         positions: score only these chunks (a small filtered set).
         """
-
         empty = LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         if not len(ids) or self._indptr is None or n < 1:
             return empty
         if positions is not None:
-            return self._best(positions, self.scores_of(ids, positions), n, 0.0, True)
-        starts, ends = self._indptr[ids], self._indptr[ids + 1]
-        if int((ends - starts).sum()) <= EXACT_POSTINGS:
-            seen = np.unique(np.concatenate([self._indices[a:b] for a, b in zip(starts, ends)]))
-            if allowed is not None:
-                seen = seen[allowed(seen)]
-            return self._best(seen, self.scores_of(ids, seen), n, 0.0, True)
-        depth = max(n, 256)
-        while True:
-            heads, bound = [], 0.0
-            for word, start, end in zip(ids, starts, ends):
-                order = self.impact_order(int(word))
-                heads.append(self._indices[start:end][order[:depth]])
-                if depth < end - start:
-                    bound += float(self._data[start:end][order[depth]])
-            seen = np.unique(np.concatenate(heads))
-            if allowed is not None:
-                seen = seen[allowed(seen)]
-            found = self._best(seen, self.scores_of(ids, seen), n, bound, True)
-            met = len(found.scores) == n and float(found.scores[-1]) >= bound
-            if met or bound == 0.0 or depth >= MAX_DEPTH:
-                found.exact = met or bound == 0.0
-                return found
-            depth *= 4
+            return self._best(positions, self.scores_of(ids, positions), n, 0.0)
+        size = int(self._retriever.scores["num_docs"])
+        partial = np.zeros(size, dtype=np.float32)
+        touched, bound = [], 0.0
+        for word in ids:
+            start, end = self._indptr[word], self._indptr[word + 1]
+            column, weights = self._indices[start:end], self._data[start:end]
+            if end - start > WORD_BUDGET:
+                head = self.impact_order(int(word))[:WORD_BUDGET]
+                bound += float(weights[head[-1]])  # a chunk past the head gets at most this from the word
+                column, weights = column[head], weights[head]
+            partial[column] += weights  # a word lists a chunk once, so no two writes collide
+            touched.append(column)
+        seen = np.concatenate(touched)  # a chunk appears once per query word it has
+        if allowed is not None:
+            seen = seen[allowed(seen)]
+        # The partial sums are lower bounds; a chunk's score exceeds its sum by at most `bound`. The
+        # (n x words)-th largest entry is at most the n-th best chunk's sum, so a chunk whose sum plus
+        # `bound` is below it cannot be among the n best: only the rest are scored exactly.
+        if len(seen) > n * len(ids):
+            m = n * len(ids)
+            cut = float(np.partition(partial[seen], len(seen) - m)[len(seen) - m])
+            seen = seen[partial[seen] + bound >= cut]
+        seen = np.unique(seen)
+        if bound == 0.0:  # every posting was read: the sums are the scores
+            return self._best(seen, partial[seen], n, 0.0)
+        capped = len(seen) > MAX_RESCORED
+        if capped:
+            seen = np.sort(seen[np.argpartition(-partial[seen], MAX_RESCORED)[:MAX_RESCORED]])
+        found = self._best(seen, self.scores_of(ids, seen), n, bound)
+        found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
+        return found
 
     @staticmethod
-    def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float, exact: bool) -> LexicalTop:
+    def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float) -> LexicalTop:
         from kb.retrieval.dense import top_of
 
         positive = scores > 0
         best = top_of(scores[positive], n, positions[positive])
         floor = max(bound, best.floor if np.isfinite(best.floor) else 0.0)
-        return LexicalTop(best.positions, best.scores, floor, exact)
+        return LexicalTop(best.positions, best.scores, floor)

@@ -13,7 +13,7 @@ from kb.errors import InputError
 from kb.index.store import Index
 from kb.models.embedders import Embedder
 from kb.records import Hit
-from kb.retrieval.dense import DenseRetriever, stored_vectors
+from kb.retrieval.dense import DenseRetriever
 from kb.retrieval.filters import ChunkFilters, Selection
 
 MODES = ("hybrid", "dense", "bm25")
@@ -64,7 +64,7 @@ class Searcher:
     """Search one loaded index with one embedder under one settings object.
 
     A question costs what its answer needs: each retriever returns its top chunks (exact on a small
-    index, FAISS HNSW on a large one; BM25 through the best postings of the query's words), the union
+    index, FAISS IVF on a large one; BM25 through the best postings of the query's words), the union
     is fused with both scores exact, and the pool is deepened only when an unseen chunk could still
     rank among the k hits. On an exact index this gives the same hits as scoring every chunk.
     """
@@ -74,8 +74,7 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
-        vectors = index.vectors if index.vectors is not None and len(index.vectors) else stored_vectors(index.dense)
-        self.dense = DenseRetriever(index.dense, vectors if vectors is not None else np.zeros((0, 1), np.float32))
+        self.dense = DenseRetriever(index.dense, index.vectors)
         self.filters = ChunkFilters(index.documents, index.chunks, getattr(index.chunks, "doc_ids", None))
 
     def mask(self, topics: list[str] | None = None, audience: str | None = None,
@@ -126,7 +125,7 @@ class Searcher:
             hits, last = self._hits(pool.positions[order], fused[order], pool.dense[order], pool.bm25[order],
                                     k, per_doc, query, mode)
             unseen = np.isfinite(bound) and not (mode == "bm25" and pool.bm25_floor <= 0)
-            settled = len(hits) >= k and (last > bound or self.dense.graph)  # HNSW is approximate anyway
+            settled = len(hits) >= k and (last > bound or self.dense.cells)  # IVF is approximate anyway
             if not unseen or settled or depth >= selection.count:
                 return hits
             depth *= 4
