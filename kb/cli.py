@@ -392,20 +392,44 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
 @cli.command()
 @common
-@click.argument("what", type=click.Choice(["all", "index", "ask", "app"]), default="all")
+@click.argument("what", type=click.Choice(["all", "index", "ask", "app", "scale", "load"]), default="all")
+@click.option("--chunks", default="10000,100000", show_default=True,
+              help="scale: synthetic index sizes, comma-separated (e.g. 10000,100000,1000000).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
+              help="scale: where scale.json and scale.png go.")
+@click.option("--clients", type=click.IntRange(1, 256), default=32, show_default=True, help="load: concurrent askers.")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=60.0, show_default=True, help="load: duration.")
+@click.option("--url", default=None, help="load: a running server on this machine (default: start one).")
+@click.option("--target", type=click.Choice(["api", "library"]), default="api", show_default=True,
+              help="load: the HTTP API, or the library in threads without HTTP.")
 @click.option("--json", "as_json", is_flag=True)
-def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
+def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, seconds, url, target, as_json) -> None:
     """Measure build throughput (vs the raw encoder), incremental reindex and answer latency.
 
     "app" times `streamlit run app.py` from a cold start to the first answer in headless Chromium.
+    "scale" builds synthetic indexes of --chunks sizes and reports search latency beside its floors,
+    recall against exact fusion, memory and build time ("all" leaves it out: it takes minutes).
+    "load" drives the HTTP API on loopback with --clients askers for --seconds.
 
-    Example: kb bench index
+    Example: kb bench scale --chunks 10000,100000,1000000
     """
     from kb.evaluation.bench import bench_app, bench_ask, bench_index
     from kb.models.embedders import load_embedder
 
     settings = make_settings(corpus, index_dir, model, config_file)
     results: dict[str, Any] = {}
+    if what == "scale":
+        from kb.evaluation.scale import bench_scale
+
+        try:
+            sizes = [int(size) for size in chunks.split(",") if size.strip()]
+        except ValueError:
+            raise click.BadParameter(f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks")
+        results["scale"] = bench_scale(settings, sizes, out)
+    if what == "load":
+        from kb.evaluation.load import bench_load
+
+        results["load"] = bench_load(settings, clients, seconds, url, target)
     if what in ("all", "index"):
         results["index"] = bench_index(settings, load_embedder(settings))
     if what in ("all", "ask"):
@@ -417,6 +441,13 @@ def bench(corpus, index_dir, model, config_file, what, as_json) -> None:
         return
     for section, values in results.items():
         click.echo(f"[{section}]")
+        if section == "scale":
+            from kb.evaluation.scale import scale_lines
+
+            for line in scale_lines(values):
+                click.echo(f"  {line}")
+            click.echo(f"  written to {out / 'scale.json'} and {out / 'scale.png'}")
+            continue
         for key, value in values.items():
             click.echo(f"  {key}: {value}")
 

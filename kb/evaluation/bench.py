@@ -110,9 +110,10 @@ def serving_app(env: dict[str, str], log: IO[bytes], timeout: float = 60.0) -> I
     port = free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     started = time.monotonic()
-    server = subprocess.Popen([str(streamlit), "run", str(APP), "--server.port", str(port)],
+    server = subprocess.Popen([str(streamlit), "run", str(APP), "--server.port", str(port),
+                               "--server.address", "127.0.0.1"],  # loopback only
                               cwd=APP.parent, env=env, stdout=log, stderr=log)
-    base = f"http://localhost:{port}"
+    base = f"http://127.0.0.1:{port}"
     try:
         while True:
             try:
