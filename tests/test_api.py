@@ -242,3 +242,33 @@ def test_a_failed_answer_is_one_line_with_the_crisis_lines_and_no_question(site,
     assert body["resources"] and any("9-8-8" in r["action"] or "988" in r["action"] for r in body["resources"])
     assert SECRET not in reply.text and SECRET not in caplog.text
     assert "ValueError" in caplog.text  # where it failed is logged, never the message
+
+
+def test_the_lifespan_hook_warms_before_serving_and_a_failure_does_not_stop_the_server(site, embedder, caplog):
+    calls = []
+    app = Starlette(routes=server.routes(site, lambda: KnowledgeBase(site, embedder)),
+                    lifespan=server.lifespan(lambda: calls.append("warm")))
+    with TestClient(app) as client:
+        assert calls == ["warm"]  # done before the first request is served
+        assert client.get("/api/v1/health").status_code == 200
+
+    def broken():
+        raise RuntimeError(f"cannot load {SECRET}")
+
+    with TestClient(Starlette(routes=[], lifespan=server.lifespan(broken))):
+        pass
+    assert "RuntimeError" in caplog.text and SECRET not in caplog.text
+
+
+def test_a_new_build_is_served_on_the_next_request_without_a_restart(site, embedder, monkeypatch):
+    from kb.web import views
+
+    monkeypatch.setattr(views, "load_embedder", lambda settings: embedder)
+    client = TestClient(Starlette(routes=server.routes(site, lambda: views.shared_knowledge_base(site))))
+    assert client.get("/api/v1/articles/grief-notes").status_code == 404
+    (site.corpus / "articles" / "grief.md").write_text(
+        "---\nid: grief-notes\ntitle: Grief\ntopics: [sleep]\n---\n\n# Grief\n\nGrief comes in waves and changes "
+        "over time. Many people find that sleep suffers in the first months.\n", encoding="utf-8")
+    build_index(site, embedder)
+    assert client.get("/api/v1/articles/grief-notes").status_code == 200
+    assert client.get("/api/v1/health").json()["documents"] == 4

@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
+import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, files_containing, privacy_roots
 from kb.evaluation.bench import CHROMIUM, serving_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,13 +37,14 @@ if not Path(CHROMIUM).is_file():
 
 @pytest.fixture(scope="module")
 def server(app_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """The app on a free port against the session's index; yields (base url, feedback file)."""
+    """The app on a free port against the session's index; yields (base url, feedback file, server log)."""
     folder = tmp_path_factory.mktemp("website")
     feedback = folder / "feedback" / "feedback.sqlite"
     env = {**os.environ, "KB_CORPUS": str(app_index.corpus), "KB_INDEX": str(app_index.index),
            "KB_FEEDBACK_DB": str(feedback), "KB_QUICK_EXIT_URL": "about:blank", "PYTHONUNBUFFERED": "1"}
-    with open(folder / "server.log", "wb") as out, serving_app(env, out, timeout=WAIT / 1000) as base:
-        yield base, feedback
+    log = folder / "server.log"
+    with open(log, "wb") as out, serving_app(env, out, timeout=WAIT / 1000) as base:
+        yield base, feedback, log
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +107,21 @@ def test_the_widget_answers_with_citations_linking_to_the_library_and_therapists
     assert context.cookies() == []
     assert widget.evaluate("() => localStorage.length + sessionStorage.length") == 0
     assert left_loopback(context, base) == []
+
+
+def test_the_library_is_loaded_before_the_server_answers_its_first_request(server):
+    """st.App's lifespan hook warmed the model, index and directory before the health check said ok."""
+    assert "library warm in" in server[2].read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_canary_asked_in_the_widget_with_feedback_is_found_nowhere_on_disk(widget, server):
+    since = time.time() - 1
+    canary = f"canary{uuid.uuid4().hex}"
+    ask_widget(widget, f"what is transference {canary}")
+    widget.get_by_role("button", name="No", exact=True).click()
+    widget.get_by_text("Thank you.", exact=False).wait_for(timeout=WAIT)
+    assert server[1].is_file()
+    assert files_containing(canary, privacy_roots(server[2], server[1].parent), since) == []
 
 
 def test_the_crisis_panel_comes_first_in_the_widget(widget, context, server):
@@ -230,7 +248,7 @@ APP_STATES = [
     ("/", "Ask the library", "I want to kill myself"),
     ("/", "Ask the library", "How do I change a car tyre?"),
     ("/library", "Library", None),
-    ("/library?doc=transference-basics", "Transference", None),
+    ("/library?doc=transference-in-everyday-life", "Transference", None),
     ("/therapists", "Therapists", None),
     ("/therapists?id=amara-okafor", "Amara Okafor, RP", None),
     ("/about", "About this library", None),
