@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -12,11 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from kb.index.build import build_index
-from kb.ingest.chunking import chunk_document
+from kb.index.build import build_index, fixed_texts
+from kb.index.store import load_index
 from kb.config import Settings
-from kb.models.embedders import Embedder
-from kb.ingest.loaders import load_corpus
+from kb.models.embedders import Embedder, passage_sentence_texts
 
 QUESTIONS = ["why do I keep choosing people who hurt me?", "what is transference", "how much does therapy cost",
              "I feel empty even though my life is fine", "evidence for short-term psychodynamic therapy",
@@ -34,11 +34,12 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         started = time.perf_counter()
         report = build_index(local, embedder, full=True)
         build_seconds = time.perf_counter() - started
-        docs = load_corpus(corpus).documents
-        texts = [c.embed_text for d in docs for c in chunk_document(d, embedder.count_tokens, settings.max_tokens,
-                                                                    settings.overlap_sentences)]
+        chunks = load_index(local.index).chunks
+        texts = [c.embed_text for c in chunks]  # what the build embedded, in the same two calls
+        extra = list(dict.fromkeys(fixed_texts(local) + passage_sentence_texts(chunks)))
         started = time.perf_counter()
         embedder.embed(texts)
+        embedder.embed(extra)
         encode_seconds = time.perf_counter() - started
         article = next(p for p in sorted(corpus.rglob("*.md")))
         article.write_text(article.read_text(encoding="utf-8") + "\n\nA sentence added for the benchmark.\n",
@@ -46,11 +47,12 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         started = time.perf_counter()
         incremental = build_index(local, embedder)
         incremental_seconds = time.perf_counter() - started
-    build_rate = report.chunks / build_seconds if build_seconds else 0.0
-    encode_rate = len(texts) / encode_seconds if encode_seconds else 0.0
-    return {"documents": report.documents, "chunks": report.chunks,
-            "build_seconds": round(build_seconds, 2), "build_chunks_per_s": round(build_rate, 1),
-            "encoder_chunks_per_s": round(encode_rate, 1),
+    embedded = len(texts) + len(extra)  # chunks, then sentences of passages, topics, profiles
+    build_rate = embedded / build_seconds if build_seconds else 0.0
+    encode_rate = embedded / encode_seconds if encode_seconds else 0.0
+    return {"documents": report.documents, "chunks": report.chunks, "texts_embedded": embedded,
+            "build_seconds": round(build_seconds, 2), "build_texts_per_s": round(build_rate, 1),
+            "encoder_texts_per_s": round(encode_rate, 1),
             "build_vs_encoder": round(build_rate / encode_rate, 3) if encode_rate else None,
             "incremental_seconds": round(incremental_seconds, 2), "incremental_embedded": incremental.embedded,
             "incremental_changed": incremental.changed}
@@ -74,19 +76,30 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     cold_in_process = float(out.stdout.strip().splitlines()[-1])
     from kb.knowledge_base import KnowledgeBase
 
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    bare_python = time.perf_counter() - started  # the floor of any cold start
     kb = KnowledgeBase(settings)
     kb.ask(QUESTIONS[0])
-    times = []
+    times, encoder = [], []
     for _ in range(repeat):
         for question in QUESTIONS:
             started = time.perf_counter()
             kb.ask(question)
             times.append(time.perf_counter() - started)
+    for question in QUESTIONS:  # the floor of a warm answer: embedding the question once
+        started = time.perf_counter()
+        kb.embedder.embed([question])
+        encoder.append(time.perf_counter() - started)
     times.sort()
     return {"cold_start_to_first_answer_s": round(cold_process, 2),
-            "cold_start_in_process_s": round(cold_in_process, 2),
+            "cold_start_in_process_s": round(cold_in_process, 2), "bare_python_start_s": round(bare_python, 2),
+            "embedder": type(kb.embedder).__name__,
             "warm_answer_median_s": round(statistics.median(times), 3),
-            "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3), "answers": len(times)}
+            "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3),
+            "warm_answer_p95_s": round(times[int(round(0.95 * (len(times) - 1)))], 3),
+            "encoder_one_question_median_ms": round(1000 * statistics.median(encoder), 3), "answers": len(times),
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 APP_QUESTIONS = ["What is transference?", "why do I keep choosing people who hurt me?"]
@@ -143,7 +156,6 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
     Skipped, with the reason, when Playwright or Chromium is not installed (`make browser`).
     browser: a Playwright browser already running (the tests'); by default one is launched here.
     """
-    import os
 
     try:
         from playwright.sync_api import sync_playwright
