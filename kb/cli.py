@@ -40,7 +40,10 @@ def make_settings(corpus: Path | None, index_dir: Path | None, model: str | None
 def cli() -> None:
     """A private, offline psychoeducation knowledge base.
 
-    Start with `kb index`, then `kb ask "why do I keep choosing people who hurt me?"`.
+    \b
+    Start with:
+      kb index
+      kb ask "why do I keep choosing people who hurt me?"
     """
 
 
@@ -52,7 +55,9 @@ def cli() -> None:
 def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
     """Build or update the index; only new or changed passages are embedded.
 
-    Example: kb index --corpus corpus/ --index index/
+    \b
+    Example:
+      kb index --corpus corpus/ --index index/
     """
     from kb.index.build import build_index
     from kb.models.embedders import export_model, load_embedder
@@ -102,7 +107,9 @@ def model() -> None:
 def model_export(corpus, index_dir, model, config_file, force) -> None:
     """Export the model to ONNX beside the index (kb index does this when the file is missing).
 
-    Example: kb model export --index index/
+    \b
+    Example:
+      kb model export --index index/
     """
     from kb.models.embedders import export_model
 
@@ -126,7 +133,9 @@ def model_export(corpus, index_dir, model, config_file, force) -> None:
 def search(corpus, index_dir, model, config_file, query, k, mode, topics, audience, batch, as_json) -> None:
     """Find passages for a query.
 
-    Example: kb search "what is transference" -k 3 --json
+    \b
+    Example:
+      kb search "what is transference" -k 3 --json
     """
     from kb.knowledge_base import KnowledgeBase
 
@@ -156,7 +165,9 @@ def search(corpus, index_dir, model, config_file, query, k, mode, topics, audien
 def stats(corpus, index_dir, model, config_file, as_json) -> None:
     """Show what the index holds and what changed on disk since it was built.
 
-    Example: kb stats --json
+    \b
+    Example:
+      kb stats --json
     """
     from kb.index.build import changes_on_disk
     from kb.errors import IndexMismatchError
@@ -195,7 +206,9 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
 def validate(corpus, index_dir, model, config_file, as_json) -> None:
     """Check the corpus, topics and therapist directory without building anything.
 
-    Example: kb validate --corpus corpus/
+    \b
+    Example:
+      kb validate --corpus corpus/
     """
     from kb.ingest.validate import validate_corpus
 
@@ -242,7 +255,9 @@ def ask(corpus, index_dir, model, config_file, question, topics, audience, langu
         sliding_scale, population, batch, as_json) -> None:
     """Answer a question with cited sentences from the library, crisis resources first when needed.
 
-    Example: kb ask "why do I keep choosing people who hurt me?" --json
+    \b
+    Example:
+      kb ask "why do I keep choosing people who hurt me?" --json
     """
     from kb.knowledge_base import KnowledgeBase
 
@@ -280,7 +295,9 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
                population, as_json) -> None:
     """List the therapist directory (sample data), filtered.
 
-    Example: kb therapists --topic trauma --language French --accepting
+    \b
+    Example:
+      kb therapists --topic trauma --language French --accepting
     """
     from kb.directory.matching import filter_therapists
     from kb.directory.therapists import load_directory
@@ -392,7 +409,7 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
 @cli.command()
 @common
-@click.argument("what", type=click.Choice(["all", "index", "ask", "app", "scale", "load"]), default="all")
+@click.argument("what", type=click.Choice(["all", "index", "ask", "app", "scale", "load", "crisis"]), default="all")
 @click.option("--chunks", default="10000,100000", show_default=True,
               help="scale: synthetic index sizes, comma-separated (e.g. 10000,100000,1000000).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
@@ -410,8 +427,11 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
     "scale" builds synthetic indexes of --chunks sizes and reports search latency beside its floors,
     recall against exact fusion, memory and build time ("all" leaves it out: it takes minutes).
     "load" drives the HTTP API on loopback with --clients askers for --seconds.
+    "crisis" times the crisis detector per message with the question's embedding reused.
 
-    Example: kb bench scale --chunks 10000,100000,1000000
+    \b
+    Example:
+      kb bench scale --chunks 10000,100000,1000000
     """
     from kb.evaluation.bench import bench_app, bench_ask, bench_index
     from kb.models.embedders import load_embedder
@@ -430,6 +450,10 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
         from kb.evaluation.load import bench_load
 
         results["load"] = bench_load(settings, clients, seconds, url, target)
+    if what in ("all", "crisis"):
+        from kb.evaluation.crisis import bench_crisis
+
+        results["crisis"] = bench_crisis(settings, _bundled_embed(settings), CRISIS_DATA)
     if what in ("all", "index"):
         results["index"] = bench_index(settings, load_embedder(settings))
     if what in ("all", "ask"):
@@ -497,7 +521,11 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     """Which articles help, which answers disappoint, and what visitors need (from the feedback file).
 
     Feedback keeps only the date, the answer kind, the cited passages and the thumb; demand only weekly
-    counts. Neither holds a question. Example: kb report --out reports/
+    counts. Neither holds a question.
+
+    \b
+    Example:
+      kb report --out reports/
     """
     from kb.answering.topics import load_topics
     from kb.web.report import report_markdown, write_report
@@ -515,7 +543,7 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
 def main() -> None:
     """Entry point: library errors become one line and exit status 1 (usage errors: 2)."""
     try:
-        cli(standalone_mode=False)
+        cli(prog_name="kb", standalone_mode=False)
     except CrisisAnswerError as exc:  # crisis help first, whatever broke
         if "--json" in sys.argv[1:]:
             _emit({"crisis": exc.crisis.to_json(), "error": str(exc)})

@@ -159,3 +159,28 @@ def evaluate_crisis(detect: Callable[[str], Crisis], items: Iterable[Mapping[str
         "missed": missed,
         "false_alarms": false_alarms,
     }
+
+
+def bench_crisis(settings, embed: Callable[[list[str]], np.ndarray], folder: Path, repeats: int = 3) -> dict[str, Any]:
+    """Detector latency per message with the embedding reused, beside the encoder's time for one message."""
+    items = load_items(split_files(folder, "dev"))
+    texts = [i.text for i in items]
+    vectors = embed(texts)
+    detector = CrisisDetector(settings)
+    detector.detect(texts[0], vectors[0])  # warm caches
+    timings = []
+    for _ in range(repeats):
+        for text, vector in zip(texts, vectors, strict=True):
+            started = time.perf_counter()
+            detector.detect(text, vector)
+            timings.append(time.perf_counter() - started)
+    encoder = []
+    for text in texts[:50]:
+        started = time.perf_counter()
+        embed([text])
+        encoder.append(time.perf_counter() - started)
+    return {"messages": len(texts) * repeats,
+            "detector_median_ms": round(1000 * float(np.median(timings)), 3),
+            "detector_p95_ms": round(1000 * float(np.percentile(timings, 95)), 3),
+            "floor_encoder_one_message_median_ms": round(1000 * float(np.median(encoder)), 3),
+            "target_ms": 5.0}
