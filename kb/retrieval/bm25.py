@@ -44,7 +44,7 @@ def tokenize(text: str) -> list[str]:
 
 
 WORD_BUDGET = 20_000  # postings read per query word at most, best weights first; past it, approximate
-MAX_RESCORED = 20_000  # chunks scored exactly at most when a word was cut short
+RESCORED_PER_RESULT = 8  # when a word was cut short, at most this many chunks per result are scored exactly
 
 
 @dataclass
@@ -135,11 +135,14 @@ class BM25Index:
         allowed: a function from chunk positions to a boolean array (a filter), or None for all chunks.
         positions: score only these chunks (a small filtered set).
         """
-        empty = LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
-        if not len(ids) or self._indptr is None or n < 1:
-            return empty
-        if positions is not None:
+        if positions is not None and len(ids) and n >= 1:
             return self._best(positions, self.scores_of(ids, positions), n, 0.0)
+        return self.scan(ids, allowed).best(n)
+
+    def scan(self, ids: np.ndarray, allowed=None) -> "LexicalScan":
+        """Add up each query word's postings (at most WORD_BUDGET, best first) once; `best(n)` then picks."""
+        if not len(ids) or self._indptr is None:
+            return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64), 0.0)
         size = int(self._retriever.scores["num_docs"])
         partial = np.zeros(size, dtype=np.float32)
         touched, bound = [], 0.0
@@ -155,22 +158,7 @@ class BM25Index:
         seen = np.concatenate(touched)  # a chunk appears once per query word it has
         if allowed is not None:
             seen = seen[allowed(seen)]
-        # The partial sums are lower bounds; a chunk's score exceeds its sum by at most `bound`. The
-        # (n x words)-th largest entry is at most the n-th best chunk's sum, so a chunk whose sum plus
-        # `bound` is below it cannot be among the n best: only the rest are scored exactly.
-        if len(seen) > n * len(ids):
-            m = n * len(ids)
-            cut = float(np.partition(partial[seen], len(seen) - m)[len(seen) - m])
-            seen = seen[partial[seen] + bound >= cut]
-        seen = np.unique(seen)
-        if bound == 0.0:  # every posting was read: the sums are the scores
-            return self._best(seen, partial[seen], n, 0.0)
-        capped = len(seen) > MAX_RESCORED
-        if capped:
-            seen = np.sort(seen[np.argpartition(-partial[seen], MAX_RESCORED)[:MAX_RESCORED]])
-        found = self._best(seen, self.scores_of(ids, seen), n, bound)
-        found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
-        return found
+        return LexicalScan(self, ids, partial, seen, bound)
 
     @staticmethod
     def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float) -> LexicalTop:
@@ -180,3 +168,43 @@ class BM25Index:
         best = top_of(scores[positive], n, positions[positive])
         floor = max(bound, best.floor if np.isfinite(best.floor) else 0.0)
         return LexicalTop(best.positions, best.scores, floor)
+
+
+@dataclass
+class LexicalScan:
+    """One question's partial BM25 sums over the postings read, from which any top-n is picked."""
+
+    index: BM25Index
+    ids: np.ndarray
+    partial: np.ndarray  # per chunk: the sum of the weights read (the exact score when bound is 0)
+    seen: np.ndarray  # chunks read, once per query word they have
+    bound: float  # how much more than its sum a chunk can score (the words cut short)
+
+    def scores_of(self, positions: np.ndarray) -> np.ndarray:
+        """Exact BM25 scores of the given chunks (the sums themselves when every posting was read)."""
+        if not len(self.ids):
+            return np.zeros(len(positions), dtype=np.float32)
+        return self.partial[positions] if self.bound == 0.0 else self.index.scores_of(self.ids, positions)
+
+    def best(self, n: int) -> LexicalTop:
+        """The n best chunks, exactly scored."""
+        seen, partial, bound = self.seen, self.partial, self.bound
+        if n < 1 or not len(seen):
+            return LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
+        # The partial sums are lower bounds; a chunk's score exceeds its sum by at most `bound`. The
+        # (n x words)-th largest entry is at most the n-th best chunk's sum, so a chunk whose sum plus
+        # `bound` is below it cannot be among the n best: only the rest are scored exactly.
+        m = n * len(self.ids)
+        if len(seen) > m:
+            cut = float(np.partition(partial[seen], len(seen) - m)[len(seen) - m])
+            seen = seen[partial[seen] + bound >= cut]
+        seen = np.unique(seen)
+        if bound == 0.0:  # every posting was read: the sums are the scores
+            return self.index._best(seen, partial[seen], n, 0.0)
+        most = max(RESCORED_PER_RESULT * n, 2_000)
+        capped = len(seen) > most
+        if capped:  # the best sums; a chunk that loses only to the cut is a near-tie of common words
+            seen = np.sort(seen[np.argpartition(-partial[seen], most)[:most]])
+        found = self.index._best(seen, self.index.scores_of(self.ids, seen), n, bound)
+        found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
+        return found

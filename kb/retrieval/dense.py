@@ -91,8 +91,10 @@ class DenseRetriever:
         """Exact cosine with every chunk (for a small index, and for evaluation)."""
         if not len(self):
             return np.zeros(0, dtype=np.float32)
-        if self.vectors is None:
-            return self.index.reconstruct_n(0, len(self)) @ vector
+        if self.vectors is None:  # read back in blocks, so scoring everything never doubles the memory
+            block = 65_536
+            return np.concatenate([self.index.reconstruct_n(start, min(block, len(self) - start)) @ vector
+                                   for start in range(0, len(self), block)])
         return self.vectors @ vector
 
     def top(self, vector: np.ndarray, n: int, bitmap: np.ndarray | None = None,

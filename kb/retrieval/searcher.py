@@ -13,10 +13,12 @@ from kb.errors import InputError
 from kb.index.store import Index
 from kb.models.embedders import Embedder
 from kb.records import Hit
+from kb.retrieval.bm25 import LexicalScan
 from kb.retrieval.dense import DenseRetriever
 from kb.retrieval.filters import ChunkFilters, Selection
 
 MODES = ("hybrid", "dense", "bm25")
+DEEPEN_LIMIT = 16  # times settings.candidates, on an approximate index
 
 
 class Reranker(Protocol):
@@ -116,36 +118,47 @@ class Searcher:
         ids = self.index.bm25.query_ids(query) if mode != "dense" else np.zeros(0, dtype=np.int64)
         if mode == "hybrid" and s.fusion == "rrf":
             return self._rrf(vec, ids, k, selection, per_doc, query)
-        depth = max(s.candidates, k)
+        depth = max(s.candidates * (4 if self.dense.cells else 1), k)  # a large index: one round, most often
+        scan, best = None, None  # BM25 sums and best score are read once; a deeper pool picks more of them
+        if mode != "dense" and selection.positions is None:
+            scan = self.index.bm25.scan(ids, selection.allows if selection.bitmap is not None else None)
         while True:
-            pool = self._pool(vec, ids, depth, selection, mode)
+            pool = self._pool(vec, ids, depth, selection, mode, scan, best)
+            best = pool.bm25_best
             fused, bound = self._fuse(pool, mode)
             order = np.lexsort((pool.positions, -fused))
             order = order[np.isfinite(fused[order])]
             hits, last = self._hits(pool.positions[order], fused[order], pool.dense[order], pool.bm25[order],
                                     k, per_doc, query, mode)
             unseen = np.isfinite(bound) and not (mode == "bm25" and pool.bm25_floor <= 0)
-            settled = len(hits) >= k and (last > bound or self.dense.cells)  # IVF is approximate anyway
-            if not unseen or settled or depth >= selection.count:
+            settled = len(hits) >= k and last > bound
+            # On an approximate (IVF) index the pool grows at most DEEPEN_LIMIT times: its bound is approximate too.
+            limit = depth >= selection.count or bool(self.dense.cells and depth >= DEEPEN_LIMIT * s.candidates)
+            if not unseen or settled or limit:
                 return hits
             depth *= 4
 
-    def _pool(self, vec: np.ndarray | None, ids: np.ndarray, depth: int, selection: Selection, mode: str) -> Pool:
+    def _pool(self, vec: np.ndarray | None, ids: np.ndarray, depth: int, selection: Selection, mode: str,
+              scan: LexicalScan | None = None, known_best: float | None = None) -> Pool:
         """Each retriever's top `depth` allowed chunks, their union, and both scores of every chunk in it."""
         small = selection.positions
         empty = np.zeros(0, dtype=np.int64)
         dense_top = self.dense.top(vec, depth, selection.bitmap, small) if vec is not None else None
-        lexical = self.index.bm25.top(ids, depth, selection.allows if selection.bitmap is not None else None, small) \
-            if mode != "dense" else None
+        lexical = None
+        if mode != "dense":
+            lexical = scan.best(depth) if scan is not None else self.index.bm25.top(ids, depth, positions=small)
         positions = np.union1d(dense_top.positions if dense_top else empty, lexical.positions if lexical else empty)
         dense = self.dense.scores_of(vec, positions) if vec is not None else np.zeros(len(positions), np.float32)
-        bm25 = self.index.bm25.scores_of(ids, positions) if len(ids) else np.zeros(len(positions), np.float32)
-        best = 0.0
-        if mode == "hybrid" and len(ids):
+        if scan is not None:
+            bm25 = scan.scores_of(positions)
+        else:
+            bm25 = self.index.bm25.scores_of(ids, positions) if len(ids) else np.zeros(len(positions), np.float32)
+        best = 0.0 if known_best is None else known_best
+        if mode == "hybrid" and len(ids) and known_best is None:
             if selection.bitmap is None and lexical is not None:
                 best = float(lexical.scores[0]) if len(lexical.scores) else 0.0
             else:  # scaled by the best score over every chunk, as when every chunk was scored
-                top = self.index.bm25.top(ids, 1)
+                top = self.index.bm25.scan(ids).best(1)
                 best = float(top.scores[0]) if len(top.scores) else 0.0
         return Pool(positions, dense, bm25, best, dense_top.floor if dense_top else -np.inf,
                     lexical.floor if lexical else 0.0, lexical.exact if lexical else True)
