@@ -162,8 +162,9 @@ def test_an_unrelated_passage_is_never_stitched_on(hits, model):
 def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(model):
     first = make_hit(TRANSFERENCE, "a", rank=1)
     second = make_hit(THERAPY, "b", rank=2)
-    text, citations = compose("transference in therapy feelings towards a boss or a parent, a window onto patterns "
-                              "Freud described in the consulting room", [first, second], model)
+    text, citations = compose("in therapy transference is not a problem to avoid, it is a window onto feelings and "
+                              "patterns; transference means carrying feelings from an important early relationship "
+                              "into a new one", [first, second], model)
     assert [c.n for c in citations] == [1, 2] and {c.doc_id for c in citations} == {"a", "b"}
     first_part, second_part = text.split("\n\n")
     assert all(n == 1 for _, n in cited_sentences(first_part)) and all(n == 2 for _, n in cited_sentences(second_part))
@@ -253,6 +254,14 @@ def test_headings_unbalanced_quotes_and_sentences_about_the_page_are_not_quoted(
     sentences = quoted(text)
     assert sentences == ["Transference means carrying feelings from an important early relationship into a new one.",
                          "A person may feel towards a boss the way they once felt towards a strict parent."]
+
+
+def test_a_span_runs_into_the_next_paragraph_only_from_the_start_of_its_own(model):
+    hit = make_hit("Sleep matters for mood in many ways. Poor sleep makes feelings of anger and worry stronger.\n\n"
+                   "Anger after a bad night is common and usually passes with rest and time.")
+    text, _ = compose("poor sleep makes anger and worry stronger; anger after a bad night", [hit], model)
+    sentences = quoted(text)
+    assert sentences and not (sentences[0].startswith("Poor sleep") and len(sentences) > 1)
 
 
 def test_a_short_sentence_never_stands_alone(model):

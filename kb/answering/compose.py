@@ -9,7 +9,7 @@ import numpy as np
 
 from kb.answering.passage import Unit, passage_units, plain
 from kb.answering.readable import (MIN_WORDS, addressed_to_helper, asks_for_self, is_about_the_text, is_unfinished,
-                                   is_yes_no, unbalanced_quotes, word_count)
+                                   is_yes_no, unbalanced_quotes, word_count, written_for_helpers)
 from kb.errors import InputError
 from kb.ingest.sentences import LIST_MARKER
 from kb.models.embedders import Embedder
@@ -24,8 +24,11 @@ ABSTAIN_MESSAGE = ("Our library doesn't have anything that answers this question
                    "topics below, or look through our therapist directory to talk with someone.")
 # A span that opens on one of these leans on a sentence the reader has not seen.
 _LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
-                         r"instead|otherwise|here|there|both|another|the other|for (this|that) reason|even so|"
-                         r"in (this|that) case|as a result|at the same time|similarly|likewise|still)\b", re.I)
+                         r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
+                         r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
+                         r"on the other hand|similarly|likewise|still)\b", re.I)
+# "Researchers have adapted this model ...": a first sentence that points back within its first words.
+_POINTS_BACK = re.compile(r"^(\S+\s+){1,4}(this|these|those|such)\s", re.I)
 
 
 def clean_query(query: str) -> tuple[str, list[str]]:
@@ -64,6 +67,7 @@ class Passage:
     units: list[Unit]
     quotable: list[bool]
     texts: list[str]  # each unit as quoted (emphasis marks dropped)
+    for_helpers: bool = False  # written for someone supporting another person, and the visitor asks for themselves
 
 
 def read_passage(hit: Hit, for_self: bool) -> Passage:
@@ -73,7 +77,7 @@ def read_passage(hit: Hit, for_self: bool) -> Passage:
     texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
     quotable = [not (u.heading or not t or is_about_the_text(t) or (for_self and addressed_to_helper(t)))
                 for u, t in zip(units, texts)]
-    return Passage(hit, units, quotable, texts)
+    return Passage(hit, units, quotable, texts, for_self and written_for_helpers(hit.title, hit.chunk.section))
 
 
 def _text_spans(p: Passage, limit: int) -> list[list[int]]:
@@ -81,10 +85,13 @@ def _text_spans(p: Passage, limit: int) -> list[list[int]]:
     out = []
     n = len(p.units)
     for i in range(n):
+        opens_paragraph = i == 0 or p.units[i - 1].paragraph != p.units[i].paragraph
         for j in range(i, min(n, i + limit)):
             u, t = p.units[j], p.texts[j]
             if u.item or not p.quotable[j] or is_yes_no(t) or is_unfinished(t) or t.endswith(":"):
                 break  # a list, a heading or a dangling lead-in ends the run
+            if u.paragraph != p.units[i].paragraph and not opens_paragraph:
+                break  # the tail of one paragraph, then the next, reads as two thoughts
             out.append(list(range(i, j + 1)))
     return out
 
@@ -120,7 +127,14 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
     """How well a span answers: its best and its average sentence, the passage's rank, and how it reads."""
     values = rel[indices]
     lead = p.units[indices[0]]
-    score = 0.5 * float(values.max()) + 0.5 * float(values.mean()) + 0.04 / p.hit.rank
+    items = [i for i in indices if p.units[i].item]
+    if items:  # a list answers only when its lead-in does: a checklist fits many questions by its items alone
+        intro = rel[[i for i in indices if not p.units[i].item]]
+        score = 0.5 * float(intro.max()) + 0.5 * float(rel[items].mean()) + 0.04 / p.hit.rank
+    else:
+        score = 0.5 * float(values.max()) + 0.5 * float(values.mean()) + 0.04 / p.hit.rank
+    if p.for_helpers:
+        score -= 0.08
     score += 0.015 * min(len(indices), 4)  # a few sentences explain more than one
     if len(indices) == 1:
         score -= 0.06
@@ -128,6 +142,10 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
     if _LEANS_BACK.match(first):
         start_of_paragraph = indices[0] == 0 or p.units[indices[0] - 1].paragraph != lead.paragraph
         score -= 0.03 if start_of_paragraph else 0.06
+    elif _POINTS_BACK.match(first):
+        score -= 0.03
+    if first.endswith("?"):
+        score -= 0.04  # a question opening an answer reads like a heading
     return score
 
 
@@ -163,9 +181,10 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
     """A span of another passage that adds to the first: nearly as relevant, and saying something else."""
     mine = vectors[first.hit.chunk.id][first.indices]
     for span in spans:
-        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.03:
+        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04:
             continue
-        if len(span.indices) + len(first.indices) > limit + 3 or span.relevance < first.relevance:
+        if len(span.indices) < 2 or len(span.indices) + len(first.indices) > limit + 3 \
+                or span.relevance < first.relevance - 0.02:
             continue
         theirs = vectors[span.hit.chunk.id][span.indices]
         if float((theirs @ mine.T).max()) > 0.8:

@@ -26,6 +26,16 @@ _SOMEONE_ELSE = re.compile(
     r"|\b(?:someone|somebody|a friend|a loved one|he|she|him|his)\b", re.I)
 
 
+_FOR_HELPERS = re.compile(r"\b(someone else|worried about (someone|a|your)|support(ing)? (someone|a friend|a loved one|"
+                          r"your|a partner|a child)|help(ing)? (someone|a friend|a loved one)|loved one|as a supporter)\b",
+                          re.I)
+
+
+def written_for_helpers(title: str, section: str) -> bool:
+    """Whether an article or section is written for someone supporting another person."""
+    return bool(_FOR_HELPERS.search(f"{title} > {section}"))
+
+
 def word_count(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
