@@ -13,7 +13,7 @@ import pytest
 from conftest import DOC_IDS, SLEEP_MD, write_files
 from kb.index.build import build_index, changes_on_disk, fixed_texts
 from kb.ingest.chunking import chunk_document
-from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key
+from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key, passage_sentence_texts
 from kb.errors import IndexBusyError, IndexMismatchError, StorageError
 from kb.ingest.loaders import load_document
 from kb.retrieval.searcher import Searcher
@@ -155,7 +155,9 @@ def test_full_rebuild_embeds_everything(settings, embedder):
     again = HashingEmbedder(64)
     report = build_index(settings, again, full=True)
     assert report.embedded == first.chunks
-    assert sum(again.calls) == first.chunks + len(fixed_texts(settings))  # chunks, then exemplars and topics
+    sentences = passage_sentence_texts(load_index(settings.index).chunks)
+    # chunks, then topics and the passages' sentences (what answers rank)
+    assert sum(again.calls) == first.chunks + len(dict.fromkeys(fixed_texts(settings) + sentences))
     assert set(report.added) == DOC_IDS
 
 
@@ -359,6 +361,7 @@ def test_the_build_stores_vectors_of_topics_and_profiles(with_directory, embedde
     profiles = [t.profile_text() for t in load_directory(with_directory.therapists_path).therapists]
     texts = [topic_text(t) for t in topics] + profiles
     assert len(topics) > 20 and len(profiles) > 20
+    texts += passage_sentence_texts(index.chunks)  # answers rank these against the question
     assert set(index.fixed) == {embed_key(embedder.name, t) for t in texts}
     for text in (texts[0], topic_text(topics[3]), profiles[-1]):
         assert np.allclose(index.fixed[embed_key(embedder.name, text)], embedder.embed([text])[0])
@@ -390,7 +393,9 @@ def test_a_broken_directory_does_not_stop_the_build_and_leaves_its_profiles_out(
     with_directory.therapists_path.write_text("therapists: [{id: x}]\n", encoding="utf-8")
     report = build_index(with_directory, embedder)
     assert report.chunks > 0
-    assert len(load_index(with_directory.index).fixed) == len(fixed_texts(with_directory)) > 0
+    index = load_index(with_directory.index)
+    expected = dict.fromkeys(fixed_texts(with_directory) + passage_sentence_texts(index.chunks))
+    assert len(index.fixed) == len(expected) > 0
 
 
 def test_an_index_without_stored_vectors_still_loads(settings, embedder):

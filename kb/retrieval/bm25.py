@@ -30,9 +30,17 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    """bm25s's English stopwords, read from its module file: importing the bm25s package pulls in scipy."""
+    import importlib.util
 
-    return frozenset(STOPWORDS_EN)
+    package = importlib.util.find_spec("bm25s")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("bm25s is not installed: pip install bm25s")
+    path = Path(list(package.submodule_search_locations)[0]) / "stopwords.py"
+    spec = importlib.util.spec_from_file_location("kb_bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return frozenset(module.STOPWORDS_EN)
 
 
 def tokenize(text: str) -> list[str]:
@@ -55,6 +63,16 @@ class LexicalTop:
     scores: np.ndarray
     floor: float  # no chunk outside `positions` scores above this (0.0: every matching chunk is here)
     exact: bool = True  # False when a word had more postings than WORD_BUDGET
+
+
+class _Saved:
+    """A BM25 matrix read from bm25s's files: what BM25Index reads of a bm25s retriever."""
+
+    def __init__(self, scores: dict, vocab: dict[str, int]):
+        self.scores, self.vocab_dict = scores, vocab
+
+    def save(self, folder: str, allow_pickle: bool = False) -> None:
+        raise TypeError("a loaded BM25 index is read-only; build it again to save it")
 
 
 class BM25Index:
@@ -81,27 +99,41 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
-        import bm25s
+        """Read bm25s's files (JSON and .npy) directly: serving never imports bm25s (and scipy with it)."""
+        import json
 
-        return cls(bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False))
+        matrix = {name: np.load(Path(folder) / f"{name}.csc.index.npy", allow_pickle=False)
+                  for name in ("data", "indices", "indptr")}
+        vocab = json.loads((Path(folder) / "vocab.index.json").read_text(encoding="utf-8"))
+        params = json.loads((Path(folder) / "params.index.json").read_text(encoding="utf-8"))
+        if not isinstance(vocab, dict) or not isinstance(params, dict) or "num_docs" not in params:
+            raise ValueError(f"{folder}: vocab.index.json or params.index.json is not what bm25s writes")
+        if len(matrix["indptr"]) < 1 or len(matrix["data"]) != len(matrix["indices"]) \
+                or int(matrix["indptr"][-1]) != len(matrix["data"]):
+            raise ValueError(f"{folder}: the BM25 matrix files do not agree with each other")
+        return cls(_Saved({**matrix, "num_docs": int(params["num_docs"])}, vocab))
 
     def save(self, folder: Path) -> None:
         self._retriever.save(str(folder), allow_pickle=False)
 
     def scores(self, query: str, size: int) -> np.ndarray:
         """A BM25 score for each of the `size` chunks (zeros when no query word is in the index)."""
-        tokens = tokenize(query)
-        vocab = getattr(self._retriever, "vocab_dict", None) or {}
         # Each distinct word counts once: long questions repeat common words, which would drown rare ones.
-        ids = [vocab[t] for t in dict.fromkeys(tokens) if t in vocab]
-        if not ids or size == 0:
+        ids = self.query_ids(query)
+        if not len(ids) or size == 0:
             return np.zeros(size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+        total = np.zeros(int(self._retriever.scores["num_docs"]), dtype=np.float32)
+        for word in ids:  # word by word in float32, as bm25s adds them
+            start, end = self._indptr[word], self._indptr[word + 1]
+            total[self._indices[start:end]] += self._data[start:end]
+        return total[:size]
 
     def query_ids(self, query: str) -> np.ndarray:
         """The distinct indexed word ids of a query: each counts once (see scores)."""
         vocab = getattr(self._retriever, "vocab_dict", None) or {}
-        return np.array([vocab[t] for t in dict.fromkeys(tokenize(query)) if t in vocab], dtype=np.int64)
+        words = len(self._indptr) - 1 if self._indptr is not None else 0  # bm25s's vocab may hold one more
+        return np.array([vocab[t] for t in dict.fromkeys(tokenize(query)) if vocab.get(t, words) < words],
+                        dtype=np.int64)
 
     def scores_of(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Exact BM25 scores of the given chunks, added word by word in float32 as bm25s does."""
