@@ -314,6 +314,7 @@ class API:
         meta = doc.metadata
         return 200, {"id": doc.id, "title": doc.title, "summary": str(meta.get("summary") or ""),
                      "topics": doc.topics, "audience": doc.audience, "format": doc.format,
-                     "last_reviewed": str(meta.get("last_reviewed") or ""), "reviewed_by": str(meta.get("reviewed_by") or ""),
+                     "last_reviewed": str(meta.get("last_reviewed") or ""),
+                     "reviewed_by": str(meta.get("reviewed_by") or ""),
                      "references": [str(r) for r in meta.get("references") or []], "url": article_url(doc.id),
                      "source_url": str(meta.get("url") or ""), "text": doc.text}

@@ -113,7 +113,8 @@ class FeedbackStore:
             raise InputError(f"demand counter: unknown counter '{counter}' or malformed key")
         week = iso_week(day or dt.date.today())
         with _LOCK, closing(self._connect()) as db, db:
-            db.execute("INSERT INTO demand VALUES (?, ?, ?, 1) ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
+            db.execute("INSERT INTO demand VALUES (?, ?, ?, 1) "
+                       "ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
                        (week, counter, key))
 
     def count_answer(self, answer: Answer, topic_ids: set[str], day: dt.date | None = None) -> None:

@@ -276,7 +276,8 @@ def topic_links(topic_ids: list[str], labels: dict[str, str]) -> None:
                          icon=":material/label:")
 
 
-def count_demand(counter: str, key: str = "all", answer: Answer | None = None, topic_ids: set[str] = frozenset()) -> None:
+def count_demand(counter: str, key: str = "all", answer: Answer | None = None,
+                 topic_ids: set[str] = frozenset()) -> None:
     """Add to this week's counters (never the question); off with demand_counts = false. A feedback file that
     cannot be written is logged by path only and never stops the page."""
     s = settings()
