@@ -90,8 +90,8 @@ def _text_spans(p: Passage, limit: int) -> list[list[int]]:
             u, t = p.units[j], p.texts[j]
             if u.item or not p.quotable[j] or is_yes_no(t) or is_unfinished(t) or t.endswith(":"):
                 break  # a list, a heading or a dangling lead-in ends the run
-            if u.paragraph != p.units[i].paragraph and not opens_paragraph:
-                break  # the tail of one paragraph, then the next, reads as two thoughts
+            if j > i and u.paragraph != p.units[j - 1].paragraph and not (opens_paragraph and j - 1 == i):
+                break  # a span keeps to its paragraph; only a one-sentence paragraph leads into the next
             out.append(list(range(i, j + 1)))
     return out
 
@@ -184,7 +184,7 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
         if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04:
             continue
         if len(span.indices) < 2 or len(span.indices) + len(first.indices) > limit + 3 \
-                or span.relevance < first.relevance - 0.02:
+                or span.relevance < first.relevance:
             continue
         theirs = vectors[span.hit.chunk.id][span.indices]
         if float((theirs @ mine.T).max()) > 0.8:
