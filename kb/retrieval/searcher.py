@@ -119,6 +119,8 @@ class Searcher:
         if mode == "hybrid" and s.fusion == "rrf":
             return self._rrf(vec, ids, k, selection, per_doc, query)
         depth = max(s.candidates * (4 if self.dense.cells else 1), k)  # a large index: one round, most often
+        if selection.positions is not None:  # a small filtered set is scored whole, in one round
+            depth = max(depth, len(selection.positions))
         scan, best = None, None  # BM25 sums and best score are read once; a deeper pool picks more of them
         if mode != "dense" and selection.positions is None:
             scan = self.index.bm25.scan(ids, selection.allows if selection.bitmap is not None else None)
