@@ -200,6 +200,21 @@ def test_every_app_page_has_the_quick_exit(context, server, path, ready):
     page.wait_for_url("about:blank", timeout=WAIT)
 
 
+def test_the_apps_thumbs_record_the_answer_kind_and_cited_chunks(context, server):
+    from kb.web.feedback import FeedbackStore
+
+    before = len(FeedbackStore(server[1]).feedback())
+    page = context.new_page()
+    page.goto(server[0])
+    page.get_by_label("Your question").fill("What is transference?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.get_by_text("Was this helpful?").wait_for(timeout=WAIT)
+    page.get_by_role("radio", name="Thumbs down").click()
+    page.get_by_text("Thank you.", exact=False).wait_for(timeout=WAIT)
+    rows = FeedbackStore(server[1]).feedback()[before:]
+    assert [(r.kind, r.helpful) for r in rows] == [("answered", False)] and rows[0].chunk_ids
+
+
 def test_shift_three_times_leaves_the_app_and_the_question_with_it(context, server):
     page = context.new_page()
     page.goto(server[0])
