@@ -100,6 +100,8 @@ def test_the_visitors_own_filters_still_apply(directory):
     "Is online therapy as effective as in person?",
     "How do I help my teenager who is depressed?",
     "What's the difference between a psychologist and a psychotherapist?",
+    "what's the difference between a psychologist, a registered psychotherapist and a social worker in Canada?",
+    "What is a sliding scale?",
     "Is therapy covered by OHIP?",
     "Why do I feel anxious when I speak English at work?",
     "I moved to Toronto and feel lonely",

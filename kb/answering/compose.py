@@ -26,7 +26,7 @@ ABSTAIN_MESSAGE = ("Our library doesn't have anything that answers this question
 _LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
                          r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
                          r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
-                         r"on the other hand|similarly|likewise|still)\b", re.I)
+                         r"on the other hand|similarly|likewise|still|if (so|not|the person|they|he|she))\b", re.I)
 # "Researchers have adapted this model ...": a first sentence that points back within its first words.
 _POINTS_BACK = re.compile(r"^(\S+\s+){1,4}(this|these|those|such)\s", re.I)
 

@@ -60,6 +60,8 @@ _CUE = re.compile(r"\b(do you|does (anyone|any|one)|do any|can (i|my|we)|could (
                   re.I)
 _WHO = re.compile(r"\b(therapists?|thérapeutes?|counsell?ors?|counselors?|psychologists?|clinicians?|someone|"
                   r"anyone|somebody|sessions?|therapy|thérapie|appointments?)\b", re.I)
+_EXPLAIN = re.compile(r"\b(difference|differ|different from|vs\.?|versus|compared? (to|with)|what is an?|what's an?|"
+                      r"what does an?|what do (a|an)?)\b", re.I)
 _SPEAK = re.compile(r"\b(speaks?|speaking|spoken|language|languages|parle|parlez|habla)\b", re.I)
 _BOOK = re.compile(r"\b(book(ing)?|make|schedule|set up|arrange|request) (an? |my |the )?(first )?"
                    r"(appointment|session|consultation|consult|intake)\b|\bhow (do|can|would) i (book|sign up|"
@@ -164,7 +166,7 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
             values["population"] = population
             break
     credential = None
-    if cue or re.search(r"\b(credentials?|qualifications?|qualified|licen[cs]ed|registered|regulated)\b", text, re.I):
+    if cue or re.search(r"\b(credentials?|qualifications?|qualified|licen[cs]ed|regulated)\b", text, re.I):
         for said, written, name in CREDENTIALS:
             if said.search(text):
                 credential = (written, name)
@@ -184,8 +186,8 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
             break
     if place or (_PLACE_CUE.search(text) and (cue or re.search(r"\bwhere\b", text, re.I))):
         asks.append("location")
-    if not asks:
-        return None
+    if not asks or (_EXPLAIN.search(text) and not cue and asks != ["booking"]):
+        return None  # "What's the difference between a psychologist and ...?" is for the library
     return DirectoryQuestion(asks, TherapistFilters(**values), place, credential, pronouns, unknown)
 
 
