@@ -285,6 +285,25 @@ def test_the_installed_console_script_reports_errors_the_same_way(kb_env, run_kb
     assert_one_line_error(run_kb_process("search", "sleep"), "no index in")
 
 
-def test_help_shows_an_example(run_kb):
-    run = run_kb("index", "--help")
-    assert run.code == 0 and "Example: kb index" in run.out
+@pytest.mark.parametrize("command", [("index",), ("search",), ("stats",), ("validate",), ("ask",), ("therapists",),
+                                     ("eval",), ("bench",), ("report",), ("model", "export"), ("crisis", "train")])
+def test_help_shows_its_example_on_its_own_line_however_narrow_the_terminal(run_kb, command):
+    run = run_kb(*command, "--help", env={"COLUMNS": "40"})
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() in ("Example:", "Examples:"))
+    block = lines[at + 1:lines.index("", at)]
+    assert block and all(line.startswith("    kb ") for line in block), block  # one example a line, none rewrapped
+
+
+def test_python_dash_m_kb_is_the_same_command(kb_env):
+    import subprocess
+    import sys
+
+    import kb
+
+    version = subprocess.run([sys.executable, "-m", "kb", "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.strip() == f"kb, version {kb.__version__}"
+    usage = subprocess.run([sys.executable, "-m", "kb", "no-such-command"], capture_output=True, text=True,
+                           timeout=120)
+    assert usage.returncode == 2 and "Usage: kb" in usage.stderr  # a usage error, not a library error (1)

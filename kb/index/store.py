@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from kb.retrieval.bm25 import BM25Index
 from kb.retrieval.dense import build_dense_index
@@ -48,15 +48,15 @@ class Index:
 def index_lock(root: Path) -> Iterator[None]:
     """Hold the build lock for root; a second builder stops with a clear message."""
     root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / ".lock", "a+")
+    lock = FileLock(root / ".lock", timeout=0)  # flock or msvcrt: freed when the process dies, also on kill -9
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusyError(f"another 'kb index' is building {root}; wait for it to finish") from None
+        lock.acquire()
+    except Timeout:
+        raise IndexBusyError(f"another 'kb index' is building {root}; wait for it to finish") from None
+    try:
         yield
     finally:
-        handle.close()  # closing releases the lock, also when the process is killed
+        lock.release()
 
 
 def current_build(root: Path) -> Path | None:
