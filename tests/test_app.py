@@ -100,8 +100,9 @@ def test_an_off_topic_question_abstains_with_topics_and_the_directory(app_env):
 def test_a_crisis_question_shows_the_crisis_panel_before_the_answer(app_env):
     at = ask(open_app(), "I want to kill myself")
     shown = texts(at)
-    assert "If you are in crisis" in shown
-    panel = shown.index("If you are in crisis")
+    heading = "Support is here any time"  # a wish to die without a time or means: the calm concern panel
+    assert heading in shown and "Please get help now" not in shown
+    panel = shown.index(heading)
     if "Answer" in shown:
         assert panel < shown.index("Answer")
     assert panel < shown.index("Therapists who work with this" if "Therapists who work with this" in shown

@@ -59,7 +59,7 @@ def test_ask_json_shape(ask, directory, vocabulary):
         assert set(p) == PASSAGE_KEYS
     assert [p["rank"] for p in data["passages"]] == list(range(1, len(data["passages"]) + 1))
     assert data["topics"] and set(data["topics"]) <= vocabulary
-    assert data["crisis"] == {"detected": False}
+    assert data["crisis"] == {"detected": False, "tier": "none"}
     assert data["disclaimer"] == DISCLAIMER and "not therapy" in DISCLAIMER and "9-8-8" in DISCLAIMER
     assert data["notices"] == []
 
