@@ -220,6 +220,8 @@ class LexicalScan:
 
     def best(self, n: int) -> LexicalTop:
         """The n best chunks, exactly scored."""
+        from kb.retrieval.dense import distinct
+
         seen, partial, bound = self.seen, self.partial, self.bound
         if n < 1 or not len(seen):
             return LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
@@ -230,7 +232,7 @@ class LexicalScan:
         if len(seen) > m:
             cut = float(np.partition(partial[seen], len(seen) - m)[len(seen) - m])
             seen = seen[partial[seen] + bound >= cut]
-        seen = np.unique(seen)
+        seen = distinct(seen)
         if bound == 0.0:  # every posting was read: the sums are the scores
             return self.index._best(seen, partial[seen], n, 0.0)
         most = max(RESCORED_PER_RESULT * n, 2_000)

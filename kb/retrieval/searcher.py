@@ -14,7 +14,7 @@ from kb.index.store import Index
 from kb.models.embedders import Embedder
 from kb.records import Hit
 from kb.retrieval.bm25 import LexicalScan
-from kb.retrieval.dense import DenseRetriever
+from kb.retrieval.dense import DenseRetriever, distinct
 from kb.retrieval.filters import ChunkFilters, Selection
 
 MODES = ("hybrid", "dense", "bm25")
@@ -149,7 +149,8 @@ class Searcher:
         lexical = None
         if mode != "dense":
             lexical = scan.best(depth) if scan is not None else self.index.bm25.top(ids, depth, positions=small)
-        positions = np.union1d(dense_top.positions if dense_top else empty, lexical.positions if lexical else empty)
+        positions = distinct(np.concatenate([dense_top.positions if dense_top else empty,
+                                             lexical.positions if lexical else empty]))
         dense = self.dense.scores_of(vec, positions) if vec is not None else np.zeros(len(positions), np.float32)
         if scan is not None:
             bm25 = scan.scores_of(positions)
