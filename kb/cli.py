@@ -181,7 +181,8 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
     topics: dict[str, int] = {}
     from kb.index.store import current_build, read_documents
 
-    for doc in read_documents(current_build(settings.index)).values():
+    build = current_build(settings.index)
+    for doc in (read_documents(build) if build is not None else {}).values():
         for topic in doc.topics:
             topics[topic] = topics.get(topic, 0) + 1
     data = {"documents": manifest["counts"]["documents"], "chunks": manifest["counts"]["chunks"],

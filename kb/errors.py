@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # records import nothing from here, but the library's errors stay importable alone
+    from kb.records import Crisis
+
 
 class KBError(Exception):
     """Base class: something the user can fix, with a message that says how."""
@@ -22,7 +27,7 @@ class IndexBusyError(KBError):
 class CrisisAnswerError(KBError):
     """Answering failed after a crisis was detected: front ends show the crisis first, then this error."""
 
-    def __init__(self, message: str, crisis: object):
+    def __init__(self, message: str, crisis: Crisis):
         super().__init__(message)
         self.crisis = crisis
 

@@ -12,7 +12,7 @@ from kb.config import DEFAULT_MODEL, Settings
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
 from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.directory.matching import TherapistFilters, match_therapists
-from kb.records import Answer, Crisis, Failure, Hit, Query, TherapistMatch
+from kb.records import Answer, Citation, Crisis, Failure, Hit, Query, TherapistMatch
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
 from kb.answering.language import detect_language
 from kb.answering.scope import out_of_scope
@@ -140,8 +140,8 @@ class KnowledgeBase:
 
     def check_safety(self, text: str, query: Query | None) -> Crisis:
         """Crisis detection on the words as typed, reusing the question's vector from the bundled model."""
-        bundled = query is not None and self.embedder.name == DEFAULT_MODEL
-        return self.crisis_detector.detect(text, query.vector if bundled else None)
+        vector = query.vector if query is not None and self.embedder.name == DEFAULT_MODEL else None
+        return self.crisis_detector.detect(text, vector)
 
     def ask(self, question: str, topics: list[str] | None = None, audience: str | None = None,
             filters: TherapistFilters = TherapistFilters(), mode: str = "hybrid") -> Answer:
@@ -196,7 +196,8 @@ class KnowledgeBase:
             for tid in ("crisis-support", "self-harm-and-suicide")[:wanted]:
                 if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
                     topic_scores.insert(0, (tid, 1.0))
-        answer_text, citations = None, []
+        answer_text: str | None = None
+        citations: list[Citation] = []
         reply = None if crisis.detected or refusal else answer_from_directory(
             text, self.directory, filters, self.settings.booking_text or "", self.settings.booking_url or "")
         if relevant and reply is None:

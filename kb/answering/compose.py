@@ -262,7 +262,7 @@ def compose_lead(hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = 
     for start in range(len(p.units)):
         if not p.quotable[start] or p.units[start].item:
             continue
-        indices = []
+        indices: list[int] = []
         for i in range(start, len(p.units)):
             u, t = p.units[i], p.texts[i]
             if not p.quotable[i] or len(indices) >= limit and not u.item:

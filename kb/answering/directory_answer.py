@@ -292,12 +292,12 @@ def _overview(q: DirectoryQuestion, everyone: list[Therapist], currency: str) ->
                   for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
         out.append(f"Our {n} therapists are {_listed(listed)}; each profile lists their credentials.")
     if "pronouns" in q.asks:
-        counts = {}
+        by_pronouns: dict[str, list[str]] = {}
         for t in everyone:
-            counts.setdefault(t.pronouns or "not listed", []).append(t.name)
+            by_pronouns.setdefault(t.pronouns or "not listed", []).append(t.name)
         out.append("Our therapists list their pronouns: " +
                    _listed([f"{len(v)} {k}" + (f" ({_names(v)})" if len(v) <= 3 else "")
-                            for k, v in sorted(counts.items(), key=lambda kv: -len(kv[1]))]) + ".")
+                            for k, v in sorted(by_pronouns.items(), key=lambda kv: -len(kv[1]))]) + ".")
     if "location" in q.asks:
         cities: dict[str, int] = {}
         for t in everyone:

@@ -98,7 +98,7 @@ def load_directory(path: Path, vocabulary: set[str] | None = None) -> Directory:
 def _therapist(n: int, row: Any, vocabulary: set[str] | None) -> Therapist:
     if not isinstance(row, dict):
         raise RowError(f"therapist #{n} must be a mapping of field: value")
-    tid = row.get("id") if isinstance(row.get("id"), str) and row["id"].strip() else f"#{n}"
+    tid: str = row["id"] if isinstance(row.get("id"), str) and row["id"].strip() else f"#{n}"
     for name in ("id", "name", "credentials", "bio", "profile_url"):
         if not isinstance(row.get(name), str) or not row[name].strip():
             raise _fail(tid, name, "is missing or not text")

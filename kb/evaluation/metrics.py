@@ -7,8 +7,7 @@ import math
 
 def dedupe(ids: list[str]) -> list[str]:
     """Document ranking from a chunk ranking: each document at its best position."""
-    seen: set[str] = set()
-    return [i for i in ids if not (i in seen or seen.add(i))]
+    return list(dict.fromkeys(ids))
 
 
 def recall_at(ranked: list[str], relevant: list[str], k: int) -> float:

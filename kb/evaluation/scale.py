@@ -44,7 +44,7 @@ class SyntheticChunks(Sequence[Chunk]):
     def __len__(self) -> int:
         return self.size
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(self.size))]
         if not -self.size <= i < self.size:
@@ -102,7 +102,7 @@ def synthetic_bm25(texts: list[str], size: int, rng: np.random.Generator) -> BM2
         base_counts.append(counts)
     n = len(texts)
     frequency = np.bincount(np.concatenate(base_terms), weights=np.concatenate(base_counts), minlength=len(vocab))
-    frequency /= frequency.sum()
+    frequency = frequency / frequency.sum()
     offsets = np.cumsum([0] + [len(t) for t in base_terms])
     flat_terms, flat_counts = np.concatenate(base_terms), np.concatenate(base_counts)
     rows = np.arange(size) % n

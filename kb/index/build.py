@@ -103,7 +103,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     present = {d.id for d in documents}
     for failure in corpus.failures:
         kept = by_path.get(failure.path)
-        if kept is not None and kept.id not in present:
+        if kept is not None and previous is not None and kept.id not in present:
             documents.append(kept)
             present.add(kept.id)
             chunks.extend(c for c in previous.chunks if c.doc_id == kept.id)
@@ -277,8 +277,8 @@ def _version(package: str) -> str | None:
 def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
     """Files added, changed or removed in the corpus since the live build (by content hash)."""
     manifest = read_manifest(settings.index) or {}
-    built = {info.get("path"): info.get("hash") for info in (manifest.get("documents") or {}).values()
-             if isinstance(info, dict)}
+    built: dict[str, Any] = {info["path"]: info.get("hash") for info in (manifest.get("documents") or {}).values()
+                             if isinstance(info, dict) and isinstance(info.get("path"), str)}
     from kb.ingest.loaders import SUPPORTED, iter_corpus_files
 
     now = {}

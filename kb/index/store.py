@@ -243,6 +243,7 @@ def load_index(root: Path, model: str | None = None, dimension: int | None = Non
         except IndexMismatchError:
             if current_build(root) == folder:
                 raise
+    assert folder is not None  # each round above raised when there was no build
     return _load_build(root, current_build(root) or folder, model, dimension)
 
 

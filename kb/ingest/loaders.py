@@ -8,7 +8,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import yaml
 
@@ -38,7 +40,7 @@ class Corpus:
 SYMLINK_NOTE = "symbolic link, not followed (copy the file into the corpus instead)"
 
 
-def iter_corpus_files(root: Path, ignore: set[str] = frozenset(),
+def iter_corpus_files(root: Path, ignore: AbstractSet[str] = frozenset(),
                       symlinks: list[str] | None = None) -> Iterator[Path]:
     """Every non-hidden regular file under root, in a stable order; symbolic links are never followed.
 
@@ -62,7 +64,7 @@ def iter_corpus_files(root: Path, ignore: set[str] = frozenset(),
     yield from sorted(found)
 
 
-def load_corpus(root: Path, ignore: set[str] = frozenset(), owners: dict[str, str] | None = None) -> Corpus:
+def load_corpus(root: Path, ignore: AbstractSet[str] = frozenset(), owners: dict[str, str] | None = None) -> Corpus:
     """Load every supported file under root; a bad file becomes a Failure, never an exception.
 
     owners maps an id to the path that holds it in the live build: when another file claims that id, the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from kb.errors import InputError
@@ -22,13 +23,13 @@ def read_pdf(data: bytes) -> tuple[str, list[int], dict[str, Any]]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED is 0
             except Exception:
-                ok = 0
+                ok = False
             if not ok:
                 raise InputError("encrypted PDF (needs a password); save an unlocked copy")
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: Mapping[str, Any] = reader.metadata or {}
     except InputError:
         raise
     except LimitReachedError:

@@ -84,7 +84,7 @@ def passage_sentence_texts(chunks: list) -> list[str]:
         from kb.answering.passage import passage_units, plain
     except ImportError:  # an answer step without stored sentence vectors: they are only a cache
         return []
-    texts = []
+    texts: list[str] = []
     for chunk in chunks:
         texts.extend(plain(u.text(chunk.text)).strip() for u in passage_units(chunk))
     return list(dict.fromkeys(t for t in texts if t))
@@ -204,8 +204,10 @@ class SentenceEmbedder:
             raise KBError(f"cannot load model '{model}': {exc}") from None
         self.name = DEFAULT_MODEL if model in BUNDLED else model
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dimension = int(dimension())
-        self.max_seq_length = int(self.model.max_seq_length)
+        size, length = dimension(), self.model.max_seq_length
+        if size is None or length is None:
+            raise KBError(f"cannot load model '{model}': it does not give its embedding size and input length")
+        self.dimension, self.max_seq_length = int(size), int(length)
         self.batch_size = batch_size
         self._tokenizer = self.model.tokenizer
         self._lock = threading.Lock()
@@ -248,6 +250,8 @@ class MeanPoolingEmbedder(SentenceEmbedder):
             raise KBError(f"cannot load model '{model}': {exc}") from None
         self._torch = torch
         self.name = DEFAULT_MODEL if model in BUNDLED else model
+        if self.model.config is None:
+            raise KBError(f"cannot load model '{model}': it has no configuration")
         self.dimension = int(self.model.config.hidden_size)
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size

@@ -81,9 +81,10 @@ class BM25Index:
     def __init__(self, retriever):
         self._retriever = retriever
         matrix = getattr(retriever, "scores", None) or {}
-        self._data = matrix.get("data")
-        self._indices = matrix.get("indices")
-        self._indptr = matrix.get("indptr")
+        # An empty index has no postings: no words ([0] as indptr) rather than None to check everywhere.
+        self._data: np.ndarray = matrix["data"] if "data" in matrix else np.zeros(0, dtype=np.float32)
+        self._indices: np.ndarray = matrix["indices"] if "indices" in matrix else np.zeros(0, dtype=np.int64)
+        self._indptr: np.ndarray = matrix["indptr"] if "indptr" in matrix else np.zeros(1, dtype=np.int64)
         self._impact: dict[int, np.ndarray] = {}  # word id -> its postings by weight, best first
 
     @classmethod
@@ -131,7 +132,7 @@ class BM25Index:
     def query_ids(self, query: str) -> np.ndarray:
         """The distinct indexed word ids of a query: each counts once (see scores)."""
         vocab = getattr(self._retriever, "vocab_dict", None) or {}
-        words = len(self._indptr) - 1 if self._indptr is not None else 0  # bm25s's vocab may hold one more
+        words = len(self._indptr) - 1  # bm25s's vocab may hold one more
         return np.array([vocab[t] for t in dict.fromkeys(tokenize(query)) if vocab.get(t, words) < words],
                         dtype=np.int64)
 
@@ -157,7 +158,7 @@ class BM25Index:
 
     def prepare(self) -> None:
         """Order the postings of every word longer than the budget now (a server does it before its first question)."""
-        lengths = np.diff(self._indptr) if self._indptr is not None else np.zeros(0)
+        lengths = np.diff(self._indptr)
         for word in np.flatnonzero(lengths > WORD_BUDGET):
             self.impact_order(int(word))
 
@@ -173,7 +174,7 @@ class BM25Index:
 
     def scan(self, ids: np.ndarray, allowed=None) -> "LexicalScan":
         """Add up each query word's postings (at most WORD_BUDGET, best first) once; `best(n)` then picks."""
-        if not len(ids) or self._indptr is None:
+        if not len(ids) or len(self._indptr) < 2:
             return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64), 0.0)
         size = int(self._retriever.scores["num_docs"])
         partial = np.zeros(size, dtype=np.float32)

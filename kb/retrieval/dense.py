@@ -33,10 +33,10 @@ def build_dense_index(vectors: np.ndarray, dimension: int) -> Any:
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(vectors) <= APPROXIMATE_ABOVE:
-        index = faiss.IndexFlatIP(dimension)
+        flat = faiss.IndexFlatIP(dimension)
         if len(vectors):
-            index.add(vectors)
-        return index
+            flat.add(vectors)
+        return flat
     cells = cells_for(len(vectors))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, cells, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), cells * TRAIN_PER_CELL), replace=False)

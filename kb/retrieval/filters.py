@@ -87,10 +87,10 @@ class ChunkFilters:
             return Selection(len(positions), pack(mask), positions)
         bitmap = np.bitwise_and.reduce(parts) if len(parts) > 1 else parts[0]
         count = int(np.bitwise_count(bitmap).sum())
-        positions = None
+        small: np.ndarray | None = None  # the positions, listed only for a small selection
         if count <= SMALL_SELECTION:
-            positions = np.flatnonzero(np.unpackbits(bitmap, count=self.size, bitorder="little"))
-        return Selection(count, bitmap, positions)
+            small = np.flatnonzero(np.unpackbits(bitmap, count=self.size, bitorder="little"))
+        return Selection(count, bitmap, small)
 
     def mask(self, selection: Selection) -> np.ndarray:
         """A selection as one boolean per chunk."""

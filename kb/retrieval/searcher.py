@@ -116,7 +116,7 @@ class Searcher:
             return []
         vec = self._vector(query, vector) if mode != "bm25" else None
         ids = self.index.bm25.query_ids(query) if mode != "dense" else np.zeros(0, dtype=np.int64)
-        if mode == "hybrid" and s.fusion == "rrf":
+        if mode == "hybrid" and s.fusion == "rrf" and vec is not None:  # hybrid always has a vector
             return self._rrf(vec, ids, k, selection, per_doc, query)
         depth = max(s.candidates * (4 if self.dense.cells else 1), k)  # a large index: one round, most often
         if selection.positions is not None:  # a small filtered set is scored whole, in one round
@@ -232,7 +232,7 @@ class Searcher:
         chunk can reach, no deeper pool would change these hits.
         """
         s = self.settings
-        order = range(len(positions))
+        order: list[int] | range = range(len(positions))
         scores = fused
         last = np.inf
         if self.reranker is not None and mode == "hybrid" and query:

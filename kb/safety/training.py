@@ -110,6 +110,8 @@ class Features:
 
         blocks = [self.char, sparse.csr_matrix(self.rules)]
         if full:
+            if self.vectors is None:
+                raise ValueError("the full features need the sentence embeddings")
             blocks.append(sparse.csr_matrix(self.vectors * EMBEDDING_SCALE))
         return sparse.hstack(blocks, format="csr")
 
@@ -176,7 +178,7 @@ def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out
     classifier = CrisisClassifier(arrays, calibration)
     calibration["thresholds"] = calibrate(classifier, dev, embed([i.text for i in dev]))
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / MODEL_FILE, **arrays)
+    np.savez_compressed(out / MODEL_FILE, allow_pickle=False, **arrays)
     (out / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
     log(f"thresholds from dev: {calibration['thresholds']}")
     return calibration

@@ -130,7 +130,7 @@ class API:
 
     @staticmethod
     def _error(exc: APIError, cors: dict[str, str] | None = None, resources: list | None = None) -> Response:
-        body = {"api_version": VERSION, "error": exc.message}
+        body: dict[str, Any] = {"api_version": VERSION, "error": exc.message}
         if resources:
             body["resources"] = resources
         return JSONResponse(body, status_code=exc.status, headers={**(cors or {}), **exc.headers})

@@ -15,7 +15,8 @@ import threading
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from kb.errors import InputError
 from kb.records import Answer
@@ -117,7 +118,7 @@ class FeedbackStore:
                        "ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
                        (week, counter, key))
 
-    def count_answer(self, answer: Answer, topic_ids: set[str], day: dt.date | None = None) -> None:
+    def count_answer(self, answer: Answer, topic_ids: AbstractSet[str], day: dt.date | None = None) -> None:
         """Count what one answer showed: its inferred topics (from the vocabulary), an abstention, a crisis tier."""
         for tid in answer.topics:
             if tid in topic_ids and _KEY.fullmatch(tid):

@@ -97,7 +97,7 @@ def demand_figure(report: Report, labels: dict[str, str] | None = None):
     top, bottom = fig.subplots(2, 1)
     topics = report.demand.get("topic", {})
     weeks = sorted({w for counter in report.demand.values() for w in counter})
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for keys in topics.values():
         totals.update(keys)
     base = [0] * len(weeks)

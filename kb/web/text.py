@@ -148,8 +148,12 @@ def apa_citation(doc: Document, section: str = "", practice: str = PRACTICE_NAME
 
 # CommonMark plus GFM tables and strikethrough, as st.markdown reads it; raw HTML is parsed so it can be escaped,
 # and every link is kept for safe_url to judge (markdown-it's own check would turn unsafe ones into text anyway).
-_MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-_MD.validateLink = lambda url: True
+class _EveryLink(MarkdownIt):
+    def validateLink(self, url: str) -> bool:
+        return True
+
+
+_MD = _EveryLink("commonmark", {"html": True}).enable(["table", "strikethrough"])
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _FENCE_INFO = re.compile(r"[A-Za-z0-9_+-]{1,30}")
 
@@ -261,7 +265,7 @@ class _Writer:
             self.in_link += 1
             label = self.inline(node)
             self.in_link -= 1
-            target = safe_url(node.attrs.get("href", ""))
+            target = safe_url(str(node.attrs.get("href", "")))
             return f"[{label}]({target})" if target and label.strip() else label
         return self.inline(node)
 
@@ -314,7 +318,8 @@ def article_sections(text: str, title: str, is_markdown: bool) -> list[Section]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     references: dict = {}
     headings = _markdown_headings(lines, references) if is_markdown else _plain_headings(lines)
-    sections, parts = [Section(0, "", "", "")], [[]]  # parts: the (first, end) line ranges of each body
+    sections = [Section(0, "", "", "")]
+    parts: list[list[tuple[int, int]]] = [[]]  # the (first, end) line ranges of each section's body
     stack: list[tuple[int, str]] = []
     pos = 0
     for level, heading, first, after in headings:

@@ -6,6 +6,8 @@ text goes through kb.ui's escaping before it reaches st.markdown; unsafe HTML is
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import logging
 import threading
 import traceback
@@ -277,7 +279,7 @@ def topic_links(topic_ids: list[str], labels: dict[str, str]) -> None:
 
 
 def count_demand(counter: str, key: str = "all", answer: Answer | None = None,
-                 topic_ids: set[str] = frozenset()) -> None:
+                 topic_ids: AbstractSet[str] = frozenset()) -> None:
     """Add to this week's counters (never the question); off with demand_counts = false. A feedback file that
     cannot be written is logged by path only and never stops the page."""
     s = settings()
