@@ -68,6 +68,6 @@ def test_the_frozen_test_split_holds_its_floor(model):
     """A regression floor a little below the measured figures (see README), not a target tuned on test."""
     report = evaluate_splits(FOLDER, Settings(), model.embed, splits=("test",))
     served = report["splits"]["test"]["served"]
-    assert served["recall"] >= 0.93, served["missed"]
-    assert served["urgent_recall"] >= 0.95, served["missed"]
-    assert served["near_miss_false_alarm_rate"] <= 0.08, served["false_alarms"]
+    assert served["recall"] >= 0.90, served["missed"]
+    assert served["urgent_recall"] >= 0.89, served["missed"]
+    assert served["near_miss_false_alarm_rate"] <= 0.06, served["false_alarms"]
