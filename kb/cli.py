@@ -445,7 +445,7 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
         try:
             sizes = [int(size) for size in chunks.split(",") if size.strip()]
         except ValueError:
-            raise click.BadParameter(f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks")
+            raise click.BadParameter(f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks") from None
         results["scale"] = bench_scale(settings, sizes, out)
     if what == "load":
         from kb.evaluation.load import bench_load

@@ -120,7 +120,10 @@ def answer_metrics(checks: list[AnswerCheck]) -> dict[str, Any]:
         for fragment in c.fragments:
             kind = fragment.split(":", 1)[0]
             kinds[kind] = kinds.get(kind, 0) + 1
-    share = (lambda k: k / len(quoted) if quoted else 0.0)
+
+    def share(k: int) -> float:
+        return k / len(quoted) if quoted else 0.0
+
     return {
         "questions": len(checks), "answered": len(answered),
         "abstention_rate": 1 - len(answered) / len(checks) if checks else 0.0,

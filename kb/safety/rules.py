@@ -149,7 +149,8 @@ class RuleMatcher:
                 past = resolved and rules.past.search(clause) is not None
                 for kind, name, regex, own_negation in rules.patterns:
 
-                    def judge(m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation) -> str:
+                    def judge(m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation,
+                              past: bool = past) -> str:
                         who = self._who(kind, m)
                         veto = ("past" if past else "negation" if self._negated(m, own) else
                                 "general question" if who == "general" and kind in GENERAL else
