@@ -169,3 +169,12 @@ Conflict is a normal part of family life, and every couple fights about the same
         assert answer.text.startswith("If someone is hurting you, threatening you or making you afraid, your safety "
                                       "comes first. [1]"), question
         assert "Conflict is a normal part" not in answer.text
+
+
+def test_words_written_for_a_person_in_crisis_are_never_quoted_to_a_question_that_is_not_one(kb):
+    answer = kb.ask("what should I do right now after a breakup? I feel overwhelmed and can't breathe slowly")
+    assert not answer.crisis.detected
+    sections = {(c.doc_id, c.section) for c in answer.citations} | {(h.chunk.doc_id, h.chunk.section)
+                                                                     for h in answer.passages}
+    assert ("crisis-support", "What should I do right now?") not in sections
+    assert "emergency department" not in (answer.text or "")
