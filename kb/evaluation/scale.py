@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 
@@ -74,7 +74,9 @@ def synthetic_documents(base: dict[str, Document], replicas: int) -> dict[str, D
     return docs
 
 
-def synthetic_vectors(base: np.ndarray, size: int, rng: np.random.Generator, block: int = 65_536) -> np.ndarray:
+def synthetic_vectors(base: np.ndarray | None, size: int, rng: np.random.Generator, block: int = 65_536) -> np.ndarray:
+    if base is None:
+        raise ValueError("the base index has no vectors of its own: build it with kb index")
     out = np.empty((size, base.shape[1]), dtype=np.float32)
     for start in range(0, size, block):
         rows = np.arange(start, min(size, start + block))
@@ -158,8 +160,8 @@ def synthetic_index(base: Index, size: int, seed: int = 0) -> Index:
     del vectors  # the FAISS index holds its own copy; the searcher reads that one
     bm25 = synthetic_bm25([c.embed_text or c.text for c in base.chunks], size, rng)
     manifest = {**base.manifest, "counts": {"documents": len(base.documents) * replicas, "chunks": size}}
-    return Index(base.folder, manifest, synthetic_documents(base.documents, replicas),
-                 SyntheticChunks(base.chunks, size, seed), None, dense, bm25)  # type: ignore[arg-type]
+    chunks = cast("list[Chunk]", SyntheticChunks(base.chunks, size, seed))  # a list's reading side, made on demand
+    return Index(base.folder, manifest, synthetic_documents(base.documents, replicas), chunks, None, dense, bm25)
 
 
 def bench_questions(limit: int = 100) -> list[str]:

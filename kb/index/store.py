@@ -34,7 +34,7 @@ class Index:
     manifest: dict[str, Any]
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: np.ndarray
+    vectors: np.ndarray | None  # None: the dense index holds them (kb bench scale's synthetic indexes)
     dense: Any  # faiss.Index
     bm25: BM25Index
     fixed: dict[str, np.ndarray] = field(default_factory=dict)  # embed_key -> vector of texts besides chunks
