@@ -49,7 +49,8 @@ def test_a_list_that_starts_its_passage_has_no_lead_in_to_quote():
 def test_fragments_are_named_by_kind():
     h = hit(PROSE)
     check = check_answer("should I go to therapy", answer(
-        "No. [1] Many people feel unsure about therapy at first, and that is common. [1] He said, \"I never cry. [1] "
+        "No. [1] Many people feel unsure about therapy at first, and that is common. [1] "
+        "He said, \"I never cry. [1] "
         "Let them talk about it. [1]", [h]))
     kinds = sorted(f.split(":")[0] for f in check.fragments)
     assert kinds == ["short sentence alone", "to a helper", "unbalanced quotes", "yes/no"]

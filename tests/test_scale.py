@@ -1,4 +1,4 @@
-"""Search that costs what the answer needs: top-N retrievers, their fused union, filters, and the synthetic scale bench."""
+"""Search that costs what the answer needs: top-N retrievers, their fused union, filters, the synthetic scale bench."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ CREDENTIAL_NAMES = {"RP": "registered psychotherapist", "RP (Qualifying)": "regi
                     "MSW RSW": "registered social worker", "PhD C.Psych": "psychologist",
                     "MA C.Psych.Assoc.": "psychological associate", "RMFT": "marriage and family therapist"}
 
-_CUE = re.compile(r"\b(do you|does (anyone|any|one)|do any|can (i|my|we)|could (i|we)|may i|do we|are (there|any)|is there|any of|who |"
+_CUE = re.compile(r"\b(do you|does (anyone|any|one)|do any|can (i|my|we)|could (i|we)|may i|do we|"
+                  r"are (there|any)|is there|any of|who |"
                   r"which|offer|available|find (a|me|someone)|looking for|i want|i need|i'?d like|i would like|"
                   r"your (therapists?|counsell?ors?|practice|clinic|office|team)|someone who|anyone who|a therapist)",
                   re.I)
@@ -303,8 +304,8 @@ def _overview(q: DirectoryQuestion, everyone: list[Therapist], currency: str) ->
         for t in everyone:
             cities[t.city] = cities.get(t.city, 0) + 1
         online = sum("online" in t.formats for t in everyone)
-        out.append(f"Our therapists work in {_listed([f'{c} ({k})' for c, k in sorted(cities.items(), key=lambda kv: (-kv[1], kv[0]))])}"
-                   f"; {_number(online)} of them also see clients online.")
+        places = _listed([f"{c} ({k})" for c, k in sorted(cities.items(), key=lambda kv: (-kv[1], kv[0]))])
+        out.append(f"Our therapists work in {places}; {_number(online)} of them also see clients online.")
     return out
 
 
