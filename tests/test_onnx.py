@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
 from kb.config import Settings
 from kb.models.embedders import export_model, load_embedder
 from kb.models.onnx import export_is_current, onnx_path, source_fingerprint
+
+from conftest import REPO
 
 
 def fake_model_folder(root: Path, weights: bytes = b"weights") -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_corpus
 from kb.config import Settings
 from kb.evaluation.scale import SyntheticChunks, synthetic_bm25, synthetic_index
 from kb.index.build import build_index
@@ -16,6 +15,8 @@ from kb.retrieval import dense as dense_module
 from kb.retrieval.bm25 import BM25Index
 from kb.retrieval.filters import ChunkFilters
 from kb.retrieval.searcher import Searcher
+
+from conftest import make_corpus
 
 QUESTIONS = ["transference feelings from a parent", "nightmare at work", "anger in the session", "sleep",
              "a manager's brief email", "dreams borrow images", "old hurt comforting", "curious rather than defensive",

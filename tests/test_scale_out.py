@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from conftest import REPO
 from kb.index.build import build_index
 from kb.index.store import current_build
+
+from conftest import REPO
 
 # A replica as docs/SCALING.md describes one: it serves the live build read-only, and when CURRENT names
 # a newer build it loads that one beside the old and switches; a search never sees half a build.

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
+from kb.config import Settings
 from kb.index.build import build_index, fixed_texts
 from kb.index.store import load_index
-from kb.config import Settings
 from kb.models.embedders import Embedder, passage_sentence_texts
 
 QUESTIONS = ["why do I keep choosing people who hurt me?", "what is transference", "how much does therapy cost",

@@ -15,7 +15,8 @@ import statistics
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from kb.config import Settings

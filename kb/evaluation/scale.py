@@ -18,8 +18,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -213,15 +214,15 @@ def bench_size(settings: Settings, size: int, queries: int = 100, exact_queries:
     index.bm25.prepare()
     build_seconds = time.perf_counter() - started
     memory = rss_mb() - before
-    for question, vector in zip(questions[:5], vectors):
+    for question, vector in zip(questions[:5], vectors, strict=False):
         searcher.search(question, k=10, vector=vector)  # warm caches, as a server would be
     latency, filtered = [], []
-    for question, vector in zip(questions, vectors):
+    for question, vector in zip(questions, vectors, strict=True):
         started = time.perf_counter()
         searcher.search(question, k=10, vector=vector)
         latency.append(time.perf_counter() - started)
     topics = sorted({t for d in base.documents.values() for t in d.topics})
-    for n, (question, vector) in enumerate(zip(questions, vectors)):
+    for n, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
         started = time.perf_counter()
         searcher.search(question, k=10, vector=vector, topics=[topics[n % len(topics)]])
         filtered.append(time.perf_counter() - started)
@@ -230,7 +231,7 @@ def bench_size(settings: Settings, size: int, queries: int = 100, exact_queries:
     flat = synthetic_vectors(base.vectors, size, np.random.default_rng(0))
     exact, recall = [], []
     everything = searcher.mask()
-    for question, vector in list(zip(questions, vectors))[:exact_queries]:
+    for question, vector in list(zip(questions, vectors, strict=True))[:exact_queries]:
         started = time.perf_counter()
         dense, bm25 = flat @ vector, index.bm25.scores(question, size)
         truth = searcher.rank(dense, bm25, 10, "hybrid", everything)
@@ -246,7 +247,8 @@ def bench_size(settings: Settings, size: int, queries: int = 100, exact_queries:
             "exact_search_p95_ms": round(percentile(exact, 0.95) * ms, 2),
             "encoder_one_query_p50_ms": round(statistics.median(encoder) * ms, 2),
             "recall_at_10_vs_exact": round(statistics.mean(recall), 4),
-            "memory_mb": round(memory, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "memory_mb": round(memory, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "build_seconds": round(build_seconds, 1), "load_average": round(os.getloadavg()[0], 1)}
 
 
@@ -278,7 +280,8 @@ def scale_lines(report: dict[str, Any]) -> list[str]:
             continue
         lines.append(f"{r['chunks']:>9,} chunks ({r['dense_index']}): hybrid search p50 {r['search_p50_ms']} ms, "
                      f"p95 {r['search_p95_ms']} ms (filtered p95 {r['filtered_search_p95_ms']} ms) | floors: exact "
-                     f"search p95 {r['exact_search_p95_ms']} ms, encoder for one question {r['encoder_one_query_p50_ms']} "
+                     f"search p95 {r['exact_search_p95_ms']} ms, encoder for one question "
+                     f"{r['encoder_one_query_p50_ms']} "
                      f"ms | recall@10 vs exact {r['recall_at_10_vs_exact']} | memory {r['memory_mb']} MB | build "
                      f"{r['build_seconds']} s | load average {r['load_average']}")
     return lines
@@ -317,7 +320,7 @@ def main(argv: list[str]) -> None:
     from kb.config import load_settings
 
     size = int(argv[0])
-    flags = dict(zip(argv[1::2], argv[2::2]))
+    flags = dict(zip(argv[1::2], argv[2::2], strict=False))
     settings = load_settings({"corpus": flags.get("--corpus"), "index": flags.get("--index"),
                               "model": flags.get("--model")})
     print(json.dumps(bench_size(settings, size)))

@@ -88,7 +88,7 @@ class BM25Index:
         self._impact: dict[int, np.ndarray] = {}  # word id -> its postings by weight, best first
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25Index":
+    def build(cls, texts: list[str]) -> BM25Index:
         import bm25s
 
         retriever = bm25s.BM25()
@@ -99,7 +99,7 @@ class BM25Index:
         return cls(retriever)
 
     @classmethod
-    def load(cls, folder: Path) -> "BM25Index":
+    def load(cls, folder: Path) -> BM25Index:
         """Read bm25s's files (JSON and .npy) directly: serving never imports bm25s (and scipy with it)."""
         import json
 
@@ -172,7 +172,7 @@ class BM25Index:
             return self._best(positions, self.scores_of(ids, positions), n, 0.0)
         return self.scan(ids, allowed).best(n)
 
-    def scan(self, ids: np.ndarray, allowed=None) -> "LexicalScan":
+    def scan(self, ids: np.ndarray, allowed=None) -> LexicalScan:
         """Add up each query word's postings (at most WORD_BUDGET, best first) once; `best(n)` then picks."""
         if not len(ids) or len(self._indptr) < 2:
             return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64), 0.0)

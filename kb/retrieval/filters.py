@@ -7,8 +7,8 @@ also handed out as its positions, so the retrievers can score it exactly instead
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

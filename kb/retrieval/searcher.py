@@ -240,7 +240,7 @@ class Searcher:
             if head:
                 last = float(fused[head[-1]])  # the whole head is reordered, so all of it must be settled
             texts = [self.index.chunks[int(positions[i])].text for i in head]
-            reranked = sorted(zip(head, self.reranker.score(query, texts)), key=lambda pair: -pair[1])
+            reranked = sorted(zip(head, self.reranker.score(query, texts), strict=True), key=lambda pair: -pair[1])
             order = [i for i, _ in reranked] + list(range(len(head), len(positions)))
             scores = fused.copy()
             for i, score in reranked:
