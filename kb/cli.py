@@ -499,7 +499,10 @@ def crisis() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the model files go (default: the package's kb/data/).")
 @click.option("-c", "c", type=float, default=4.0, show_default=True, help="Inverse regularisation strength.")
-def train(folder, out, c) -> None:
+@click.option("--real", "real_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("../shared/data/counsel-chat/train.jsonl"), show_default=True,
+              help="Real visitors' questions (counsel-chat; only its train part is read) the panel must not alarm on.")
+def train(folder, out, c, real_path) -> None:
     """Fit on the train split, calibrate thresholds on dev; the test split is never read.
 
     \b
@@ -509,7 +512,10 @@ def train(folder, out, c) -> None:
     from kb.safety.training import train_classifier
 
     target = out or Path(__file__).resolve().parent / "data"
-    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo)
+    from kb.safety.training import real_questions
+
+    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo,
+                     real=real_questions(real_path))
     click.echo(f"wrote {target / 'crisis_model.npz'} and crisis_model.json")
 
 

@@ -151,7 +151,9 @@ def test_a_crisis_question_shows_resources_first(ask):
     assert data["crisis"]["detected"] is True and data["crisis"]["resources"]
     assert any("988" in (r["action"] + r["name"]).replace("-", "") for r in data["crisis"]["resources"])
     human = ask("I want to kill myself")
-    assert human.out.startswith("IF YOU ARE IN CRISIS OR IN DANGER, PLEASE REACH OUT NOW:")
+    assert data["crisis"]["tier"] == "concern" and data["crisis"]["message"]  # no time or means stated
+    assert human.out.startswith(data["crisis"]["message"][:40]) and "Help is there any time:" in human.out
+    assert human.out.index("9-8-8") < human.out.index("Sources") if "Sources" in human.out else True
 
 
 def test_an_empty_question_is_a_one_line_error(ask):

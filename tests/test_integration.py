@@ -104,7 +104,7 @@ def _share_the_model(model, monkeypatch):
     def load(settings):
         return model if settings.model == DEFAULT_MODEL else original(settings)
 
-    monkeypatch.setattr(kb.embed, "load_embedder", load)
+    monkeypatch.setattr(kb.models.embedders, "load_embedder", load)
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
 
 

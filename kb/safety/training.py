@@ -23,6 +23,7 @@ SPLITS = ("train", "dev", "test")
 FIELDS = ("id", "text", "crisis", "tier", "kind", "about_someone_else", "lang", "style")
 RULE_SCALE = 1.0
 EMBEDDING_SCALE = 1.0  # on dev, 0.5 and 2.5 both did worse (recall 0.91, 0.83 at the same false alarms)
+REAL_ALARMS = 0.08  # share of real visitors' questions (no crisis pattern in them) that may get the panel
 MAX_FALSE_ALARMS = 0.04  # on dev near misses: thresholds give the highest recall within this
 URGENT_RECALL = 0.92  # on dev urgent items: the urgent threshold keeps this share tiered urgent
 
@@ -159,14 +160,40 @@ def train_variant(features: Features, items: Sequence[CrisisItem], full: bool, c
     return arrays
 
 
+def real_questions(path: Path | None) -> list[str]:
+    """Questions real visitors asked (the train part of counsel-chat, read at run time, never copied), less
+    any that a crisis pattern recognises: long, heavy, ordinary questions the classifier must not alarm on."""
+    if path is None or not path.is_file():
+        return []
+    from kb.evaluation.answers import counsel_chat_part
+
+    matcher, texts = RuleMatcher(), []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if not row or counsel_chat_part(str(row.get("id"))) != "train":
+            continue
+        text = f"{row.get('title') or ''}. {row.get('text') or ''}".strip(". ")
+        if text and not matcher.match(normalize(text)).hits:
+            texts.append(text)
+    return texts
+
+
 def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out: Path, c: float = 4.0,
-                     log: Callable[[str], None] = print) -> dict:
-    """Fit on train, calibrate on dev, write the model files into `out`; returns the calibration."""
+                     log: Callable[[str], None] = print, real: Sequence[str] = ()) -> dict:
+    """Fit on train, calibrate on dev, write the model files into `out`; returns the calibration.
+
+    real: real visitors' questions (no crisis pattern in them); half join training as non-crises, the other
+    half bound how often a real question gets the crisis panel when thresholds are chosen.
+    """
     from kb.safety.classifier import CALIBRATION_FILE, MODEL_FILE, CrisisClassifier
 
     train_paths, dev_paths = split_files(folder, "train"), split_files(folder, "dev")
     train, dev = load_items(train_paths), load_items(dev_paths)
-    log(f"train: {len(train)} items from {len(train_paths)} files; dev: {len(dev)} items")
+    real_train, real_check = list(real[0::2]), list(real[1::2])
+    train += [CrisisItem(f"real-{n}", text, False, "none", None, False, "en", "real-question")
+              for n, text in enumerate(real_train)]
+    log(f"train: {len(train)} items from {len(train_paths)} files and {len(real_train)} real questions; "
+        f"dev: {len(dev)} items; {len(real_check)} real questions for calibration")
     features = Features([i.text for i in train], embed([i.text for i in train]))
     arrays = {"idf": features.idf}
     for full in (True, False):
@@ -176,7 +203,10 @@ def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out
                    "train": {"files": [p.name for p in train_paths], "items": len(train), "hash": data_hash(train_paths)},
                    "dev": {"files": [p.name for p in dev_paths], "items": len(dev), "hash": data_hash(dev_paths)}}
     classifier = CrisisClassifier(arrays, calibration)
-    calibration["thresholds"] = calibrate(classifier, dev, embed([i.text for i in dev]))
+    calibration["thresholds"] = calibrate(classifier, dev, embed([i.text for i in dev]), real_check,
+                                          embed(real_check) if real_check else None)
+    calibration["real_questions"] = {"train": len(real_train), "calibration": len(real_check),
+                                     "max_share_alarmed": REAL_ALARMS}
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / MODEL_FILE, allow_pickle=False, **arrays)
     (out / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
@@ -189,27 +219,27 @@ def _grid(scores: np.ndarray) -> np.ndarray:
 
 
 def _best(decide: Callable[..., np.ndarray], crisis: np.ndarray, grids: Sequence[np.ndarray],
-          max_false_alarms: float) -> tuple[float, ...]:
-    """The thresholds with the highest recall whose false alarms stay allowed; fewer alarms break ties."""
+          max_false_alarms: float, real: Callable[..., np.ndarray] | None = None) -> tuple[float, ...]:
+    """The thresholds with the highest recall whose false alarms stay allowed (on dev near misses, and on
+    real questions when given); fewer alarms break ties."""
     best: tuple[float, float, tuple[float, ...]] = (-1.0, 1.0, tuple(float(g[-1]) for g in grids))
     for values in np.array(np.meshgrid(*grids)).T.reshape(-1, len(grids)):
         shown = decide(*values)
         recall, alarms = float(shown[crisis].mean()), float(shown[~crisis].mean())
+        if real is not None and float(real(*values).mean()) > REAL_ALARMS:
+            continue
         if alarms <= max_false_alarms and (recall, -alarms) > (best[0], -best[1]):
             best = (recall, alarms, tuple(float(v) for v in values))
     return best[2]
 
 
-def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray) -> dict[str, float]:
-    """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, the
-    classifier's veto over a pattern hit, and urgency."""
+def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]:
+    """Per text: full and text-only whole-message scores, best sentence, pattern hit, urgency, override."""
     from kb.safety.detector import MIN_SENTENCE_WORDS, SENTENCES, URGENT_OVERRIDES
 
-    matcher = RuleMatcher()
-    crisis = np.array([i.crisis for i in dev])
-    rows = []
-    for item, vector in zip(dev, vectors, strict=True):
-        clean = normalize(item.text)
+    matcher, rows = RuleMatcher(), []
+    for text, vector in zip(texts, vectors, strict=True):
+        clean = normalize(text)
         match = matcher.match(clean)
         full = classifier.scores(clean, match, vector)
         pieces = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
@@ -217,14 +247,26 @@ def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray) -> dic
             if len(pieces) >= 2 else 0.0
         rows.append((full.crisis, classifier.scores(clean, match).crisis, sentence, bool(match.hits), full.urgent,
                      any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical"))
-    whole, text, sentence, hit, urgent, override = (np.array(column) for column in zip(*rows, strict=True))
+    return tuple(np.array(column) for column in zip(*rows, strict=True))
+
+
+def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray, real: Sequence[str] = (),
+              real_vectors=None) -> dict[str, float]:
+    """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, the
+    classifier's veto over a pattern hit, and urgency."""
+    crisis = np.array([i.crisis for i in dev])
+    whole, text, sentence, hit, urgent, override = _scores(classifier, [i.text for i in dev], vectors)
+    real_whole = real_sentence = None
+    if len(real):
+        real_whole, _, real_sentence, _, _, _ = _scores(classifier, real, real_vectors)
 
     def shown(score: np.ndarray) -> Callable[..., np.ndarray]:
         return lambda t, s, v: (hit & (score >= v)) | (~hit & ((score >= t) | (sentence >= s)))
 
     vetoes = np.array([0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
+    on_real = None if real_whole is None else (lambda t, s, v: (real_whole >= t) | (real_sentence >= s))
     whole_t, sentence_t, veto_t = _best(shown(whole), crisis, [_grid(whole), _grid(sentence), vetoes],
-                                        MAX_FALSE_ALARMS)
+                                        MAX_FALSE_ALARMS, on_real)
     # Without the model (a fault state) more false alarms are allowed: showing help needlessly is the lesser harm.
     text_t, = _best(lambda t: shown(text)(t, sentence_t, veto_t), crisis, [_grid(text)], 2 * MAX_FALSE_ALARMS)
     is_urgent = np.array([i.tier == "urgent" for i in dev]) & ~override

@@ -75,7 +75,8 @@
   function crisisPanel(crisis) {
     var panel = el("section", "kbw-crisis");
     panel.setAttribute("aria-labelledby", "kbw-crisis-heading-" + serial);
-    var heading = el("h3", "kbw-heading", "If you are in crisis");
+    var heading = el("h3", "kbw-heading",
+      crisis.tier === "urgent" ? "Please get help now" : "Support is here any time");
     heading.id = "kbw-crisis-heading-" + serial;
     panel.appendChild(heading);
     panel.appendChild(el("p", "kbw-strong", crisis.message ||
@@ -89,7 +90,7 @@
       list.appendChild(item);
     });
     panel.appendChild(list);
-    if (crisis.kind === "violence") {
+    if (crisis.kind === "violence" || crisis.kind === "child-safety") {
       panel.appendChild(el("p", null, "If someone could see this screen, you can leave at once:"));
       panel.appendChild(exitButton("kbw-exit-large"));
     }
