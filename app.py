@@ -34,7 +34,10 @@ else:
 
     try:
         _settings = load_settings()
-        app = st.App(__file__, routes=server.routes(_settings, lambda: views.shared_knowledge_base(_settings)),
-                     lifespan=server.lifespan(lambda: views.warm(_settings)))
+        app = st.App(
+            __file__,
+            routes=server.routes(_settings, lambda: views.shared_knowledge_base(_settings)),
+            lifespan=server.lifespan(lambda: views.warm(_settings)),
+        )
     except KBError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -25,7 +25,21 @@ from kb.records import (  # noqa: E402
 )
 
 __all__ = [
-    "Answer", "Chunk", "Citation", "Crisis", "Document", "Failure", "Hit", "IndexBusyError", "IndexMismatchError",
-    "InputError", "KBError", "KnowledgeBase", "Resource", "Settings", "TherapistMatch", "__version__",
+    "Answer",
+    "Chunk",
+    "Citation",
+    "Crisis",
+    "Document",
+    "Failure",
+    "Hit",
+    "IndexBusyError",
+    "IndexMismatchError",
+    "InputError",
+    "KBError",
+    "KnowledgeBase",
+    "Resource",
+    "Settings",
+    "TherapistMatch",
+    "__version__",
     "load_settings",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kb.errors import InputError
 
@@ -69,7 +70,7 @@ class Settings:
     feedback_db: Path = Path("feedback/feedback.sqlite")  # feedback and demand counters, outside the index
     demand_counts: bool = True  # count topics, abstentions, crisis panels and directory questions per week
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property

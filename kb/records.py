@@ -115,8 +115,14 @@ class Crisis:
     def to_json(self) -> dict[str, Any]:
         if not self.detected:
             return {"detected": False, "tier": "none"}
-        return {"detected": True, "tier": self.tier, "kind": self.kind, "about_someone_else": self.about_someone_else,
-                "message": self.message, "resources": [r.to_json() for r in self.resources]}
+        return {
+            "detected": True,
+            "tier": self.tier,
+            "kind": self.kind,
+            "about_someone_else": self.about_someone_else,
+            "message": self.message,
+            "resources": [r.to_json() for r in self.resources],
+        }
 
 
 @dataclass
@@ -149,9 +155,17 @@ class Citation:
     source_url: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
-                "section": self.section, "page": self.page, "url": self.url, "source_url": self.source_url,
-                "quote": self.quote}
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "url": self.url,
+            "source_url": self.source_url,
+            "quote": self.quote,
+        }
 
 
 @dataclass
@@ -168,9 +182,16 @@ class TherapistMatch:
     score: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "credentials": self.credentials,
-                "specialties": self.specialties, "matched_topics": self.matched_topics, "why": self.why,
-                "profile_url": self.profile_url, "score": round(self.score, 4)}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "credentials": self.credentials,
+            "specialties": self.specialties,
+            "matched_topics": self.matched_topics,
+            "why": self.why,
+            "profile_url": self.profile_url,
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass
@@ -190,8 +211,15 @@ class Answer:
     from_directory: bool = False  # built from the therapist directory's fields, not quoted from an article
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "answer": self.text, "abstained": self.abstained,
-                "citations": [c.to_json() for c in self.citations],
-                "passages": [h.to_json() for h in self.passages], "topics": self.topics,
-                "therapists": [t.to_json() for t in self.therapists], "crisis": self.crisis.to_json(),
-                "disclaimer": self.disclaimer, "notices": self.notices}
+        return {
+            "query": self.query,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [h.to_json() for h in self.passages],
+            "topics": self.topics,
+            "therapists": [t.to_json() for t in self.therapists],
+            "crisis": self.crisis.to_json(),
+            "disclaimer": self.disclaimer,
+            "notices": self.notices,
+        }

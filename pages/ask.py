@@ -2,15 +2,19 @@
 
 import streamlit as st
 
-from kb.web import text as ui
-from kb.web import views
 from kb.answering.compose import DISCLAIMER
+from kb.answering.present import answer_as_markdown
 from kb.errors import CrisisAnswerError, InputError
 from kb.safety import detect_crisis
-from kb.answering.present import answer_as_markdown
+from kb.web import text as ui
+from kb.web import views
 
-EXAMPLES = ["Why do I keep choosing people who hurt me?", "What is transference?",
-            "What happens in a first therapy session?", "How is psychodynamic therapy different from CBT?"]
+EXAMPLES = [
+    "Why do I keep choosing people who hurt me?",
+    "What is transference?",
+    "What happens in a first therapy session?",
+    "How is psychodynamic therapy different from CBT?",
+]
 AUDIENCES = {None: "Everyone", "public": "The public", "clinician": "Clinicians"}
 
 kb = views.knowledge_base()
@@ -21,12 +25,22 @@ except Exception:  # noqa: BLE001 - a broken topic file must not take the questi
 
 with st.sidebar:
     st.header("Filters")
-    topic = st.selectbox("Topic", [None, *labels], format_func=lambda t: labels.get(t, "All topics"), key="ask_topic",
-                         persist_state="session")
-    audience = st.selectbox("Written for", list(AUDIENCES), format_func=AUDIENCES.get, key="ask_audience",
-                            persist_state="session")
-    clinician = st.toggle("Clinician view", key="clinician", persist_state="session",
-                          help="Retrieval scores, full passages, copyable citations and a Markdown download.")
+    topic = st.selectbox(
+        "Topic",
+        [None, *labels],
+        format_func=lambda t: labels.get(t, "All topics"),
+        key="ask_topic",
+        persist_state="session",
+    )
+    audience = st.selectbox(
+        "Written for", list(AUDIENCES), format_func=AUDIENCES.get, key="ask_audience", persist_state="session"
+    )
+    clinician = st.toggle(
+        "Clinician view",
+        key="clinician",
+        persist_state="session",
+        help="Retrieval scores, full passages, copyable citations and a Markdown download.",
+    )
 
 
 def use_example(question: str) -> None:
@@ -38,11 +52,16 @@ if "question" not in st.session_state and st.session_state.get("asked"):
     st.session_state.question = st.session_state.asked
 
 st.title("Ask the library")
-st.markdown("Ask about therapy, relationships or difficult feelings. Answers are quoted from our articles, "
-            "with their sources.")
+st.markdown(
+    "Ask about therapy, relationships or difficult feelings. Answers are quoted from our articles, with their sources."
+)
 with st.form("ask", border=False):
-    question = st.text_input("Your question", key="question", autocomplete="off",
-                             placeholder="e.g. Why do I keep choosing people who hurt me?")
+    question = st.text_input(
+        "Your question",
+        key="question",
+        autocomplete="off",
+        placeholder="e.g. Why do I keep choosing people who hurt me?",
+    )
     if st.form_submit_button("Ask", type="primary", icon=":material/search:"):
         st.session_state.asked = question
 st.caption("Or try an example:")
@@ -107,9 +126,18 @@ if answer is not None:
                 st.caption(views.score_line(hit))
                 st.markdown(ui.highlight(hit.chunk.text, terms))
         documents, practice = kb.index.documents, views.settings().practice_name
-        references = {c.n: ui.apa_citation(documents[c.doc_id], c.section, practice)
-                      for c in answer.citations if c.doc_id in documents}
-        st.download_button("Download as Markdown", answer_as_markdown(answer, references), file_name="answer.md",
-                           mime="text/markdown", on_click="ignore", icon=":material/download:")
+        references = {
+            c.n: ui.apa_citation(documents[c.doc_id], c.section, practice)
+            for c in answer.citations
+            if c.doc_id in documents
+        }
+        st.download_button(
+            "Download as Markdown",
+            answer_as_markdown(answer, references),
+            file_name="answer.md",
+            mime="text/markdown",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 views.disclaimer(DISCLAIMER)

@@ -38,8 +38,11 @@ def show_article(doc) -> None:
     cited = st.query_params.get("section", "")
     target = ui.find_section(sections, cited)
     if target is not None:
-        st.info(f"You came here from a citation: **{ui.escape_markdown(cited)}**. "
-                "[Go to the cited section](#cited-section)", icon=":material/format_quote:")
+        st.info(
+            f"You came here from a citation: **{ui.escape_markdown(cited)}**. "
+            "[Go to the cited section](#cited-section)",
+            icon=":material/format_quote:",
+        )
     elif cited:
         st.info("You came here from a citation, but that section has changed since. Here is the whole article.")
     for i, section in enumerate(sections):
@@ -55,8 +58,12 @@ def show_article(doc) -> None:
     if related:
         st.header("Related articles")
         for other in related:
-            st.page_link(views.PAGES["library"], label=ui.escape_markdown(other.title), query_params={"doc": other.id},
-                         icon=":material/article:")
+            st.page_link(
+                views.PAGES["library"],
+                label=ui.escape_markdown(other.title),
+                query_params={"doc": other.id},
+                icon=":material/article:",
+            )
     if meta.get("references"):
         st.header("References")
         st.markdown("\n".join(f"- {ui.linkify(ref)}" for ref in meta["references"]))
@@ -64,12 +71,17 @@ def show_article(doc) -> None:
 
 def show_list() -> None:
     st.title("Library")
-    st.markdown("Articles about psychodynamic therapy, relationships and difficult feelings, reviewed by our "
-                "clinicians.")
+    st.markdown(
+        "Articles about psychodynamic therapy, relationships and difficult feelings, reviewed by our clinicians."
+    )
     current = st.query_params.get("topic")
     options = [None, *labels]
-    choice = st.selectbox("Topic", options, index=options.index(current) if current in labels else 0,
-                          format_func=lambda t: labels.get(t, "All topics"))
+    choice = st.selectbox(
+        "Topic",
+        options,
+        index=options.index(current) if current in labels else 0,
+        format_func=lambda t: labels.get(t, "All topics"),
+    )
     if choice != current:
         if choice:
             st.query_params["topic"] = choice
@@ -79,8 +91,12 @@ def show_list() -> None:
     st.caption(f"{len(chosen)} article" + ("" if len(chosen) == 1 else "s"))
     for doc in sorted(chosen, key=lambda d: d.title.lower()):
         with st.container(border=True):
-            st.page_link(views.PAGES["library"], label=ui.escape_markdown(doc.title), query_params={"doc": doc.id},
-                         icon=":material/article:")
+            st.page_link(
+                views.PAGES["library"],
+                label=ui.escape_markdown(doc.title),
+                query_params={"doc": doc.id},
+                icon=":material/article:",
+            )
             summary = doc.metadata.get("summary") or ""
             st.caption(ui.escape_markdown(f"For {AUDIENCES.get(doc.audience, doc.audience)}. {summary}"))
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from kb.directory.matching import TherapistFilters, filter_therapists
 from kb.web import text as ui
 from kb.web import views
-from kb.directory.matching import TherapistFilters, filter_therapists
 
 kb = views.knowledge_base()
 directory = kb.directory
@@ -34,9 +34,14 @@ def show_profile(t) -> None:
     st.subheader("About")
     st.markdown(esc(t.bio))
     st.subheader("Details")
-    rows = {"Specialties": names(t.specialties), "Approaches": ", ".join(t.modalities),
-            "Works with": ", ".join(t.populations), "Languages": ", ".join(t.languages),
-            "Sessions": " and ".join(FORMATS.get(f, f) for f in t.formats), "Fee": fee_line(t)}
+    rows = {
+        "Specialties": names(t.specialties),
+        "Approaches": ", ".join(t.modalities),
+        "Works with": ", ".join(t.populations),
+        "Languages": ", ".join(t.languages),
+        "Sessions": " and ".join(FORMATS.get(f, f) for f in t.formats),
+        "Fee": fee_line(t),
+    }
     st.markdown("\n".join(f"- **{name}:** {esc(value)}" for name, value in rows.items()))
     st.markdown(ui.link("Full profile on the directory website", t.profile_url))
 
@@ -46,16 +51,30 @@ def show_directory() -> None:
     languages = sorted({lang for t in directory.therapists for lang in t.languages})
     with st.expander("Filter the directory", expanded=True, icon=":material/filter_list:"):
         left, right = st.columns(2)
-        specialty = left.selectbox("Specialty", [None, *specialties], format_func=lambda s: names([s]) if s else "Any",
-                                    key="specialty")
+        specialty = left.selectbox(
+            "Specialty", [None, *specialties], format_func=lambda s: names([s]) if s else "Any", key="specialty"
+        )
         language = right.selectbox("Language", [None, *languages], format_func=lambda v: v or "Any", key="language")
         fmt = left.selectbox("Format", list(FORMATS), format_func=FORMATS.get, key="format")
-        max_fee = right.number_input("Highest fee per session", min_value=0, max_value=2000, value=None, step=10,
-                                     placeholder="No limit", key="max_fee")
+        max_fee = right.number_input(
+            "Highest fee per session",
+            min_value=0,
+            max_value=2000,
+            value=None,
+            step=10,
+            placeholder="No limit",
+            key="max_fee",
+        )
         accepting = left.checkbox("Accepting new clients", key="accepting")
         sliding = right.checkbox("Offers a sliding scale", key="sliding_scale")
-    filters = TherapistFilters(topic=specialty, language=language, format=fmt, accepting=accepting,
-                               max_fee=int(max_fee) if max_fee is not None else None, sliding_scale=sliding)
+    filters = TherapistFilters(
+        topic=specialty,
+        language=language,
+        format=fmt,
+        accepting=accepting,
+        max_fee=int(max_fee) if max_fee is not None else None,
+        sliding_scale=sliding,
+    )
     found = filter_therapists(directory.therapists, filters)
     if filters != TherapistFilters() and st.session_state.get("directory_counted") != filters:
         st.session_state.directory_counted = filters  # one directory question per new set of filters
@@ -64,10 +83,18 @@ def show_directory() -> None:
     for t in found:
         with st.container(border=True):
             st.subheader(esc(f"{t.name}, {t.credentials}"))
-            st.markdown(esc(f"{names(t.specialties[:4])}. {status(t)}. {fee_line(t)}. "
-                            f"{' and '.join(FORMATS.get(f, f) for f in t.formats)}; {', '.join(t.languages)}."))
-            st.page_link(views.PAGES["therapists"], label=esc(f"View {t.name}'s profile"), query_params={"id": t.id},
-                         icon=":material/person:")
+            st.markdown(
+                esc(
+                    f"{names(t.specialties[:4])}. {status(t)}. {fee_line(t)}. "
+                    f"{' and '.join(FORMATS.get(f, f) for f in t.formats)}; {', '.join(t.languages)}."
+                )
+            )
+            st.page_link(
+                views.PAGES["therapists"],
+                label=esc(f"View {t.name}'s profile"),
+                query_params={"id": t.id},
+                icon=":material/person:",
+            )
     if not found:
         st.info("No therapist matches all of these filters. Try removing one.")
     views.directory_links(directory)

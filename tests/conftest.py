@@ -6,9 +6,10 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -207,8 +208,12 @@ def run_kb() -> Callable[..., KbRun]:
     """Run `kb ARGS...` in-process; env adds or overrides environment variables for that run."""
 
     def run(*args: str, env: dict[str, str] | None = None) -> KbRun:
-        result = CliRunner().invoke(_ConsoleScript(), [str(a) for a in args], env=env,  # type: ignore[arg-type]
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            _ConsoleScript(),
+            [str(a) for a in args],
+            env=env,  # type: ignore[arg-type]
+            catch_exceptions=False,
+        )
         return KbRun(result.exit_code, result.stdout, result.stderr)
 
     return run
@@ -220,8 +225,13 @@ def run_kb_process() -> Callable[..., KbRun]:
     import subprocess
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> KbRun:
-        proc = subprocess.run([str(KB_SCRIPT), *map(str, args)], capture_output=True, text=True,
-                              env={**os.environ, **(env or {})}, timeout=timeout)
+        proc = subprocess.run(
+            [str(KB_SCRIPT), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+        )
         return KbRun(proc.returncode, proc.stdout, proc.stderr)
 
     return run
@@ -270,11 +280,15 @@ def encrypted_pdf_bytes(data: bytes, user_password: str = "secret") -> bytes:
 
 
 STRESS_PAGES = [
-    ["# Coping with stress",
-     "Stress is the body's response to pressure. It helps in short bursts but wears a person down when it lasts "
-     "for months."],
-    ["# Rest and recovery",
-     "Recovery needs real breaks. A short walk, a regular bedtime and time with friends all lower the load."],
+    [
+        "# Coping with stress",
+        "Stress is the body's response to pressure. It helps in short bursts but wears a person down when it lasts "
+        "for months.",
+    ],
+    [
+        "# Rest and recovery",
+        "Recovery needs real breaks. A short walk, a regular bedtime and time with friends all lower the load.",
+    ],
 ]
 
 
@@ -300,8 +314,10 @@ def bad_files(stress_pdf: bytes) -> dict[str, tuple[bytes, str]]:
         "bad/latin1.txt": ("Caf\u00e9 cr\u00e8me and a r\u00e9sum\u00e9.".encode("latin-1"), "UTF-8"),
         "bad/empty.md": (b"", "empty"),
         "bad/yaml.md": (b"---\ntitle: [unclosed\ntopics: x\n---\n# Broken\n\nBody text.\n", "invalid YAML"),
-        "bad/zz-duplicate.md": (b"---\nid: sleep-and-dreams\ntitle: Copy\n---\n# Copy\n\nThe same id twice.\n",
-                                "duplicate id 'sleep-and-dreams'"),
+        "bad/zz-duplicate.md": (
+            b"---\nid: sleep-and-dreams\ntitle: Copy\n---\n# Copy\n\nThe same id twice.\n",
+            "duplicate id 'sleep-and-dreams'",
+        ),
     }
 
 

@@ -7,45 +7,86 @@ import re
 
 import pytest
 
-from kb.answering.compose import (MAX_QUERY_CHARS, cited_sentences, clean_query, compose, compose_lead, is_faithful,
-                                  is_relevant)
-from kb.index.build import build_index
-from kb.models.embedders import HashingEmbedder
+from kb.answering.compose import (
+    MAX_QUERY_CHARS,
+    cited_sentences,
+    clean_query,
+    compose,
+    compose_lead,
+    is_faithful,
+    is_relevant,
+)
 from kb.errors import InputError
+from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
+from kb.models.embedders import HashingEmbedder
 from kb.records import Chunk, Citation, Hit
 
 QUERY = "what is transference and where do those feelings come from"
 
-TRANSFERENCE = ("Transference means carrying feelings from an important early relationship into a new one. "
-                "A person may feel towards a boss the way they once felt towards a strict parent. "
-                "The feeling is real, but its source is older than the situation. "
-                "Most people never notice their own transference at work or at home.")
-THERAPY = ("In therapy, transference is not a problem to avoid or a mistake to correct. "
-           "It is a window onto feelings and patterns that are otherwise hard to see. "
-           "Freud first described transference in the consulting room with his own patients.")
-SLEEP = ("Keep a regular bedtime and wake time on most days of the week. "
-         "Dim the lights and put screens away an hour before bed.")
-SIGNS = ("Grief is not a problem to be solved, and it has no timetable. Grief can also become stuck. "
-         "It may be time to talk to someone about your grief if:\n\n"
-         "- You are using alcohol or other substances to numb the pain of your grief.\n"
-         "- You cannot sleep, eat or work months after the loss of someone you love.\n"
-         "- Your grief feels as raw as on the first day, many months later.\n\n"
-         "Talking with a therapist about grief can help.")
+TRANSFERENCE = (
+    "Transference means carrying feelings from an important early relationship into a new one. "
+    "A person may feel towards a boss the way they once felt towards a strict parent. "
+    "The feeling is real, but its source is older than the situation. "
+    "Most people never notice their own transference at work or at home."
+)
+THERAPY = (
+    "In therapy, transference is not a problem to avoid or a mistake to correct. "
+    "It is a window onto feelings and patterns that are otherwise hard to see. "
+    "Freud first described transference in the consulting room with his own patients."
+)
+SLEEP = (
+    "Keep a regular bedtime and wake time on most days of the week. "
+    "Dim the lights and put screens away an hour before bed."
+)
+SIGNS = (
+    "Grief is not a problem to be solved, and it has no timetable. Grief can also become stuck. "
+    "It may be time to talk to someone about your grief if:\n\n"
+    "- You are using alcohol or other substances to numb the pain of your grief.\n"
+    "- You cannot sleep, eat or work months after the loss of someone you love.\n"
+    "- Your grief feels as raw as on the first day, many months later.\n\n"
+    "Talking with a therapist about grief can help."
+)
 # A list continued from the passage before: its lead-in is not in this passage.
-CONTINUED = ("- You are using alcohol or other substances to numb the pain of your grief.\n"
-             "- You cannot sleep, eat or work months after the loss of someone you love.\n\n"
-             "Grief that lasts a long time is common after a sudden loss of someone close.")
+CONTINUED = (
+    "- You are using alcohol or other substances to numb the pain of your grief.\n"
+    "- You cannot sleep, eat or work months after the loss of someone you love.\n\n"
+    "Grief that lasts a long time is common after a sudden loss of someone close."
+)
 
 SENTENCE_WITH_MARKER = re.compile(r"(.+?)\s\[(\d+)\](?:\s|$)", re.S)
 
 
-def make_hit(text: str, doc_id: str = "doc", rank: int = 1, ordinal: int = 0, title: str = "A title",
-             section: str = "A section", page: int | None = None, dense: float | None = 0.6) -> Hit:
-    chunk = Chunk(id=f"{doc_id}#{ordinal}", doc_id=doc_id, ordinal=ordinal, text=text, section=section,
-                  start=0, end=len(text), page=page)
-    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, title=title, topics=[], audience="public",
-               url=f"/library?doc={doc_id}", dense_score=dense)
+def make_hit(
+    text: str,
+    doc_id: str = "doc",
+    rank: int = 1,
+    ordinal: int = 0,
+    title: str = "A title",
+    section: str = "A section",
+    page: int | None = None,
+    dense: float | None = 0.6,
+) -> Hit:
+    chunk = Chunk(
+        id=f"{doc_id}#{ordinal}",
+        doc_id=doc_id,
+        ordinal=ordinal,
+        text=text,
+        section=section,
+        start=0,
+        end=len(text),
+        page=page,
+    )
+    return Hit(
+        rank=rank,
+        chunk=chunk,
+        score=1.0 / rank,
+        title=title,
+        topics=[],
+        audience="public",
+        url=f"/library?doc={doc_id}",
+        dense_score=dense,
+    )
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -68,11 +109,25 @@ def model() -> HashingEmbedder:
 
 @pytest.fixture
 def hits() -> list[Hit]:
-    return [make_hit(TRANSFERENCE, "transference-basics", rank=1, title="Transference in everyday life",
-                     section="What transference is", page=None),
-            make_hit(THERAPY, "the-therapeutic-relationship", rank=2, title="The therapeutic relationship",
-                     section="In therapy", page=3),
-            make_hit(SLEEP, "sleep-and-dreams", rank=3, title="Sleep and dreams", section="Better nights")]
+    return [
+        make_hit(
+            TRANSFERENCE,
+            "transference-basics",
+            rank=1,
+            title="Transference in everyday life",
+            section="What transference is",
+            page=None,
+        ),
+        make_hit(
+            THERAPY,
+            "the-therapeutic-relationship",
+            rank=2,
+            title="The therapeutic relationship",
+            section="In therapy",
+            page=3,
+        ),
+        make_hit(SLEEP, "sleep-and-dreams", rank=3, title="Sleep and dreams", section="Better nights"),
+    ]
 
 
 def quoted(text: str) -> list[str]:
@@ -144,8 +199,14 @@ def test_the_citation_describes_its_passage_and_quotes_the_span(hits, model):
     text, citations = compose(QUERY, hits, model, source_urls={"transference-basics": "https://example.org/t"})
     (c,) = citations
     hit = hits[0]
-    assert (c.n, c.doc_id, c.title, c.section, c.page, c.url) == (1, "transference-basics", hit.title,
-                                                                  hit.chunk.section, None, hit.url)
+    assert (c.n, c.doc_id, c.title, c.section, c.page, c.url) == (
+        1,
+        "transference-basics",
+        hit.title,
+        hit.chunk.section,
+        None,
+        hit.url,
+    )
     assert c.source_url == "https://example.org/t" and c.chunk_id == hit.chunk.id
     assert c.quote == " ".join(quoted(text))
 
@@ -162,9 +223,13 @@ def test_an_unrelated_passage_is_never_stitched_on(hits, model):
 def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(model):
     first = make_hit(TRANSFERENCE, "a", rank=1)
     second = make_hit(THERAPY, "b", rank=2)
-    text, citations = compose("in therapy transference is not a problem to avoid, it is a window onto feelings and "
-                              "patterns; transference means carrying feelings from an important early relationship "
-                              "into a new one", [first, second], model)
+    text, citations = compose(
+        "in therapy transference is not a problem to avoid, it is a window onto feelings and "
+        "patterns; transference means carrying feelings from an important early relationship "
+        "into a new one",
+        [first, second],
+        model,
+    )
     assert [c.n for c in citations] == [1, 2] and {c.doc_id for c in citations} == {"a", "b"}
     first_part, second_part = text.split("\n\n")
     assert all(n == 1 for _, n in cited_sentences(first_part)) and all(n == 2 for _, n in cited_sentences(second_part))
@@ -173,8 +238,12 @@ def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(mod
 
 def test_the_same_words_in_an_overlapping_passage_are_not_quoted_twice(model):
     first = make_hit(TRANSFERENCE, "a", rank=1, ordinal=0)
-    overlap = make_hit(TRANSFERENCE.split(". ", 2)[-1] + " Transference at home is common with partners and parents.",
-                       "a", rank=2, ordinal=1)
+    overlap = make_hit(
+        TRANSFERENCE.split(". ", 2)[-1] + " Transference at home is common with partners and parents.",
+        "a",
+        rank=2,
+        ordinal=1,
+    )
     text, _ = compose(QUERY, [first, overlap], model)
     sentences = quoted(text)
     assert len(sentences) == len(set(sentences))
@@ -194,8 +263,9 @@ def test_the_question_is_not_embedded_again_when_its_vector_is_given(hits):
 
 def test_a_list_is_quoted_with_its_lead_in_and_rendered_as_a_list(model):
     hit = make_hit(SIGNS)
-    text, citations = compose("when should I talk to someone about grief, alcohol to numb the pain, cannot sleep",
-                              [hit], model)
+    text, citations = compose(
+        "when should I talk to someone about grief, alcohol to numb the pain, cannot sleep", [hit], model
+    )
     lines = text.split("\n")
     lead = next(i for i, line in enumerate(lines) if "It may be time to talk to someone" in line)
     items = [line for line in lines if line.startswith("- ")]
@@ -212,16 +282,21 @@ def test_a_list_whose_lead_in_is_in_another_passage_is_never_quoted(model):
 
 def test_a_lead_in_is_never_quoted_without_its_list(model):
     hit = make_hit(SIGNS)
-    text, _ = compose("grief is not a problem to be solved and has no timetable; stuck grief, talk to someone",
-                      [hit], model)
+    text, _ = compose(
+        "grief is not a problem to be solved and has no timetable; stuck grief, talk to someone", [hit], model
+    )
     for sentence in quoted(text):
         if sentence.endswith(":"):
             assert "\n- " in text.split(sentence, 1)[1]
 
 
 def test_a_long_list_gives_its_most_relevant_items_in_order(model):
-    items = [f"- Sign number {n} is feeling {word} for most of the day, most days." for n, word in
-             enumerate(["tired", "restless", "hopeless", "numb", "irritable", "lonely", "guilty", "empty", "flat"])]
+    items = [
+        f"- Sign number {n} is feeling {word} for most of the day, most days."
+        for n, word in enumerate(
+            ["tired", "restless", "hopeless", "numb", "irritable", "lonely", "guilty", "empty", "flat"]
+        )
+    ]
     hit = make_hit("Some signs of a low mood that lasts include:\n" + "\n".join(items))
     text, _ = compose("feeling hopeless and guilty and empty", [hit], model)
     shown = [line for line in text.split("\n") if line.startswith("- ")]
@@ -233,10 +308,13 @@ def test_a_long_list_gives_its_most_relevant_items_in_order(model):
 # compose: no fragments
 
 
-@pytest.mark.parametrize("passage", [
-    "No. Many people feel unsure about taking a child to therapy, and that is common.",
-    "Yes! Couples therapy can help partners who argue about the same things.",
-])
+@pytest.mark.parametrize(
+    "passage",
+    [
+        "No. Many people feel unsure about taking a child to therapy, and that is common.",
+        "Yes! Couples therapy can help partners who argue about the same things.",
+    ],
+)
 def test_a_lone_yes_or_no_is_never_quoted(model, passage):
     hit = make_hit(passage + " A first meeting is a chance to ask questions and see how it feels.")
     text, _ = compose("should I take my child to a first therapy meeting", [hit], model)
@@ -245,20 +323,26 @@ def test_a_lone_yes_or_no_is_never_quoted(model, passage):
 
 
 def test_headings_unbalanced_quotes_and_sentences_about_the_page_are_not_quoted(model):
-    hit = make_hit("# Why transference matters\n\n"
-                   "This article explains transference in plain words for everyone. "
-                   "He said, \"I always feel judged by my boss. "
-                   "Transference means carrying feelings from an important early relationship into a new one. "
-                   "A person may feel towards a boss the way they once felt towards a strict parent.")
+    hit = make_hit(
+        "# Why transference matters\n\n"
+        "This article explains transference in plain words for everyone. "
+        'He said, "I always feel judged by my boss. '
+        "Transference means carrying feelings from an important early relationship into a new one. "
+        "A person may feel towards a boss the way they once felt towards a strict parent."
+    )
     text, _ = compose("transference feelings boss parent judged article", [hit], model)
     sentences = quoted(text)
-    assert sentences == ["Transference means carrying feelings from an important early relationship into a new one.",
-                         "A person may feel towards a boss the way they once felt towards a strict parent."]
+    assert sentences == [
+        "Transference means carrying feelings from an important early relationship into a new one.",
+        "A person may feel towards a boss the way they once felt towards a strict parent.",
+    ]
 
 
 def test_a_span_runs_into_the_next_paragraph_only_from_the_start_of_its_own(model):
-    hit = make_hit("Sleep matters for mood in many ways. Poor sleep makes feelings of anger and worry stronger.\n\n"
-                   "Anger after a bad night is common and usually passes with rest and time.")
+    hit = make_hit(
+        "Sleep matters for mood in many ways. Poor sleep makes feelings of anger and worry stronger.\n\n"
+        "Anger after a bad night is common and usually passes with rest and time."
+    )
     text, _ = compose("poor sleep makes anger and worry stronger; anger after a bad night", [hit], model)
     sentences = quoted(text)
     assert sentences and not (sentences[0].startswith("Poor sleep") and len(sentences) > 1)
@@ -271,21 +355,24 @@ def test_a_short_sentence_never_stands_alone(model):
 
 
 def test_advice_to_a_helper_is_left_out_when_the_visitor_asks_for_themselves(model):
-    passage = ("Grief after a loss can come in waves that feel overwhelming at first. "
-               "Let them talk about the person who died, as often as they need to. "
-               "Over months, the waves of grief usually become less frequent.")
+    passage = (
+        "Grief after a loss can come in waves that feel overwhelming at first. "
+        "Let them talk about the person who died, as often as they need to. "
+        "Over months, the waves of grief usually become less frequent."
+    )
     hit = make_hit(passage)
     for_me, _ = compose("how do I cope with grief waves after a loss, talk about the person who died", [hit], model)
     assert "Let them talk" not in for_me
-    for_friend, _ = compose("how do I help my friend with grief, let them talk about the person who died", [hit],
-                            model)
+    for_friend, _ = compose("how do I help my friend with grief, let them talk about the person who died", [hit], model)
     assert "Let them talk about the person who died, as often as they need to. [1]" in for_friend
 
 
 def test_emphasis_marks_are_dropped_and_the_answer_is_still_faithful(model):
-    hit = make_hit("Anger comes in many forms, and not all of them are loud. Some common patterns include:\n"
-                   "- **Hidden anger:** smiling and agreeing while feeling resentful inside.\n"
-                   "- **Indirect anger:** sarcasm, being late, or quietly withholding.")
+    hit = make_hit(
+        "Anger comes in many forms, and not all of them are loud. Some common patterns include:\n"
+        "- **Hidden anger:** smiling and agreeing while feeling resentful inside.\n"
+        "- **Indirect anger:** sarcasm, being late, or quietly withholding."
+    )
     text, citations = compose("hidden anger smiling resentful sarcasm", [hit], model)
     assert "**" not in text and "- Hidden anger: smiling and agreeing while feeling resentful inside. [1]" in text
     assert is_faithful(text, citations, [hit])
@@ -306,12 +393,16 @@ def test_the_lead_is_the_opening_sentences_of_the_passage_in_order():
 
 
 def test_the_lead_keeps_a_list_with_its_lead_in():
-    hit = make_hit("If you are thinking about suicide, please reach out now. You can get help in these ways:\n"
-                   "- Call or text 9-8-8 at any time.\n- Call 911 or go to an emergency department.\n\n"
-                   "After the crisis, ongoing support helps.")
+    hit = make_hit(
+        "If you are thinking about suicide, please reach out now. You can get help in these ways:\n"
+        "- Call or text 9-8-8 at any time.\n- Call 911 or go to an emergency department.\n\n"
+        "After the crisis, ongoing support helps."
+    )
     text, citations = compose_lead(hit, limit=4)
-    assert text.split("\n")[1:] == ["- Call or text 9-8-8 at any time. [1]",
-                                    "- Call 911 or go to an emergency department. [1]"]
+    assert text.split("\n")[1:] == [
+        "- Call or text 9-8-8 at any time. [1]",
+        "- Call 911 or go to an emergency department. [1]",
+    ]
     assert is_faithful(text, citations, [hit])
 
 
@@ -325,9 +416,10 @@ def answer(hits):
     s1, s2 = TRANSFERENCE.split(". ")[:2]
     s3 = THERAPY.split(". ")[0]
     text = f"{s1}. [1] {s2}. [1]\n\n{s3}. [2]"
-    citations = [Citation(1, one.chunk.doc_id, one.title, one.chunk.section, None, one.url, f"{s1}. {s2}.",
-                          one.chunk.id),
-                 Citation(2, two.chunk.doc_id, two.title, two.chunk.section, 3, two.url, f"{s3}.", two.chunk.id)]
+    citations = [
+        Citation(1, one.chunk.doc_id, one.title, one.chunk.section, None, one.url, f"{s1}. {s2}.", one.chunk.id),
+        Citation(2, two.chunk.doc_id, two.title, two.chunk.section, 3, two.url, f"{s3}.", two.chunk.id),
+    ]
     return text, citations
 
 
@@ -335,15 +427,18 @@ def test_an_answer_quoting_two_passages_is_faithful(answer, hits):
     assert is_faithful(*answer, hits)
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda t: t.replace("feelings", "memories", 1),  # a changed word
-    lambda t: t.replace("[1]", "[7]", 1),  # a citation that does not exist
-    lambda t: t.replace("[1]", "[X]").replace("[2]", "[1]").replace("[X]", "[2]"),  # the wrong passage cited
-    lambda t: t + " Therapy always cures anxiety within a month.",  # an uncited sentence at the end
-    lambda t: "Therapy always cures anxiety within a month.\n" + t,  # an uncited line at the start
-    lambda t: "- Therapy always cures anxiety. [1]\n" + t,  # an invented list item
-    lambda t: re.sub(r" \[\d+\]", "", t),  # no markers at all
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t.replace("feelings", "memories", 1),  # a changed word
+        lambda t: t.replace("[1]", "[7]", 1),  # a citation that does not exist
+        lambda t: t.replace("[1]", "[X]").replace("[2]", "[1]").replace("[X]", "[2]"),  # the wrong passage cited
+        lambda t: t + " Therapy always cures anxiety within a month.",  # an uncited sentence at the end
+        lambda t: "Therapy always cures anxiety within a month.\n" + t,  # an uncited line at the start
+        lambda t: "- Therapy always cures anxiety. [1]\n" + t,  # an invented list item
+        lambda t: re.sub(r" \[\d+\]", "", t),  # no markers at all
+    ],
+)
 def test_a_tampered_answer_is_not_faithful(answer, hits, tamper):
     text, citations = answer
     changed = tamper(text)

@@ -6,17 +6,28 @@ import json
 
 import pytest
 
-from kb.evaluation.answers import (SAMPLE, answer_metrics, check_answer, counsel_chat_answers, counsel_chat_part,
-                                   sample, sample_markdown)
+from kb.evaluation.answers import (
+    SAMPLE,
+    answer_metrics,
+    check_answer,
+    counsel_chat_answers,
+    counsel_chat_part,
+    sample,
+    sample_markdown,
+)
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
 from kb.records import Answer, Chunk, Citation, Crisis, Hit
 
-LIST = ("Grief can also become stuck. It may be time to talk to someone about your grief if:\n"
-        "- You are using alcohol or other substances to numb the pain.\n"
-        "- You cannot sleep, eat or work months after the loss.")
-PROSE = ("No. Many people feel unsure about therapy at first, and that is common. "
-         "He said, \"I never cry. A first session is a chance to ask questions. Let them talk about it.")
+LIST = (
+    "Grief can also become stuck. It may be time to talk to someone about your grief if:\n"
+    "- You are using alcohol or other substances to numb the pain.\n"
+    "- You cannot sleep, eat or work months after the loss."
+)
+PROSE = (
+    "No. Many people feel unsure about therapy at first, and that is common. "
+    'He said, "I never cry. A first session is a chance to ask questions. Let them talk about it.'
+)
 
 
 def hit(text: str, cid: str = "c1", rank: int = 1) -> Hit:
@@ -25,18 +36,39 @@ def hit(text: str, cid: str = "c1", rank: int = 1) -> Hit:
 
 def answer(text: str | None, hits: list[Hit], from_directory: bool = False) -> Answer:
     citations = [Citation(n, "doc", "Title", "Section", None, "/x", "", h.chunk.id) for n, h in enumerate(hits, 1)]
-    return Answer("q", text, text is None, citations if text and not from_directory else [], hits, [], [],
-                  Crisis(False), "disclaimer", from_directory=from_directory)
+    return Answer(
+        "q",
+        text,
+        text is None,
+        citations if text and not from_directory else [],
+        hits,
+        [],
+        [],
+        Crisis(False),
+        "disclaimer",
+        from_directory=from_directory,
+    )
 
 
 def test_a_list_item_quoted_without_its_lead_in_is_an_orphan():
     h = hit(LIST)
-    orphan = check_answer("why can't I sleep", answer("You are using alcohol or other substances to numb the pain. [1] "
-                                                      "You cannot sleep, eat or work months after the loss. [1]", [h]))
+    orphan = check_answer(
+        "why can't I sleep",
+        answer(
+            "You are using alcohol or other substances to numb the pain. [1] "
+            "You cannot sleep, eat or work months after the loss. [1]",
+            [h],
+        ),
+    )
     assert len(orphan.orphans) == 2 and orphan.faithful
-    whole = check_answer("why can't I sleep", answer(
-        "It may be time to talk to someone about your grief if: [1]\n"
-        "- You are using alcohol or other substances to numb the pain. [1]", [h]))
+    whole = check_answer(
+        "why can't I sleep",
+        answer(
+            "It may be time to talk to someone about your grief if: [1]\n"
+            "- You are using alcohol or other substances to numb the pain. [1]",
+            [h],
+        ),
+    )
     assert whole.orphans == [] and whole.fragments == [] and whole.faithful
 
 
@@ -48,10 +80,15 @@ def test_a_list_that_starts_its_passage_has_no_lead_in_to_quote():
 
 def test_fragments_are_named_by_kind():
     h = hit(PROSE)
-    check = check_answer("should I go to therapy", answer(
-        "No. [1] Many people feel unsure about therapy at first, and that is common. [1] "
-        "He said, \"I never cry. [1] "
-        "Let them talk about it. [1]", [h]))
+    check = check_answer(
+        "should I go to therapy",
+        answer(
+            "No. [1] Many people feel unsure about therapy at first, and that is common. [1] "
+            'He said, "I never cry. [1] '
+            "Let them talk about it. [1]",
+            [h],
+        ),
+    )
     kinds = sorted(f.split(":")[0] for f in check.fragments)
     assert kinds == ["short sentence alone", "to a helper", "unbalanced quotes", "yes/no"]
     alone = check_answer("should I go to therapy", answer("No. [1]", [h]))
@@ -60,22 +97,34 @@ def test_fragments_are_named_by_kind():
 
 def test_advice_to_a_helper_is_fine_when_the_visitor_asks_about_someone_else():
     h = hit(PROSE)
-    check = check_answer("how do I help my friend", answer("A first session is a chance to ask questions. [1] "
-                                                           "Let them talk about it. [1]", [h]))
+    check = check_answer(
+        "how do I help my friend",
+        answer("A first session is a chance to ask questions. [1] Let them talk about it. [1]", [h]),
+    )
     assert not any(f.startswith("to a helper") for f in check.fragments)
 
 
 def test_the_metrics_count_passages_faithfulness_abstentions_and_directory_answers():
     one, two = hit(LIST, "c1"), hit(PROSE, "c2", 2)
     checks = [
-        check_answer("a", answer("Grief can also become stuck. [1] It may be time to talk to someone about your "
-                                 "grief if: [1]\n- You cannot sleep, eat or work months after the loss. [1]", [one])),
-        check_answer("b", answer("Grief can also become stuck. [1]\n\nA first session is a chance to ask "
-                                 "questions. [2]", [one, two])),
+        check_answer(
+            "a",
+            answer(
+                "Grief can also become stuck. [1] It may be time to talk to someone about your "
+                "grief if: [1]\n- You cannot sleep, eat or work months after the loss. [1]",
+                [one],
+            ),
+        ),
+        check_answer(
+            "b",
+            answer("Grief can also become stuck. [1]\n\nA first session is a chance to ask questions. [2]", [one, two]),
+        ),
         check_answer("c", answer("Grief is always over in a month. [1]", [one])),  # not in the passage
         check_answer("d", answer(None, [])),
-        check_answer("e", answer("From our therapist directory: two of our therapists work in Mandarin.", [],
-                                 from_directory=True)),
+        check_answer(
+            "e",
+            answer("From our therapist directory: two of our therapists work in Mandarin.", [], from_directory=True),
+        ),
     ]
     m = answer_metrics(checks)
     assert (m["questions"], m["answered"], m["directory_answers"]) == (5, 4, 1)
@@ -93,8 +142,10 @@ def test_the_counsel_chat_parts_are_stable_and_about_seventy_thirty():
 
 def test_the_sample_is_stable_and_reads_as_answers_with_their_flags():
     h = hit(LIST)
-    checks = [check_answer(f"question {n}", answer("You cannot sleep, eat or work months after the loss. [1]", [h]))
-              for n in range(SAMPLE + 10)]
+    checks = [
+        check_answer(f"question {n}", answer("You cannot sleep, eat or work months after the loss. [1]", [h]))
+        for n in range(SAMPLE + 10)
+    ]
     chosen = sample(checks)
     assert len(chosen) == SAMPLE and chosen == sample(list(reversed(checks)))
     text = sample_markdown("Answers", chosen)
@@ -103,8 +154,16 @@ def test_the_sample_is_stable_and_reads_as_answers_with_their_flags():
 
 def test_counsel_chat_answers_asks_only_the_part_it_is_given(settings, embedder, tmp_path):
     build_index(settings, embedder)
-    rows = [{"id": f"syn-{n:04d}", "title": "How do I stop dreaming of falling?", "text": "Dreams every night.",
-             "topic": "sleep", "answers": ["Dreams borrow from the day."]} for n in range(30)]
+    rows = [
+        {
+            "id": f"syn-{n:04d}",
+            "title": "How do I stop dreaming of falling?",
+            "text": "Dreams every night.",
+            "topic": "sleep",
+            "answers": ["Dreams borrow from the day."],
+        }
+        for n in range(30)
+    ]
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     metrics, text = counsel_chat_answers(KnowledgeBase(settings, embedder), data, "train")

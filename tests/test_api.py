@@ -20,18 +20,31 @@ from kb.web.feedback import FeedbackStore
 from kb.web.schemas import FOLDER, RESPONSES, openapi_document, response_schema
 
 SECRET = "zebracanary"  # a word no article contains: it must never come back in an error
-THERAPIST = {"id": "sam-lee", "name": "Sam Lee", "pronouns": "they/them", "credentials": "RP",
-             "bio": "Sam works with adults who feel stuck in the same patterns, and with sleep.",
-             "modalities": ["psychodynamic"], "specialties": ["sleep"], "populations": ["adults"],
-             "languages": ["English", "French"], "formats": ["online"], "location": {"city": "Toronto"},
-             "accepting_new_clients": True, "fee": 150, "sliding_scale": False,
-             "profile_url": "https://example.org/therapists/sam-lee"}
+THERAPIST = {
+    "id": "sam-lee",
+    "name": "Sam Lee",
+    "pronouns": "they/them",
+    "credentials": "RP",
+    "bio": "Sam works with adults who feel stuck in the same patterns, and with sleep.",
+    "modalities": ["psychodynamic"],
+    "specialties": ["sleep"],
+    "populations": ["adults"],
+    "languages": ["English", "French"],
+    "formats": ["online"],
+    "location": {"city": "Toronto"},
+    "accepting_new_clients": True,
+    "fee": 150,
+    "sliding_scale": False,
+    "profile_url": "https://example.org/therapists/sam-lee",
+}
 
 
 @pytest.fixture
 def site(settings: Settings, embedder, tmp_path: Path) -> Settings:
-    (settings.corpus / "therapists.yaml").write_text(yaml.safe_dump(
-        {"sample_data": True, "directory_url": "https://example.org/t", "therapists": [THERAPIST]}), encoding="utf-8")
+    (settings.corpus / "therapists.yaml").write_text(
+        yaml.safe_dump({"sample_data": True, "directory_url": "https://example.org/t", "therapists": [THERAPIST]}),
+        encoding="utf-8",
+    )
     build_index(settings, embedder)
     return settings.replace(feedback_db=tmp_path / "private" / "feedback.sqlite", api_rate_limit=1000)
 
@@ -59,8 +72,14 @@ def test_every_committed_schema_is_a_valid_json_schema_and_in_the_openapi_docume
     document = openapi_document()
     assert document["openapi"].startswith("3.1")
     assert set(document["components"]["schemas"]) == names
-    assert {"/api/v1/ask", "/api/v1/search", "/api/v1/therapists", "/api/v1/articles/{doc_id}",
-            "/api/v1/health", "/api/v1/feedback"} <= set(document["paths"])
+    assert {
+        "/api/v1/ask",
+        "/api/v1/search",
+        "/api/v1/therapists",
+        "/api/v1/articles/{doc_id}",
+        "/api/v1/health",
+        "/api/v1/feedback",
+    } <= set(document["paths"])
 
 
 def test_health_and_openapi_are_served(client):
@@ -81,8 +100,13 @@ def test_ask_returns_the_cli_answer_json_checked_against_the_committed_schema(cl
 
 
 def test_ask_with_filters_and_a_crisis_question(client):
-    body = valid("ask", client.post("/api/v1/ask", json={
-        "question": "I want to kill myself", "filters": {"language": "French", "accepting": True}}).json())
+    body = valid(
+        "ask",
+        client.post(
+            "/api/v1/ask",
+            json={"question": "I want to kill myself", "filters": {"language": "French", "accepting": True}},
+        ).json(),
+    )
     assert body["crisis"]["detected"] is True
     assert any(r["action"] for r in body["crisis"]["resources"])
 
@@ -115,16 +139,24 @@ def test_questions_are_refused_in_the_url(client):
     assert client.get("/api/v1/ask", params={"question": "what is transference"}).status_code == 405
 
 
-@pytest.mark.parametrize("content, headers, status", [
-    (b'{"question": "' + SECRET.encode() + b'"', {"Content-Type": "application/json"}, 400),  # bad JSON
-    (b'["' + SECRET.encode() + b'"]', {"Content-Type": "application/json"}, 400),  # not an object
-    (json.dumps({"question": SECRET}).encode(), {"Content-Type": "text/plain"}, 415),  # a form post from elsewhere
-    (json.dumps({"question": SECRET * 2000}).encode(), {"Content-Type": "application/json"}, 413),
-    (json.dumps({"question": SECRET + " x" * 600}).encode(), {"Content-Type": "application/json"}, 400),  # too long
-    (json.dumps({"question": "   "}).encode(), {"Content-Type": "application/json"}, 400),
-    (json.dumps({"question": SECRET, "audience": "martians"}).encode(), {"Content-Type": "application/json"}, 400),
-    (json.dumps({"question": SECRET, "filters": {"shoe_size": 9}}).encode(), {"Content-Type": "application/json"}, 400),
-], ids=["bad-json", "not-an-object", "wrong-type", "too-large", "too-long", "empty", "bad-audience", "bad-filter"])
+@pytest.mark.parametrize(
+    "content, headers, status",
+    [
+        (b'{"question": "' + SECRET.encode() + b'"', {"Content-Type": "application/json"}, 400),  # bad JSON
+        (b'["' + SECRET.encode() + b'"]', {"Content-Type": "application/json"}, 400),  # not an object
+        (json.dumps({"question": SECRET}).encode(), {"Content-Type": "text/plain"}, 415),  # a form post from elsewhere
+        (json.dumps({"question": SECRET * 2000}).encode(), {"Content-Type": "application/json"}, 413),
+        (json.dumps({"question": SECRET + " x" * 600}).encode(), {"Content-Type": "application/json"}, 400),  # too long
+        (json.dumps({"question": "   "}).encode(), {"Content-Type": "application/json"}, 400),
+        (json.dumps({"question": SECRET, "audience": "martians"}).encode(), {"Content-Type": "application/json"}, 400),
+        (
+            json.dumps({"question": SECRET, "filters": {"shoe_size": 9}}).encode(),
+            {"Content-Type": "application/json"},
+            400,
+        ),
+    ],
+    ids=["bad-json", "not-an-object", "wrong-type", "too-large", "too-long", "empty", "bad-audience", "bad-filter"],
+)
 def test_bad_requests_get_one_line_that_never_quotes_the_question(client, content, headers, status):
     reply = client.post("/api/v1/ask", content=content, headers=headers)
     assert reply.status_code == status
@@ -157,11 +189,16 @@ def test_cross_origin_calls_only_from_the_allowed_origins(site, embedder):
     closed = make_client(site, embedder)
     reply = closed.post("/api/v1/search", json={"query": "sleep"}, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in reply.headers
-    assert closed.options("/api/v1/ask", headers={"Origin": "https://evil.example",
-                                                  "Access-Control-Request-Method": "POST"}).status_code == 403
+    assert (
+        closed.options(
+            "/api/v1/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        ).status_code
+        == 403
+    )
     opened = make_client(site.replace(cors_origins="https://www.practice.example"), embedder)
-    preflight = opened.options("/api/v1/ask", headers={"Origin": "https://www.practice.example",
-                                                       "Access-Control-Request-Method": "POST"})
+    preflight = opened.options(
+        "/api/v1/ask", headers={"Origin": "https://www.practice.example", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "https://www.practice.example"
     reply = opened.post("/api/v1/search", json={"query": "sleep"}, headers={"Origin": "https://www.practice.example"})
@@ -180,8 +217,15 @@ def test_a_wildcard_or_malformed_origin_setting_is_one_clear_error(site, embedde
 def test_feedback_records_only_the_day_kind_cited_chunks_and_thumb(client, site):
     answer = client.post("/api/v1/ask", json={"question": "What is transference in everyday life?"}).json()
     ids = [c["chunk_id"] for c in answer["citations"]]
-    reply = client.post("/api/v1/feedback", json={"kind": "answered", "helpful": False, "chunk_ids": ids,
-                                                  "question": "What is transference in everyday life?"})
+    reply = client.post(
+        "/api/v1/feedback",
+        json={
+            "kind": "answered",
+            "helpful": False,
+            "chunk_ids": ids,
+            "question": "What is transference in everyday life?",
+        },
+    )
     assert reply.status_code == 201 and valid("feedback", reply.json())["recorded"] is True
     rows = FeedbackStore(site.feedback_db).feedback()
     assert [(r.kind, r.helpful, r.chunk_ids) for r in rows] == [("answered", False, ids)]
@@ -247,8 +291,10 @@ def test_a_failed_answer_is_one_line_with_the_crisis_lines_and_no_question(site,
 
 def test_the_lifespan_hook_warms_before_serving_and_a_failure_does_not_stop_the_server(site, embedder, caplog):
     calls = []
-    app = Starlette(routes=server.routes(site, lambda: KnowledgeBase(site, embedder)),
-                    lifespan=server.lifespan(lambda: calls.append("warm")))
+    app = Starlette(
+        routes=server.routes(site, lambda: KnowledgeBase(site, embedder)),
+        lifespan=server.lifespan(lambda: calls.append("warm")),
+    )
     with TestClient(app) as client:
         assert calls == ["warm"]  # done before the first request is served
         assert client.get("/api/v1/health").status_code == 200
@@ -269,7 +315,9 @@ def test_a_new_build_is_served_on_the_next_request_without_a_restart(site, embed
     assert client.get("/api/v1/articles/grief-notes").status_code == 404
     (site.corpus / "articles" / "grief.md").write_text(
         "---\nid: grief-notes\ntitle: Grief\ntopics: [sleep]\n---\n\n# Grief\n\nGrief comes in waves and changes "
-        "over time. Many people find that sleep suffers in the first months.\n", encoding="utf-8")
+        "over time. Many people find that sleep suffers in the first months.\n",
+        encoding="utf-8",
+    )
     build_index(site, embedder)
     assert client.get("/api/v1/articles/grief-notes").status_code == 200
     assert client.get("/api/v1/health").json()["documents"] == 4

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
 
-from conftest import REPO, TOPICS_YAML, TRANSFERENCE_MD
 from kb.answering.compose import ABSTAIN_MESSAGE
 from kb.index.store import current_build, read_documents, read_manifest
 from kb.web.text import PRACTICE_NAME, escape_markdown
+
+from conftest import REPO, TOPICS_YAML, TRANSFERENCE_MD
 
 pytestmark = pytest.mark.slow
 
@@ -105,8 +106,9 @@ def test_a_crisis_question_shows_the_crisis_panel_before_the_answer(app_env):
     panel = shown.index(heading)
     if "Answer" in shown:
         assert panel < shown.index("Answer")
-    assert panel < shown.index("Therapists who work with this" if "Therapists who work with this" in shown
-                                else "Talk with a therapist")
+    assert panel < shown.index(
+        "Therapists who work with this" if "Therapists who work with this" in shown else "Talk with a therapist"
+    )
     resources = shown[panel + 2]
     assert "9\\-8\\-8](tel:988)" in resources and "911](tel:911)" in resources
     assert any(e.label == "Worried about someone else?" for e in at.expander)
@@ -222,8 +224,9 @@ Sleep well. <script>alert('x')</script> ![tracker](http://evil.example/pixel.png
 """
 
 
-def test_a_missing_index_is_built_at_start_and_hostile_text_is_shown_as_text(tmp_path: Path, real_model,
-                                                                            monkeypatch: pytest.MonkeyPatch):
+def test_a_missing_index_is_built_at_start_and_hostile_text_is_shown_as_text(
+    tmp_path: Path, real_model, monkeypatch: pytest.MonkeyPatch
+):
     corpus = tmp_path / "corpus"
     (corpus / "articles").mkdir(parents=True)
     (corpus / "topics.yaml").write_text(TOPICS_YAML, encoding="utf-8")

@@ -6,32 +6,41 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from conftest import REPO, files_containing, privacy_roots
 from kb.evaluation.bench import CHROMIUM, serving_app
+
+from conftest import REPO, files_containing, privacy_roots
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SHOTS = REPO / "screenshots"
 WAIT = 180_000  # ms: the first page after a server start loads the model
 
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"Chromium not found at {CHROMIUM}: install it with `make browser` "
-                "(apt-get install chromium) to run the browser tests", allow_module_level=True)
+    pytest.skip(
+        f"Chromium not found at {CHROMIUM}: install it with `make browser` "
+        "(apt-get install chromium) to run the browser tests",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def server(app_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """`streamlit run app.py` on a free port against the session's index; yields (base url, its log file)."""
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "KB_CORPUS": str(app_index.corpus), "KB_INDEX": str(app_index.index),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "KB_CORPUS": str(app_index.corpus), "KB_INDEX": str(app_index.index), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out, serving_app(env, out) as base:
         yield base, log
 
@@ -143,9 +152,11 @@ def test_pages_at_phone_width(page, server):
     page.get_by_role("heading", name="Answer").wait_for(timeout=WAIT)
     page.get_by_role("link", name="Browse the therapist directory").wait_for(timeout=WAIT)
     shot(page, "ask-answer-phone")
-    for path, name, ready in [("/library", "library-phone", "Library"),
-                              ("/therapists?id=amara-okafor", "therapist-profile-phone", "Amara Okafor, RP"),
-                              ("/about", "about-phone", "About this library")]:
+    for path, name, ready in [
+        ("/library", "library-phone", "Library"),
+        ("/therapists?id=amara-okafor", "therapist-profile-phone", "Amara Okafor, RP"),
+        ("/about", "about-phone", "About this library"),
+    ]:
         page.goto(server[0] + path)
         page.get_by_role("heading", name=ready).first.wait_for(timeout=WAIT)
         shot(page, name)
@@ -153,8 +164,10 @@ def test_pages_at_phone_width(page, server):
 
 
 def test_other_pages_at_desktop_width(page, server):
-    for path, name, ready in [("/therapists", "therapists-desktop", "Therapists"),
-                              ("/library?topic=grief-and-loss", "library-topic-desktop", "Library")]:
+    for path, name, ready in [
+        ("/therapists", "therapists-desktop", "Therapists"),
+        ("/library?topic=grief-and-loss", "library-topic-desktop", "Library"),
+    ]:
         page.goto(server[0] + path)
         page.get_by_role("heading", name=ready).first.wait_for(timeout=WAIT)
         shot(page, name)

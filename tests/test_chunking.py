@@ -7,8 +7,8 @@ import re
 import pytest
 
 from kb.ingest.chunking import SPECIAL_TOKENS, chunk_document, context_prefix, sections, split_sentences
-from kb.models.embedders import HashingEmbedder
 from kb.ingest.loaders import load_document
+from kb.models.embedders import HashingEmbedder
 from kb.records import Document
 
 count = HashingEmbedder().count_tokens
@@ -28,7 +28,7 @@ def test_span_of_every_chunk_is_its_text(corpus):
     chunks = chunk_document(doc, count, max_tokens=48)
     assert len(chunks) > 3
     for chunk in chunks:
-        assert doc.text[chunk.start:chunk.end] == chunk.text
+        assert doc.text[chunk.start : chunk.end] == chunk.text
         assert chunk.doc_id == "transference-basics"
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
 
@@ -62,8 +62,9 @@ def test_context_prefix_without_section_is_the_title():
 
 @pytest.mark.parametrize("max_tokens", [40, 64, 128, 256])
 def test_every_chunk_fits_the_budget_including_title_and_section(max_tokens):
-    doc = doc_of("# Guide\n\n## A rather long section heading about coping\n\n" + sentences(40)
-                 + "\n\n" + sentences(15, "sleep"))
+    doc = doc_of(
+        "# Guide\n\n## A rather long section heading about coping\n\n" + sentences(40) + "\n\n" + sentences(15, "sleep")
+    )
     chunks = chunk_document(doc, count, max_tokens=max_tokens)
     assert len(chunks) >= 2
     for chunk in chunks:
@@ -114,7 +115,9 @@ def test_only_a_sentence_longer_than_the_budget_is_cut():
 def test_abbreviations_do_not_end_a_sentence():
     text = "Some clinicians, e.g. Dr. Winnicott, wrote about play. J. Bowlby wrote about attachment."
     assert [text[s:e] for s, e in split_sentences(text)] == [
-        "Some clinicians, e.g. Dr. Winnicott, wrote about play.", "J. Bowlby wrote about attachment."]
+        "Some clinicians, e.g. Dr. Winnicott, wrote about play.",
+        "J. Bowlby wrote about attachment.",
+    ]
 
 
 def test_list_items_without_full_stops_are_whole_units():
@@ -131,8 +134,8 @@ def test_consecutive_chunks_overlap_by_one_sentence():
     doc = doc_of(sentences(30))
     chunks = chunk_document(doc, count, max_tokens=60, overlap=1)
     assert len(chunks) >= 3
-    for before, after in zip(chunks, chunks[1:]):
-        shared = doc.text[after.start:before.end]
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        shared = doc.text[after.start : before.end]
         assert after.start < before.end
         assert [shared[s:e] for s, e in split_sentences(shared)] == [shared]  # exactly one whole sentence
         assert before.text.endswith(shared)
@@ -141,7 +144,7 @@ def test_consecutive_chunks_overlap_by_one_sentence():
 def test_no_overlap_when_overlap_is_zero():
     doc = doc_of(sentences(30))
     chunks = chunk_document(doc, count, max_tokens=60, overlap=0)
-    assert all(after.start > before.end for before, after in zip(chunks, chunks[1:]))
+    assert all(after.start > before.end for before, after in zip(chunks, chunks[1:], strict=False))
     assert "".join(c.text for c in chunks).replace(" ", "") == doc.text.replace(" ", "")
 
 
@@ -187,19 +190,23 @@ def test_pdf_chunks_carry_their_page(tmp_path, stress_pdf):
     chunks = chunk_document(doc, count)
     pages = {c.section: c.page for c in chunks}
     assert pages == {"Coping with stress": 1, "Rest and recovery": 2}
-    assert all(doc.text[c.start:c.end] == c.text for c in chunks)
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
 
 
 def test_a_chunk_starting_a_page_gets_that_page(tmp_path, make_pdf):
-    first = ("Breathing slowly calms the body and the mind. It takes a few minutes to work for most people. "
-             "Practise it every single day, morning and night.")
+    first = (
+        "Breathing slowly calms the body and the mind. It takes a few minutes to work for most people. "
+        "Practise it every single day, morning and night."
+    )
     second = "Grounding uses the senses. Name five things you can see around you. Then name four things you hear."
     (tmp_path / "two.pdf").write_bytes(make_pdf([["# Calming down", first], [second]]))
     doc = load_document(tmp_path / "two.pdf", tmp_path)
-    assert doc.text[doc.page_starts[1]:].startswith("Grounding uses the senses.")
+    assert doc.text[doc.page_starts[1] :].startswith("Grounding uses the senses.")
     chunks = chunk_document(doc, count, max_tokens=36, overlap=0)  # one page's paragraph per chunk
-    assert [(c.text.split(".")[0], c.page) for c in chunks] == [("Breathing slowly calms the body and the mind", 1),
-                                                                 ("Grounding uses the senses", 2)]
+    assert [(c.text.split(".")[0], c.page) for c in chunks] == [
+        ("Breathing slowly calms the body and the mind", 1),
+        ("Grounding uses the senses", 2),
+    ]
     for chunk in chunks:
         assert doc.page_starts[chunk.page - 1] <= chunk.start
         assert chunk.page == len(doc.page_starts) or chunk.start < doc.page_starts[chunk.page]

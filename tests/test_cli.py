@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from conftest import DOC_IDS, SLEEP_MD, write_files
 from kb.index.store import current_build, index_lock
+
+from conftest import DOC_IDS, SLEEP_MD, write_files
 
 INDEX_KEYS = {"documents", "chunks", "added", "changed", "removed", "embedded", "failed", "seconds"}
 HIT_KEYS = {"rank", "doc_id", "chunk_id", "title", "section", "page", "score", "text", "topics", "url"}
@@ -38,7 +39,7 @@ def test_index_json_summary(kb_env, run_kb):
     run = run_kb("index", "--json")
     assert run.code == 0 and run.err == ""
     data = run.json()
-    assert INDEX_KEYS <= set(data)
+    assert set(data) >= INDEX_KEYS
     assert data["documents"] == 3 and data["added"] == 3 and data["changed"] == 0 and data["removed"] == 0
     assert data["embedded"] == data["chunks"] > 0 and data["failed"] == []
     assert isinstance(data["seconds"], float)
@@ -95,8 +96,9 @@ def test_strict_exits_non_zero_when_a_file_failed(kb_env, run_kb):
 def test_previous_version_kept_is_said(indexed, run_kb):
     (indexed.corpus / "articles/sleep.md").write_bytes(b"\xff\xfe not utf-8")
     run = run_kb("index")
-    assert "failed articles/sleep.md: not UTF-8 text (byte 0); save the file as UTF-8 (previous version kept)" \
-        in run.err
+    assert (
+        "failed articles/sleep.md: not UTF-8 text (byte 0); save the file as UTF-8 (previous version kept)" in run.err
+    )
     assert run_kb("index", "--json").json()["kept"] == ["articles/sleep.md"]
 
 
@@ -145,7 +147,11 @@ def test_search_result_for_a_pdf_has_its_page(kb_env, run_kb, stress_pdf):
     data = run_kb("search", "recovery breaks walk bedtime friends", "--mode", "bm25", "-k", "1", "--json").json()
     hit = data["results"][0]
     assert (hit["doc_id"], hit["page"], hit["section"], hit["title"]) == (
-        "handouts/stress", 2, "Rest and recovery", "Stress guide")
+        "handouts/stress",
+        2,
+        "Rest and recovery",
+        "Stress guide",
+    )
 
 
 def test_search_batch_prints_one_object_per_line_in_order(indexed, run_kb, tmp_path):
@@ -155,8 +161,11 @@ def test_search_batch_prints_one_object_per_line_in_order(indexed, run_kb, tmp_p
     assert run.code == 0
     rows = run.json_lines()
     assert [r["query"] for r in rows] == ["nightmare", "angry client", "transference at work"]
-    assert [r["results"][0]["doc_id"] for r in rows] == ["sleep-and-dreams", "anger-for-clinicians",
-                                                         "transference-basics"]
+    assert [r["results"][0]["doc_id"] for r in rows] == [
+        "sleep-and-dreams",
+        "anger-for-clinicians",
+        "transference-basics",
+    ]
     assert all(set(r) == {"query", "results"} and len(r["results"]) <= 2 for r in rows)
 
 
@@ -177,7 +186,7 @@ def test_search_needs_a_query_or_batch(indexed, run_kb):
 
 def test_stats_json(indexed, run_kb):
     data = run_kb("stats", "--json").json()
-    assert STATS_KEYS <= set(data)
+    assert set(data) >= STATS_KEYS
     assert data["documents"] == 3 and data["chunks"] > 3
     assert data["topics"] == {"anger": 1, "sleep": 1, "transference-and-relationship": 1}
     assert data["model"]["name"] == "hashing-64" and data["model"]["dimension"] == 64
@@ -269,14 +278,17 @@ def test_missing_corpus_folder(kb_env, run_kb, tmp_path):
 
 
 def test_bad_config_value(kb_env, run_kb):
-    (kb_env.corpus.parent / "kb.toml").write_text("[kb]\nmax_tokens = \"many\"\n")
+    (kb_env.corpus.parent / "kb.toml").write_text('[kb]\nmax_tokens = "many"\n')
     assert_one_line_error(run_kb("index"), "kb.toml", "max_tokens")
 
 
-@pytest.mark.parametrize("args, words", [
-    (("search", "   "), "query is empty"),
-    (("search", "sleep", "-k", "0"), "k must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("search", "   "), "query is empty"),
+        (("search", "sleep", "-k", "0"), "k must be at least 1"),
+    ],
+)
 def test_bad_search_input(indexed, run_kb, args, words):
     assert_one_line_error(run_kb(*args), words)
 
@@ -285,14 +297,28 @@ def test_the_installed_console_script_reports_errors_the_same_way(kb_env, run_kb
     assert_one_line_error(run_kb_process("search", "sleep"), "no index in")
 
 
-@pytest.mark.parametrize("command", [("index",), ("search",), ("stats",), ("validate",), ("ask",), ("therapists",),
-                                     ("eval",), ("bench",), ("report",), ("model", "export"), ("crisis", "train")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("index",),
+        ("search",),
+        ("stats",),
+        ("validate",),
+        ("ask",),
+        ("therapists",),
+        ("eval",),
+        ("bench",),
+        ("report",),
+        ("model", "export"),
+        ("crisis", "train"),
+    ],
+)
 def test_help_shows_its_example_on_its_own_line_however_narrow_the_terminal(run_kb, command):
     run = run_kb(*command, "--help", env={"COLUMNS": "40"})
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip() in ("Example:", "Examples:"))
-    block = lines[at + 1:lines.index("", at)]
+    block = lines[at + 1 : lines.index("", at)]
     assert block and all(line.startswith("    kb ") for line in block), block  # one example a line, none rewrapped
 
 
@@ -304,6 +330,5 @@ def test_python_dash_m_kb_is_the_same_command(kb_env):
 
     version = subprocess.run([sys.executable, "-m", "kb", "--version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.strip() == f"kb, version {kb.__version__}"
-    usage = subprocess.run([sys.executable, "-m", "kb", "no-such-command"], capture_output=True, text=True,
-                           timeout=120)
+    usage = subprocess.run([sys.executable, "-m", "kb", "no-such-command"], capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "Usage: kb" in usage.stderr  # a usage error, not a library error (1)

@@ -31,8 +31,10 @@ def test_defaults_without_any_source(workdir):
 
 
 def test_kb_toml_in_the_working_directory_is_read(workdir):
-    write_toml(workdir / "kb.toml", '[kb]\ncorpus = "my-corpus"\nmax_tokens = 128\nallow_hub = true\n'
-                                    'dense_weight = 0.5\nreranker = "cross-enc"\n')
+    write_toml(
+        workdir / "kb.toml",
+        '[kb]\ncorpus = "my-corpus"\nmax_tokens = 128\nallow_hub = true\ndense_weight = 0.5\nreranker = "cross-enc"\n',
+    )
     s = load_settings(environ={})
     assert s.corpus == Path("my-corpus") and isinstance(s.corpus, Path)
     assert s.max_tokens == 128 and s.allow_hub is True and s.dense_weight == 0.5
@@ -109,7 +111,7 @@ def test_bad_config_value_names_the_file_and_setting(workdir):
 
 
 def test_unknown_setting_is_refused(workdir):
-    write_toml(workdir / "kb.toml", '[kb]\nmax_tokenz = 12\n')
+    write_toml(workdir / "kb.toml", "[kb]\nmax_tokenz = 12\n")
     with pytest.raises(InputError, match="unknown setting 'max_tokenz'"):
         load_settings(environ={})
 

@@ -10,20 +10,42 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kb.answering.topics import load_topics
 from kb.evaluation.golden import load_golden
 from kb.ingest.loaders import load_corpus, load_document
-from kb.answering.topics import load_topics
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "corpus"
 GOLDEN = REPO / "tests" / "eval" / "questions.yaml"
 FIELDS = ("id", "title", "summary", "topics", "audience", "last_reviewed", "reviewed_by", "references", "related")
 REQUIRED_TOPICS = {
-    "psychodynamic-therapy", "unconscious-and-defenses", "transference-and-relationship", "attachment-and-development",
-    "evidence-and-outcomes", "therapy-process", "choosing-a-therapist", "depression", "anxiety", "trauma",
-    "grief-and-loss", "relationships", "couples-and-intimacy", "family", "parenting", "self-esteem-and-shame",
-    "self-sabotage-and-patterns", "addiction", "anger", "eating-concerns", "sleep", "stress-and-burnout",
-    "life-transitions", "identity-and-oppression", "lgbtq2s", "self-harm-and-suicide", "crisis-support",
+    "psychodynamic-therapy",
+    "unconscious-and-defenses",
+    "transference-and-relationship",
+    "attachment-and-development",
+    "evidence-and-outcomes",
+    "therapy-process",
+    "choosing-a-therapist",
+    "depression",
+    "anxiety",
+    "trauma",
+    "grief-and-loss",
+    "relationships",
+    "couples-and-intimacy",
+    "family",
+    "parenting",
+    "self-esteem-and-shame",
+    "self-sabotage-and-patterns",
+    "addiction",
+    "anger",
+    "eating-concerns",
+    "sleep",
+    "stress-and-burnout",
+    "life-transitions",
+    "identity-and-oppression",
+    "lgbtq2s",
+    "self-harm-and-suicide",
+    "crisis-support",
 }
 
 
@@ -137,7 +159,7 @@ def test_at_least_one_html_article_loads_with_its_metadata(vocabulary, corpus_id
 
 def test_topics_yaml_holds_the_required_vocabulary():
     topics = load_topics(SHIPPED / "topics.yaml")
-    assert REQUIRED_TOPICS <= {t.id for t in topics}
+    assert {t.id for t in topics} >= REQUIRED_TOPICS
     assert {t.kind for t in topics} <= {"concern", "approach", "practical"}
     assert all(t.label and t.description for t in topics)
 
@@ -201,14 +223,17 @@ def copy_with_change(tmp_path: Path, name: str, value) -> Path:
     return corpus
 
 
-@pytest.mark.parametrize("name, value, words", [
-    ("summary", ..., "field 'summary' is missing or empty"),
-    ("topics", ["anger", "astrology"], "field 'topics': 'astrology' is not in the topic vocabulary"),
-    ("related", ["defence-mechanisms", "no-such-article"], "field 'related': no article with id 'no-such-article'"),
-    ("last_reviewed", "next spring", "field 'last_reviewed': 'next spring' is not a date"),
-    ("references", [], "field 'references' is missing or empty"),
-    ("audience", "everyone", "field 'audience': 'everyone' is not one of public, clinician"),
-])
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("summary", ..., "field 'summary' is missing or empty"),
+        ("topics", ["anger", "astrology"], "field 'topics': 'astrology' is not in the topic vocabulary"),
+        ("related", ["defence-mechanisms", "no-such-article"], "field 'related': no article with id 'no-such-article'"),
+        ("last_reviewed", "next spring", "field 'last_reviewed': 'next spring' is not a date"),
+        ("references", [], "field 'references' is missing or empty"),
+        ("audience", "everyone", "field 'audience': 'everyone' is not one of public, clinician"),
+    ],
+)
 def test_validate_reports_a_bad_article_in_one_line(tmp_path, run_kb, name, value, words):
     corpus = copy_with_change(tmp_path, name, value)
     run = run_kb("validate", "--corpus", corpus)
@@ -223,4 +248,5 @@ def test_validate_json_names_the_file_and_the_field(tmp_path, run_kb):
     run = run_kb("validate", "--corpus", corpus, "--json")
     assert run.code == 1
     assert run.json()["problems"] == [
-        {"path": ARTICLE, "reason": "field 'topics': 'astrology' is not in the topic vocabulary"}]
+        {"path": ARTICLE, "reason": "field 'topics': 'astrology' is not in the topic vocabulary"}
+    ]

@@ -6,8 +6,8 @@ import pytest
 
 from kb.answering.compose import is_faithful
 from kb.index.build import build_index
-from kb.knowledge_base import KnowledgeBase
 from kb.ingest.validate import validate_corpus
+from kb.knowledge_base import KnowledgeBase
 
 CRISIS_MD = """---
 id: crisis-support
@@ -68,15 +68,19 @@ def write_files(root, files: dict[str, str]) -> None:
 
 @pytest.fixture
 def kb(settings, embedder) -> KnowledgeBase:
-    write_files(settings.corpus, {"articles/crisis.md": CRISIS_MD, "articles/supporting.md": SUPPORTING_MD,
-                                  "articles/ending.md": DISTRACTOR_MD})
+    write_files(
+        settings.corpus,
+        {"articles/crisis.md": CRISIS_MD, "articles/supporting.md": SUPPORTING_MD, "articles/ending.md": DISTRACTOR_MD},
+    )
     build_index(settings, embedder)
     return KnowledgeBase(settings, embedder)
 
 
-LEAD = ('If you are thinking about ending your life, please reach out to someone now rather than waiting. [1] '
-        'You can call or text 9-8-8, call 911, or go to an emergency department. [1] You do not need to be sure '
-        'you are "bad enough" to ask for help. [1] Feeling overwhelmed, hopeless or unsafe is reason enough. [1]')
+LEAD = (
+    "If you are thinking about ending your life, please reach out to someone now rather than waiting. [1] "
+    "You can call or text 9-8-8, call 911, or go to an emergency department. [1] You do not need to be sure "
+    'you are "bad enough" to ask for help. [1] Feeling overwhelmed, hopeless or unsafe is reason enough. [1]'
+)
 
 
 @pytest.mark.parametrize("question", ["I want to kill myself", "I want to end my life tonight", "je veux mourir"])
@@ -120,13 +124,20 @@ def test_a_question_that_is_not_a_crisis_is_not_sent_to_the_crisis_article(kb):
 
 
 def test_validate_reports_a_quoted_crisis_section_that_was_renamed(settings):
-    write_files(settings.corpus, {"articles/crisis.md": CRISIS_MD.replace("## What should I do right now?",
-                                                                          "## Right now"),
-                                  "articles/supporting.md": SUPPORTING_MD})
+    write_files(
+        settings.corpus,
+        {
+            "articles/crisis.md": CRISIS_MD.replace("## What should I do right now?", "## Right now"),
+            "articles/supporting.md": SUPPORTING_MD,
+        },
+    )
     problems, _ = validate_corpus(settings)
     reasons = [(p.path, p.reason) for p in problems]
-    assert ("articles/crisis.md", "section 'What should I do right now?' is quoted for crisis questions "
-            "(kb/data/crisis.yaml, articles) but the article has no such section") in reasons
+    assert (
+        "articles/crisis.md",
+        "section 'What should I do right now?' is quoted for crisis questions "
+        "(kb/data/crisis.yaml, articles) but the article has no such section",
+    ) in reasons
     assert not any(p.path == "articles/supporting.md" and "quoted for crisis" in p.reason for p in problems)
 
 
@@ -166,15 +177,17 @@ Conflict is a normal part of family life, and every couple fights about the same
     for question in ("my partner hits me when he drinks", "my sister's husband beats her"):
         answer = kb.ask(question)
         assert answer.crisis.detected and answer.crisis.kind == "violence", question
-        assert answer.text.startswith("If someone is hurting you, threatening you or making you afraid, your safety "
-                                      "comes first. [1]"), question
+        assert answer.text.startswith(
+            "If someone is hurting you, threatening you or making you afraid, your safety comes first. [1]"
+        ), question
         assert "Conflict is a normal part" not in answer.text
 
 
 def test_words_written_for_a_person_in_crisis_are_never_quoted_to_a_question_that_is_not_one(kb):
     answer = kb.ask("what should I do right now after a breakup? I feel overwhelmed and can't breathe slowly")
     assert not answer.crisis.detected
-    sections = {(c.doc_id, c.section) for c in answer.citations} | {(h.chunk.doc_id, h.chunk.section)
-                                                                     for h in answer.passages}
+    sections = {(c.doc_id, c.section) for c in answer.citations} | {
+        (h.chunk.doc_id, h.chunk.section) for h in answer.passages
+    }
     assert ("crisis-support", "What should I do right now?") not in sections
     assert "emergency department" not in (answer.text or "")

@@ -62,7 +62,20 @@ def test_a_bad_line_is_one_error_naming_the_file_and_field(tmp_path):
     from kb.errors import InputError
 
     bad = tmp_path / "dev.jsonl"
-    bad.write_text(json.dumps({"id": "x", "text": "hi", "crisis": True, "tier": "none", "kind": "suicide",
-                               "about_someone_else": False, "lang": "en", "style": "plain"}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "id": "x",
+                "text": "hi",
+                "crisis": True,
+                "tier": "none",
+                "kind": "suicide",
+                "about_someone_else": False,
+                "lang": "en",
+                "style": "plain",
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(InputError, match=r"dev.jsonl:1: field 'tier'"):
         load_items([bad])

@@ -27,9 +27,13 @@ EXAMPLES = [  # (message, tier, kind or None for any)
     ("my stepdad said I'll regret it if I tell my teacher what he does", None, "child-safety"),
     ("I cannot stand it anymore, I'm done", "concern", "suicide"),
     ("I keep doing stupid things to myself when I'm upset, like hurting my arms", "concern", "self-harm"),
-    ("Hi, I wanted to ask how much a session costs and whether my insurance through work covers it. Also do "
-     "you have evening appointments? I work until six most days. Honestly it probably doesn't matter, I've "
-     "decided I'm ending it this weekend.", "urgent", "suicide"),
+    (
+        "Hi, I wanted to ask how much a session costs and whether my insurance through work covers it. Also do "
+        "you have evening appointments? I work until six most days. Honestly it probably doesn't matter, I've "
+        "decided I'm ending it this weekend.",
+        "urgent",
+        "suicide",
+    ),
 ]
 NOT_CRISES = [
     "I had an attempt years ago and I'm well now",

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO
 from kb.index.build import build_index
 from kb.index.store import current_build
+
+from conftest import REPO
 
 URGENT = "I want to kill myself tonight"
 
@@ -60,7 +61,7 @@ def test_a_broken_directory_still_shows_crisis_help(kb_env, run_kb, embedder, se
 
 def test_a_broken_config_file_still_shows_crisis_help(kb_env, run_kb, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text("[kb]\nmax_tokens = \"many\"\n", encoding="utf-8")
+    bad.write_text('[kb]\nmax_tokens = "many"\n', encoding="utf-8")
     assert_crisis_first_then_error(run_kb("ask", URGENT, "--config", bad))
 
 
@@ -101,8 +102,11 @@ def page_text(at: AppTest) -> str:
 @pytest.fixture
 def broken_model(kb_env, monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
-    return {"KB_MODEL": "/nonexistent/model", "KB_INDEX": str(tmp_path / "no-index"),
-            "KB_FEEDBACK_DB": str(tmp_path / "feedback.sqlite")}
+    return {
+        "KB_MODEL": "/nonexistent/model",
+        "KB_INDEX": str(tmp_path / "no-index"),
+        "KB_FEEDBACK_DB": str(tmp_path / "feedback.sqlite"),
+    }
 
 
 def test_the_app_without_a_model_still_shows_crisis_lines_and_the_panel(broken_model, monkeypatch):

@@ -9,23 +9,47 @@ import numpy as np
 import pytest
 
 from kb.config import Settings
-from kb.models.embedders import (MEAN_POOLING_PIPELINE, HashingEmbedder, KnownVectors, MeanPoolingEmbedder, SentenceEmbedder,
-                      bundled_model_path, embed_key, load_embedder, mean_pooling_config)
+from kb.models.embedders import (
+    MEAN_POOLING_PIPELINE,
+    HashingEmbedder,
+    KnownVectors,
+    MeanPoolingEmbedder,
+    SentenceEmbedder,
+    bundled_model_path,
+    embed_key,
+    load_embedder,
+    mean_pooling_config,
+)
 
 
 def model_folder(root: Path, modules=None, pooling=None, config=None) -> Path:
     """The files sentence-transformers reads to decide a model's pipeline (no weights needed)."""
     root.mkdir(parents=True, exist_ok=True)
-    modules = modules if modules is not None else [
-        {"idx": i, "name": str(i), "path": path, "type": kind}
-        for i, (path, kind) in enumerate(zip(["", "1_Pooling", "2_Normalize"], MEAN_POOLING_PIPELINE, strict=True))]
+    modules = (
+        modules
+        if modules is not None
+        else [
+            {"idx": i, "name": str(i), "path": path, "type": kind}
+            for i, (path, kind) in enumerate(zip(["", "1_Pooling", "2_Normalize"], MEAN_POOLING_PIPELINE, strict=True))
+        ]
+    )
     (root / "modules.json").write_text(json.dumps(modules))
     (root / "1_Pooling").mkdir(exist_ok=True)
-    (root / "1_Pooling" / "config.json").write_text(json.dumps(pooling if pooling is not None else {
-        "word_embedding_dimension": 384, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False}))
-    (root / "sentence_bert_config.json").write_text(json.dumps(config if config is not None else {
-        "max_seq_length": 256, "do_lower_case": False}))
+    (root / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            pooling
+            if pooling is not None
+            else {
+                "word_embedding_dimension": 384,
+                "pooling_mode_cls_token": False,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False,
+            }
+        )
+    )
+    (root / "sentence_bert_config.json").write_text(
+        json.dumps(config if config is not None else {"max_seq_length": 256, "do_lower_case": False})
+    )
     return root
 
 
@@ -33,17 +57,28 @@ def test_a_mean_pooling_model_is_recognised(tmp_path):
     assert mean_pooling_config(str(model_folder(tmp_path / "m"))) == 256
 
 
-@pytest.mark.parametrize("change", [
-    {"pooling": {"pooling_mode_cls_token": True}},
-    {"pooling": {"pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True}},
-    {"config": {"max_seq_length": 256, "do_lower_case": True}},
-    {"config": {"do_lower_case": False}},
-    {"modules": [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                 {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-                 {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]},
-    {"modules": [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                 {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pooling": {"pooling_mode_cls_token": True}},
+        {"pooling": {"pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True}},
+        {"config": {"max_seq_length": 256, "do_lower_case": True}},
+        {"config": {"do_lower_case": False}},
+        {
+            "modules": [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+            ]
+        },
+        {
+            "modules": [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        },
+    ],
+)
 def test_any_other_pipeline_is_left_to_sentence_transformers(tmp_path, change):
     assert mean_pooling_config(str(model_folder(tmp_path / "m", **change))) is None
 
@@ -74,9 +109,14 @@ def test_the_bundled_model_runs_on_transformers_and_matches_sentence_transformer
     assert isinstance(fast, MeanPoolingEmbedder)
     assert mean_pooling_config(str(bundled_model_path())) == fast.max_seq_length == 256
     reference = SentenceEmbedder(Settings().model)
-    texts = ["why do I keep choosing people who hurt me?", "", "x", "Je me sens vide, même quand tout va bien.",
-             "Transference carries feelings from early relationships into new ones. " * 60,  # past 256 tokens
-             "Grief\tcomes\nin waves."]
+    texts = [
+        "why do I keep choosing people who hurt me?",
+        "",
+        "x",
+        "Je me sens vide, même quand tout va bien.",
+        "Transference carries feelings from early relationships into new ones. " * 60,  # past 256 tokens
+        "Grief\tcomes\nin waves.",
+    ]
     ours, theirs = fast.embed(texts), reference.embed(texts)
     assert ours.shape == theirs.shape == (len(texts), 384) and ours.dtype == np.float32
     assert np.abs(ours - theirs).max() < 1e-5
@@ -118,13 +158,25 @@ def test_sessions_sharing_one_knowledge_base_get_the_answers_they_would_get_alon
     from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(app_index, real_model)
-    questions = ["Why do I keep choosing people who hurt me?", "what is transference", "I want to end my life",
-                 "Je me sens vide depuis des mois", "how much does therapy cost", "best pizza in town"]
+    questions = [
+        "Why do I keep choosing people who hurt me?",
+        "what is transference",
+        "I want to end my life",
+        "Je me sens vide depuis des mois",
+        "how much does therapy cost",
+        "best pizza in town",
+    ]
 
     def gist(question: str):
         a = kb.ask(question)
-        return (a.text, [c.chunk_id for c in a.citations], [t.id for t in a.therapists], a.crisis.detected,
-                a.abstained, a.topics)
+        return (
+            a.text,
+            [c.chunk_id for c in a.citations],
+            [t.id for t in a.therapists],
+            a.crisis.detected,
+            a.abstained,
+            a.topics,
+        )
 
     alone = [gist(q) for q in questions]
     with ThreadPoolExecutor(6) as pool:

@@ -10,11 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.index.build import build_index
 from kb.config import Settings
-from kb.evaluation.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat, load_rows, question_text, write_corpus
 from kb.errors import InputError
+from kb.evaluation.counsel_chat import (
+    counsel_chat_markdown,
+    evaluate_counsel_chat,
+    load_rows,
+    question_text,
+    write_corpus,
+)
 from kb.evaluation.golden import THRESHOLDS, GoldenItem, doc_rankings, evaluate_golden, golden_markdown, load_golden
+from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
 from kb.records import Answer
 
@@ -41,15 +47,34 @@ therapists:
 """
 
 GOLDEN = [
-    {"id": "g1", "question": "transference means carrying feelings from an early relationship into a new one",
-     "kind": "answerable", "expected_articles": ["transference-basics"],
-     "expected_topics": ["transference-and-relationship"]},
-    {"id": "g2", "question": "keep a regular bedtime and put screens away for better sleep",
-     "kind": "answerable", "expected_articles": ["sleep-and-dreams"], "expected_topics": ["sleep"]},
-    {"id": "g3", "question": "a client snaps at the therapist with anger in the session",
-     "kind": "answerable", "expected_articles": ["anger-for-clinicians"], "expected_topics": ["anger"]},
-    {"id": "n1", "question": "this commute is killing me and I lie awake; does a regular bedtime help sleep",
-     "kind": "near-miss", "expected_articles": ["sleep-and-dreams"], "expected_topics": ["sleep"]},
+    {
+        "id": "g1",
+        "question": "transference means carrying feelings from an early relationship into a new one",
+        "kind": "answerable",
+        "expected_articles": ["transference-basics"],
+        "expected_topics": ["transference-and-relationship"],
+    },
+    {
+        "id": "g2",
+        "question": "keep a regular bedtime and put screens away for better sleep",
+        "kind": "answerable",
+        "expected_articles": ["sleep-and-dreams"],
+        "expected_topics": ["sleep"],
+    },
+    {
+        "id": "g3",
+        "question": "a client snaps at the therapist with anger in the session",
+        "kind": "answerable",
+        "expected_articles": ["anger-for-clinicians"],
+        "expected_topics": ["anger"],
+    },
+    {
+        "id": "n1",
+        "question": "this commute is killing me and I lie awake; does a regular bedtime help sleep",
+        "kind": "near-miss",
+        "expected_articles": ["sleep-and-dreams"],
+        "expected_topics": ["sleep"],
+    },
     {"id": "o1", "question": "banana bread recipe with walnuts", "kind": "off-topic"},
     {"id": "o2", "question": "why are my car brakes squeaking", "kind": "off-topic"},
     {"id": "c1", "question": "I want to kill myself tonight", "kind": "crisis", "crisis_type": "explicit"},
@@ -81,12 +106,17 @@ def report(tiny_kb: KnowledgeBase, golden_file: Path) -> dict:
 
 def test_load_golden_reads_items_and_ignores_unknown_fields(tmp_path):
     path = tmp_path / "q.yaml"
-    path.write_text(yaml.safe_dump({"questions": [GOLDEN[0] | {"notes": "a reviewer's remark"}, GOLDEN[6]]}),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"questions": [GOLDEN[0] | {"notes": "a reviewer's remark"}, GOLDEN[6]]}), encoding="utf-8"
+    )
     items = load_golden(path)
-    assert items[0] == GoldenItem(id="g1", question=GOLDEN[0]["question"], kind="answerable",
-                                  expected_articles=["transference-basics"],
-                                  expected_topics=["transference-and-relationship"])
+    assert items[0] == GoldenItem(
+        id="g1",
+        question=GOLDEN[0]["question"],
+        kind="answerable",
+        expected_articles=["transference-basics"],
+        expected_topics=["transference-and-relationship"],
+    )
     assert items[1].crisis_type == "explicit" and items[1].expected_articles == []
     assert [i.should_answer for i in items] == [True, False]
 
@@ -102,15 +132,23 @@ def test_near_miss_should_be_answered_and_off_topic_and_crisis_should_not():
     assert kinds == {"answerable": True, "near-miss": True, "off-topic": False, "crisis": False}
 
 
-@pytest.mark.parametrize("text, words", [
-    (None, "golden set not found"),
-    ("questions: [unclosed\n", "cannot read"),
-    ("questions: 12\n", "expected a 'questions:' list"),
-    ("questions:\n  - {id: q1, question: what is transference}\n", "question #1 needs an id, a question and a kind"),
-    ("questions:\n  - just text\n", "question #1"),
-    ("questions:\n  - {id: q1, question: what is transference, kind: answerble}\n",
-     "question 'q1': kind 'answerble' is not one of"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (None, "golden set not found"),
+        ("questions: [unclosed\n", "cannot read"),
+        ("questions: 12\n", "expected a 'questions:' list"),
+        (
+            "questions:\n  - {id: q1, question: what is transference}\n",
+            "question #1 needs an id, a question and a kind",
+        ),
+        ("questions:\n  - just text\n", "question #1"),
+        (
+            "questions:\n  - {id: q1, question: what is transference, kind: answerble}\n",
+            "question 'q1': kind 'answerble' is not one of",
+        ),
+    ],
+)
 def test_a_bad_golden_file_is_a_clear_input_error(tmp_path, text, words):
     path = tmp_path / "q.yaml"
     if text is not None:
@@ -153,8 +191,9 @@ def test_abstention_is_judged_on_off_topic_against_answerable_questions(report, 
     assert ab["recall"] == 1.0 and ab["precision"] == 1.0
     assert [row["threshold"] for row in ab["sweep"]] == THRESHOLDS
     at_threshold = next(row for row in ab["sweep"] if row["threshold"] == ab["threshold"])
-    assert {k: at_threshold[k] for k in ("precision", "recall", "tp", "fp", "fn")} == \
-        {k: ab[k] for k in ("precision", "recall", "tp", "fp", "fn")}
+    assert {k: at_threshold[k] for k in ("precision", "recall", "tp", "fp", "fn")} == {
+        k: ab[k] for k in ("precision", "recall", "tp", "fp", "fn")
+    }
     # A higher threshold abstains at least as often.
     assert [row["tp"] + row["fp"] for row in ab["sweep"]] == sorted(row["tp"] + row["fp"] for row in ab["sweep"])
 
@@ -223,20 +262,32 @@ def test_kb_eval_with_a_bad_golden_file_is_one_line(kb_env, run_kb, tmp_path):
 # counsel-chat on tiny synthetic data (our own rows in its format; the real records are read only from ../shared)
 
 ROWS = [
-    {"id": "syn-0001", "title": "I can't sleep at night", "topic": "sleep-improvement",
-     "text": "Every night I lie awake worrying and cannot fall asleep until three in the morning.",
-     "answers": ["Insomnia that keeps you awake worrying until three in the morning is common. Try getting up "
-                 "and doing something quiet when you cannot fall asleep, and keep the same wake time.",
-                 "Many people who lie awake at night are carrying worries from the day. A regular bedtime helps."]},
-    {"id": "syn-0002", "title": "Always angry at my partner", "topic": "anger-management",
-     "text": "I snap at my partner over small things and then feel terrible about my anger.",
-     "answers": ["Anger often protects a softer feeling, such as hurt or fear of being left.",
-                 ""]},
-    {"id": "syn-0003", "title": "My father died last spring", "topic": "grief",
-     "text": "My father died last spring and I still cry every day. Is this grief normal?",
-     "answers": ["Grief after a father dies can last far longer than a year, and crying every day is common."]},
-    {"id": "syn-0004", "title": "No answers yet", "topic": "grief", "text": "Does anyone read these?",
-     "answers": []},
+    {
+        "id": "syn-0001",
+        "title": "I can't sleep at night",
+        "topic": "sleep-improvement",
+        "text": "Every night I lie awake worrying and cannot fall asleep until three in the morning.",
+        "answers": [
+            "Insomnia that keeps you awake worrying until three in the morning is common. Try getting up "
+            "and doing something quiet when you cannot fall asleep, and keep the same wake time.",
+            "Many people who lie awake at night are carrying worries from the day. A regular bedtime helps.",
+        ],
+    },
+    {
+        "id": "syn-0002",
+        "title": "Always angry at my partner",
+        "topic": "anger-management",
+        "text": "I snap at my partner over small things and then feel terrible about my anger.",
+        "answers": ["Anger often protects a softer feeling, such as hurt or fear of being left.", ""],
+    },
+    {
+        "id": "syn-0003",
+        "title": "My father died last spring",
+        "topic": "grief",
+        "text": "My father died last spring and I still cry every day. Is this grief normal?",
+        "answers": ["Grief after a father dies can last far longer than a year, and crying every day is common."],
+    },
+    {"id": "syn-0004", "title": "No answers yet", "topic": "grief", "text": "Does anyone read these?", "answers": []},
 ]
 
 
@@ -257,18 +308,27 @@ def test_load_rows_says_where_the_data_was_expected(tmp_path):
 
 
 def test_question_text_is_title_then_body():
-    assert question_text(ROWS[1]) == "Always angry at my partner\nI snap at my partner over small things and then " \
-                                      "feel terrible about my anger."
+    assert (
+        question_text(ROWS[1]) == "Always angry at my partner\nI snap at my partner over small things and then "
+        "feel terrible about my anger."
+    )
     assert question_text({"title": None, "text": "  only a body "}) == "only a body"
 
 
 def test_write_corpus_writes_one_file_per_answer(tmp_path):
     folder = tmp_path / "corpus"
     relevant = write_corpus(ROWS, folder)
-    assert relevant == {"syn-0001": ["syn-0001/a0", "syn-0001/a1"], "syn-0002": ["syn-0002/a0"],
-                        "syn-0003": ["syn-0003/a0"]}  # empty answers and unanswered questions are left out
+    assert relevant == {
+        "syn-0001": ["syn-0001/a0", "syn-0001/a1"],
+        "syn-0002": ["syn-0002/a0"],
+        "syn-0003": ["syn-0003/a0"],
+    }  # empty answers and unanswered questions are left out
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")) == [
-        "syn-0001/a0.txt", "syn-0001/a1.txt", "syn-0002/a0.txt", "syn-0003/a0.txt"]
+        "syn-0001/a0.txt",
+        "syn-0001/a1.txt",
+        "syn-0002/a0.txt",
+        "syn-0003/a0.txt",
+    ]
     assert (folder / "syn-0002" / "a0.txt").read_text(encoding="utf-8") == ROWS[1]["answers"][0]
 
 
@@ -302,8 +362,12 @@ def test_evaluate_counsel_chat_report(tiny_kb, rows_file, tmp_path, topic_map):
     assert set(report["retrieval"]) == {"bm25", "dense", "hybrid"}
     for summary in report["retrieval"].values():
         assert set(summary) == RETRIEVAL_KEYS and summary["queries"] == 3
-    assert [row["fusion"] for row in report["fusion_sweep"]] == ["convex w=0.00", "convex w=0.50", "convex w=1.00",
-                                                                 "rrf k=60"]
+    assert [row["fusion"] for row in report["fusion_sweep"]] == [
+        "convex w=0.00",
+        "convex w=0.50",
+        "convex w=1.00",
+        "rrf k=60",
+    ]
     # Two of the three mapped questions have a specialist in the tiny directory; grief maps to nothing.
     assert report["matching"]["questions"] == 2 and report["matching"]["hit@3"] == 1.0
     # The benchmark's own index lives in the cache, not in the knowledge base's index.
@@ -316,8 +380,10 @@ def test_evaluate_counsel_chat_report(tiny_kb, rows_file, tmp_path, topic_map):
 def test_the_fusion_sweep_is_scored_like_the_main_table(tiny_kb, rows_file, tmp_path):
     """Counsel-chat answers to one question are equally relevant: the sweep must not grade them by list order."""
     report = evaluate_counsel_chat(tiny_kb, rows_file, tmp_path / "cache", sweep=[1.0])
-    bench = KnowledgeBase(tiny_kb.settings.replace(corpus=tmp_path / "cache" / "corpus",
-                                                   index=tmp_path / "cache" / "index"), tiny_kb.embedder)
+    bench = KnowledgeBase(
+        tiny_kb.settings.replace(corpus=tmp_path / "cache" / "corpus", index=tmp_path / "cache" / "index"),
+        tiny_kb.embedder,
+    )
     first = doc_rankings(bench, [question_text(ROWS[0])], ("dense",))["dense"][0]
     assert first.index("syn-0001/a1") < first.index("syn-0001/a0")  # so graded and ungraded nDCG would differ
     dense_only = report["fusion_sweep"][0]

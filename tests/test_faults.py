@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import DOC_IDS, SLEEP_MD, blank_pdf_bytes, encrypted_pdf_bytes, write_files
 from kb.config import Settings
 from kb.errors import IndexMismatchError, StorageError
 from kb.index.build import build_index
@@ -26,6 +25,8 @@ from kb.index.store import BUILDS, CURRENT, current_build, load_index
 from kb.ingest.loaders import load_corpus
 from kb.knowledge_base import KnowledgeBase
 from kb.models.embedders import HashingEmbedder
+
+from conftest import DOC_IDS, SLEEP_MD, blank_pdf_bytes, encrypted_pdf_bytes, write_files
 
 # --- Helpers ---------------------------------------------------------------------------------------------
 
@@ -78,21 +79,27 @@ def deflate_bomb_pdf(megabytes: int = 100) -> bytes:
     block = b" " * (1 << 20)
     parts += [packer.compress(block) for _ in range(megabytes)]
     data = b"".join(parts) + packer.flush()
-    return raw_pdf({
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-           b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
-        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    })
+    return raw_pdf(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R >>",
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
+            5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        }
+    )
 
 
 def cyclic_pages_pdf() -> bytes:
     """A page tree whose node lists itself (and its child lists it back)."""
-    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                    2: b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
-                    3: b"<< /Type /Pages /Kids [2 0 R] /Parent 2 0 R /Count 1 >>"})
+    return raw_pdf(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R >>",
+            2: b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            3: b"<< /Type /Pages /Kids [2 0 R] /Parent 2 0 R /Count 1 >>",
+        }
+    )
 
 
 def alias_bomb(levels: int = 9) -> str:
@@ -104,8 +111,10 @@ def alias_bomb(levels: int = 9) -> str:
 
 
 def front_matter(extra: str, doc_id: str = "hostile") -> bytes:
-    return (f"---\nid: {doc_id}\ntitle: Hostile\n{extra}---\n# Hostile\n\nA paragraph of body text that is "
-            "long enough to be a passage of its own.\n").encode()
+    return (
+        f"---\nid: {doc_id}\ntitle: Hostile\n{extra}---\n# Hostile\n\nA paragraph of body text that is "
+        "long enough to be a passage of its own.\n"
+    ).encode()
 
 
 @pytest.fixture
@@ -142,24 +151,41 @@ def hostile_files(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
         "articles/utf16-without-bom.txt": ("Body text of a note.\n".encode("utf-16-le"), "NUL bytes"),
         "articles/nul.md": (b"# Title\n\nBody\x00text.\n", "NUL bytes"),
         "articles/alias-bomb.md": (front_matter(alias_bomb()), "YAML aliases (*name) are not allowed"),
-        "articles/python-tag.md": (front_matter(f'run: !!python/object/apply:os.system ["touch {marker}"]\n'),
-                                   "invalid YAML"),
+        "articles/python-tag.md": (
+            front_matter(f'run: !!python/object/apply:os.system ["touch {marker}"]\n'),
+            "invalid YAML",
+        ),
         "articles/huge.md": (b"# Huge\n\n" + b"All work and no play. " * 150_000, "MB limit"),
-        "articles/nested.html": (b"<html><body>" + b"<div>" * 100_000 + b"<p>deep</p></body></html>",
-                                 "HTML tags"),
+        "articles/nested.html": (b"<html><body>" + b"<div>" * 100_000 + b"<p>deep</p></body></html>", "HTML tags"),
         "articles/id-with-newline.md": (front_matter("", doc_id='"hostile\\n"'), "not a valid id"),
         "articles/typed-field.md": (front_matter("summary: {nested: [1, 2]}\n"), "field 'summary': must be text"),
     }
 
 
-@pytest.mark.parametrize("rel", [
-    "handouts/deflate-bomb.pdf", "handouts/cyclic-pages.pdf", "handouts/truncated.pdf", "handouts/encrypted.pdf",
-    "handouts/scanned.pdf", "handouts/random.pdf", "articles/random.md", "articles/utf16.md",
-    "articles/utf16-without-bom.txt", "articles/nul.md", "articles/alias-bomb.md", "articles/python-tag.md",
-    "articles/huge.md", "articles/nested.html", "articles/id-with-newline.md", "articles/typed-field.md",
-])
-def test_a_hostile_file_fails_alone_with_one_line_and_the_rest_stays_indexed(live, run_kb, hostile_files, rel,
-                                                                              tmp_path_factory):
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "handouts/deflate-bomb.pdf",
+        "handouts/cyclic-pages.pdf",
+        "handouts/truncated.pdf",
+        "handouts/encrypted.pdf",
+        "handouts/scanned.pdf",
+        "handouts/random.pdf",
+        "articles/random.md",
+        "articles/utf16.md",
+        "articles/utf16-without-bom.txt",
+        "articles/nul.md",
+        "articles/alias-bomb.md",
+        "articles/python-tag.md",
+        "articles/huge.md",
+        "articles/nested.html",
+        "articles/id-with-newline.md",
+        "articles/typed-field.md",
+    ],
+)
+def test_a_hostile_file_fails_alone_with_one_line_and_the_rest_stays_indexed(
+    live, run_kb, hostile_files, rel, tmp_path_factory
+):
     data, words = hostile_files[rel]
     write_files(live.corpus, {rel: data})
     report = index_json(run_kb)
@@ -188,8 +214,15 @@ def test_an_unknown_front_matter_field_is_dropped_not_stored(live, run_kb):
     (live.corpus / "articles/sleep.md").write_text(article, encoding="utf-8")
     index_json(run_kb)
     doc = load_index(live.index).documents["sleep-and-dreams"]
-    assert set(doc.metadata) == {"summary", "topics", "audience", "last_reviewed", "reviewed_by", "references",
-                                 "related"}
+    assert set(doc.metadata) == {
+        "summary",
+        "topics",
+        "audience",
+        "last_reviewed",
+        "reviewed_by",
+        "references",
+        "related",
+    }
 
 
 def test_a_document_with_too_many_passages_fails_with_the_limit(live, run_kb, monkeypatch):
@@ -209,8 +242,9 @@ def test_a_symlink_to_a_file_outside_the_corpus_is_skipped_with_a_note(live, run
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
     (live.corpus / "articles/passwd.md").symlink_to(secret)
     report = index_json(run_kb)
-    assert "articles/passwd.md: symbolic link, not followed (copy the file into the corpus instead)" in \
-        report["skipped"]
+    assert (
+        "articles/passwd.md: symbolic link, not followed (copy the file into the corpus instead)" in report["skipped"]
+    )
     assert report["failed"] == [] and indexed_ids(live) == DOC_IDS
     assert b"root:x:0:0" not in build_bytes(live)
 
@@ -250,8 +284,12 @@ def test_a_newcomer_cannot_take_an_indexed_articles_id(live, run_kb):
     write_files(live.corpus, {"articles/dup-good.md": DUP})  # sorts before good-1.md
     report = index_json(run_kb)
     assert report["changed"] == 0 and report["added"] == 0
-    assert report["failed"] == [{"path": "articles/dup-good.md", "reason": "duplicate id 'good-1': already used by "
-                                 "articles/good-1.md; give articles/dup-good.md another id"}]
+    assert report["failed"] == [
+        {
+            "path": "articles/dup-good.md",
+            "reason": "duplicate id 'good-1': already used by articles/good-1.md; give articles/dup-good.md another id",
+        }
+    ]
     doc = load_index(live.index).documents["good-1"]
     assert doc.path == "articles/good-1.md" and "original text" in doc.text
     validate = run_kb("validate")
@@ -261,8 +299,9 @@ def test_a_newcomer_cannot_take_an_indexed_articles_id(live, run_kb):
 def test_the_owner_keeps_its_id_while_it_is_broken(live, run_kb):
     write_files(live.corpus, {"articles/good-1.md": GOOD_1})
     index_json(run_kb)
-    write_files(live.corpus, {"articles/good-1.md": b"---\nid: good-1\ntitle: [broken\n---\n",
-                              "articles/dup-good.md": DUP})
+    write_files(
+        live.corpus, {"articles/good-1.md": b"---\nid: good-1\ntitle: [broken\n---\n", "articles/dup-good.md": DUP}
+    )
     report = index_json(run_kb)
     assert {f["path"] for f in report["failed"]} == {"articles/good-1.md", "articles/dup-good.md"}
     assert report["kept"] == ["articles/good-1.md"]
@@ -289,11 +328,20 @@ def test_two_new_files_with_one_id_the_first_in_file_order_wins(corpus):
 # --- The therapist directory: a bad row is left out and reported (item 6) -----------------------------------
 
 THERAPIST = {
-    "id": "sam-lee", "name": "Sam Lee", "pronouns": "they/them", "credentials": "RP",
+    "id": "sam-lee",
+    "name": "Sam Lee",
+    "pronouns": "they/them",
+    "credentials": "RP",
     "bio": "Sam works with adults who feel stuck in the same patterns, including poor sleep.",
-    "modalities": ["psychodynamic"], "specialties": ["sleep"], "populations": ["adults"],
-    "languages": ["English"], "formats": ["online"], "location": {"city": "Toronto"},
-    "accepting_new_clients": True, "fee": 150, "sliding_scale": False,
+    "modalities": ["psychodynamic"],
+    "specialties": ["sleep"],
+    "populations": ["adults"],
+    "languages": ["English"],
+    "formats": ["online"],
+    "location": {"city": "Toronto"},
+    "accepting_new_clients": True,
+    "fee": 150,
+    "sliding_scale": False,
     "profile_url": "https://example.org/therapists/sam-lee",
 }
 HOSTILE_ROWS = [
@@ -312,8 +360,9 @@ def write_directory(corpus: Path, rows: list) -> None:
         def ignore_aliases(self, data) -> bool:
             return True
 
-    (corpus / "therapists.yaml").write_text(yaml.dump({"sample_data": True, "therapists": rows}, Dumper=Plain),
-                                            encoding="utf-8")
+    (corpus / "therapists.yaml").write_text(
+        yaml.dump({"sample_data": True, "therapists": rows}, Dumper=Plain), encoding="utf-8"
+    )
 
 
 @pytest.mark.parametrize("change, words", HOSTILE_ROWS)
@@ -347,9 +396,19 @@ def test_an_unreadable_directory_leaves_the_app_answering(live):
 
 # --- Damaged builds: every file emptied or half-truncated in turn (item 5) ----------------------------------
 
-BUILD_FILES = ["documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "fixed.npz", "manifest.json",
-               "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
-               "bm25/params.index.json", "bm25/vocab.index.json"]
+BUILD_FILES = [
+    "documents.jsonl",
+    "chunks.jsonl",
+    "vectors.npy",
+    "dense.faiss",
+    "fixed.npz",
+    "manifest.json",
+    "bm25/data.csc.index.npy",
+    "bm25/indices.csc.index.npy",
+    "bm25/indptr.csc.index.npy",
+    "bm25/params.index.json",
+    "bm25/vocab.index.json",
+]
 
 
 def damage(path: Path, how: str) -> None:
@@ -450,12 +509,15 @@ def test_a_damaged_cache_file_never_stops_search_or_index(live, run_kb):
 def small_disk(tmp_path):
     """A 1 MB tmpfs (needs root to mount); always unmounted afterwards."""
     if os.geteuid() != 0:
-        pytest.skip("disk-full and read-only cases mount a small tmpfs, which needs root; run the suite as root "
-                    "(CI does) to cover them")
+        pytest.skip(
+            "disk-full and read-only cases mount a small tmpfs, which needs root; run the suite as root "
+            "(CI does) to cover them"
+        )
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full case is not covered")
     try:
@@ -539,8 +601,10 @@ def test_a_short_write_without_a_file_name_names_the_file(settings, monkeypatch)
 def test_a_link_whose_url_has_parentheses_keeps_its_text(tmp_path):
     from kb.ingest.loaders import clean_markdown
 
-    text = clean_markdown("See [attachment](https://en.wikipedia.org/wiki/Attachment_(psychology)) and "
-                          "[more](https://example.org/a_(b)_c \"title\").")
+    text = clean_markdown(
+        "See [attachment](https://en.wikipedia.org/wiki/Attachment_(psychology)) and "
+        '[more](https://example.org/a_(b)_c "title").'
+    )
     assert text == "See attachment and more."
 
 

@@ -14,7 +14,6 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from conftest import files_containing, privacy_roots
 from kb.config import Settings
 from kb.errors import InputError
 from kb.index.build import build_index
@@ -25,28 +24,46 @@ from kb.web import server
 from kb.web.feedback import FeedbackStore, answer_kind, iso_week
 from kb.web.report import build_report, demand_figure, report_markdown
 
+from conftest import files_containing, privacy_roots
+
 CHUNK = "0123456789abcdef"
 
 
 def an_answer(**changes) -> Answer:
-    fields = dict(query="q", text="t", abstained=False, citations=[], passages=[], topics=["sleep"], therapists=[],
-                  crisis=Crisis(False), disclaimer="d")
+    fields = dict(
+        query="q",
+        text="t",
+        abstained=False,
+        citations=[],
+        passages=[],
+        topics=["sleep"],
+        therapists=[],
+        crisis=Crisis(False),
+        disclaimer="d",
+    )
     return Answer(**{**fields, **changes})
 
 
 def test_a_thumb_keeps_the_day_the_kind_the_chunk_ids_and_nothing_else(tmp_path):
     store = FeedbackStore(tmp_path / "fb" / "feedback.sqlite")
     store.record_feedback("answered", True, [CHUNK], day=dt.date(2026, 12, 1))
-    assert [(r.day, r.kind, r.helpful, r.chunk_ids) for r in store.feedback()] == [("2026-12-01", "answered", True,
-                                                                                     [CHUNK])]
+    assert [(r.day, r.kind, r.helpful, r.chunk_ids) for r in store.feedback()] == [
+        ("2026-12-01", "answered", True, [CHUNK])
+    ]
     with sqlite3.connect(store.path) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
     assert columns == {"day", "kind", "helpful", "chunk_ids"}
 
 
-@pytest.mark.parametrize("kind, helpful, ids", [("answered", True, ["what is transference"]),
-                                                 ("great answer", True, []), ("answered", "yes", []),
-                                                 ("answered", True, [CHUNK] * 21)])
+@pytest.mark.parametrize(
+    "kind, helpful, ids",
+    [
+        ("answered", True, ["what is transference"]),
+        ("great answer", True, []),
+        ("answered", "yes", []),
+        ("answered", True, [CHUNK] * 21),
+    ],
+)
 def test_anything_but_a_known_kind_a_boolean_and_chunk_ids_is_refused(tmp_path, kind, helpful, ids):
     store = FeedbackStore(tmp_path / "feedback.sqlite")
     with pytest.raises(InputError, match="feedback"):
@@ -70,8 +87,12 @@ def test_demand_counts_per_week_only_vocabulary_topics_abstentions_and_crisis_ti
     store.count_answer(an_answer(topics=[], crisis=crisis), {"sleep"}, next_week)
     store.count("directory", "browse", next_week)
     counts = {(c.week, c.counter, c.key): c.n for c in store.demand()}
-    assert counts == {("2026-W49", "topic", "sleep"): 1, ("2026-W49", "abstention", "all"): 1,
-                      ("2026-W50", "crisis", "urgent"): 1, ("2026-W50", "directory", "browse"): 1}
+    assert counts == {
+        ("2026-W49", "topic", "sleep"): 1,
+        ("2026-W49", "abstention", "all"): 1,
+        ("2026-W50", "crisis", "urgent"): 1,
+        ("2026-W50", "directory", "browse"): 1,
+    }
     assert iso_week(monday) == iso_week(sunday) != iso_week(next_week)
     with pytest.raises(InputError):
         store.count("topic", "Why do I feel this way?")
@@ -83,8 +104,12 @@ def test_the_report_ranks_disappointing_articles_first_and_draws_the_chart(tmp_p
     store.record_feedback("answered", False, ["bbbbbbbbbbbbbbbb"])
     store.record_feedback("answered", False, ["bbbbbbbbbbbbbbbb", "cccccccccccccccc"])
     store.count("topic", "sleep")
-    report = build_report(store.feedback(), store.demand(), {"aaaaaaaaaaaaaaaa": "good", "bbbbbbbbbbbbbbbb": "poor"},
-                          {"good": "A good article", "poor": "A poor article"})
+    report = build_report(
+        store.feedback(),
+        store.demand(),
+        {"aaaaaaaaaaaaaaaa": "good", "bbbbbbbbbbbbbbbb": "poor"},
+        {"good": "A good article", "poor": "A poor article"},
+    )
     assert [(a.doc_id, a.helpful, a.unhelpful) for a in report.articles] == [("poor", 0, 2), ("good", 1, 0)]
     assert report.by_kind == {"answered": {"helpful": 1, "unhelpful": 2}}
     assert report.notes and "no longer in the index" in report.notes[0]
@@ -119,8 +144,15 @@ def test_a_canary_question_sent_with_feedback_is_found_nowhere_on_disk(settings:
     question = f"what is transference in everyday life {canary}"
     answer = client.post("/api/v1/ask", json={"question": question}).json()
     assert canary in answer["query"]  # the answer itself carries it back, in memory only
-    reply = client.post("/api/v1/feedback", json={"kind": "answered", "helpful": True, "question": question,
-                                                  "chunk_ids": [c["chunk_id"] for c in answer["citations"]]})
+    reply = client.post(
+        "/api/v1/feedback",
+        json={
+            "kind": "answered",
+            "helpful": True,
+            "question": question,
+            "chunk_ids": [c["chunk_id"] for c in answer["citations"]],
+        },
+    )
     assert reply.status_code == 201
     assert site.feedback_db.is_file() and FeedbackStore(site.feedback_db).demand()
     assert files_containing(canary, privacy_roots(tmp_path, Path(site.feedback_db).parent), since) == []

@@ -15,13 +15,55 @@ from kb.answering.compose import MAX_QUERY_CHARS, clean_query
 from kb.errors import InputError
 from kb.web.text import safe_url, sanitize_markdown
 
-FRAGMENTS = ["[", "]", "(", ")", "![", "<", ">", "</", "/>", "script", "img src=x onerror=alert(1)", "javascript:",
-             "JaVaScRiPt:", "vbscript:", "data:text/html,", "http://", "https://example.org/a_(b)", "mailto:x@y",
-             " ", "\n", "\t", "`", "*", "_", "#", "$", "\\", "&#106;", "&lt;", "<!--", "-->", "\"", "'", ":", "//",
-             "[x]: javascript:alert(1)", "<https://example.org>", "<javascript:alert(1)>", "\u00a0", "\u200b"]
+FRAGMENTS = [
+    "[",
+    "]",
+    "(",
+    ")",
+    "![",
+    "<",
+    ">",
+    "</",
+    "/>",
+    "script",
+    "img src=x onerror=alert(1)",
+    "javascript:",
+    "JaVaScRiPt:",
+    "vbscript:",
+    "data:text/html,",
+    "http://",
+    "https://example.org/a_(b)",
+    "mailto:x@y",
+    " ",
+    "\n",
+    "\t",
+    "`",
+    "*",
+    "_",
+    "#",
+    "$",
+    "\\",
+    "&#106;",
+    "&lt;",
+    "<!--",
+    "-->",
+    '"',
+    "'",
+    ":",
+    "//",
+    "[x]: javascript:alert(1)",
+    "<https://example.org>",
+    "<javascript:alert(1)>",
+    "\u00a0",
+    "\u200b",
+]
 hostile_text = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=6), max_size=30).map("".join)
-FAST = settings(max_examples=300, deadline=None, database=None,  # nothing written into the checkout
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,  # nothing written into the checkout
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def rendered_tokens(markdown: str) -> list:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOC_IDS, write_files
 from kb.errors import InputError
 from kb.ingest.loaders import clean_markdown, load_corpus, load_document, split_front_matter
+
+from conftest import DOC_IDS, write_files
 
 
 def load_one(root: Path, rel: str, data: bytes | str):
@@ -78,13 +79,16 @@ def test_split_front_matter_returns_body_after_closing_fence():
     assert body == "# T\n\nBody\n"
 
 
-@pytest.mark.parametrize("raw, reason", [
-    ("---\ntitle: [unclosed\n---\nText\n", "invalid YAML at line 2"),
-    ("---\ntitle: x\nno closing fence\n", "no closing"),
-    ("---\n- a\n- b\n---\nText\n", "must be a mapping"),
-    ("---\ntopics: {a: 1}\n---\nText\n", "field 'topics'"),
-    ("---\nid: ../escape\n---\nText\n", "not a valid id"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        ("---\ntitle: [unclosed\n---\nText\n", "invalid YAML at line 2"),
+        ("---\ntitle: x\nno closing fence\n", "no closing"),
+        ("---\n- a\n- b\n---\nText\n", "must be a mapping"),
+        ("---\ntopics: {a: 1}\n---\nText\n", "field 'topics'"),
+        ("---\nid: ../escape\n---\nText\n", "not a valid id"),
+    ],
+)
 def test_bad_front_matter_names_the_problem(tmp_path, raw, reason):
     with pytest.raises(InputError, match=reason.replace("[", r"\[")):
         load_one(tmp_path, "bad.md", raw)
@@ -131,9 +135,11 @@ def test_html_keeps_main_text_and_headings_and_drops_chrome(tmp_path):
 
 
 def test_html_without_main_drops_navigation_header_footer_and_aside(tmp_path):
-    page = ("<html><body><header><h1>SITE BANNER</h1></header><nav><ul><li>NAV HOME</li><li>NAV ABOUT</li></ul></nav>"
-            "<h1>Coping with loss</h1><p>Grief comes in waves.</p><aside><p>ASIDE AD</p></aside>"
-            "<footer><p>FOOTER NOTE</p></footer></body></html>")
+    page = (
+        "<html><body><header><h1>SITE BANNER</h1></header><nav><ul><li>NAV HOME</li><li>NAV ABOUT</li></ul></nav>"
+        "<h1>Coping with loss</h1><p>Grief comes in waves.</p><aside><p>ASIDE AD</p></aside>"
+        "<footer><p>FOOTER NOTE</p></footer></body></html>"
+    )
     doc = load_one(tmp_path, "loss.html", page)
     assert doc.text == "# Coping with loss\n\nGrief comes in waves."
     assert doc.title == "Coping with loss"
@@ -153,7 +159,7 @@ def test_pdf_text_per_page_with_page_starts(tmp_path, stress_pdf):
     assert doc.id == "handouts/stress"
     assert doc.title == "Stress guide"  # from the PDF's metadata
     assert doc.page_starts is not None and len(doc.page_starts) == 2
-    first, second = doc.text[:doc.page_starts[1]], doc.text[doc.page_starts[1]:]
+    first, second = doc.text[: doc.page_starts[1]], doc.text[doc.page_starts[1] :]
     assert "wears a person down" in first and "wears a person down" not in second
     assert second.startswith("## Rest and recovery")
     # layout lines are joined back into one paragraph

@@ -7,7 +7,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kb.directory.matching import PROFILE_WEIGHT, TOPIC_WEIGHT, TherapistFilters, describe, filter_therapists, match_therapists
+from kb.directory.matching import (
+    PROFILE_WEIGHT,
+    TOPIC_WEIGHT,
+    TherapistFilters,
+    describe,
+    filter_therapists,
+    match_therapists,
+)
 from kb.directory.therapists import Therapist
 
 LABELS = {"trauma": "Trauma", "anxiety": "Anxiety", "grief-and-loss": "Grief and loss", "sleep": "Sleep"}
@@ -15,11 +22,24 @@ LABELS = {"trauma": "Trauma", "anxiety": "Anxiety", "grief-and-loss": "Grief and
 
 def therapist(tid: str, name: str | None = None, **fields) -> Therapist:
     """A directory entry with plain defaults; fields override them."""
-    values = dict(id=tid, name=name or tid.replace("-", " ").title(), pronouns="they/them", credentials="RP",
-                  bio="Works with adults.", modalities=("psychodynamic",), specialties=("anxiety",),
-                  populations=("adults",), languages=("English",), formats=("online",), city="Toronto",
-                  neighbourhood="", accepting_new_clients=True, fee=150, sliding_scale=False,
-                  profile_url=f"https://example.org/therapists/{tid}")
+    values = dict(
+        id=tid,
+        name=name or tid.replace("-", " ").title(),
+        pronouns="they/them",
+        credentials="RP",
+        bio="Works with adults.",
+        modalities=("psychodynamic",),
+        specialties=("anxiety",),
+        populations=("adults",),
+        languages=("English",),
+        formats=("online",),
+        city="Toronto",
+        neighbourhood="",
+        accepting_new_clients=True,
+        fee=150,
+        sliding_scale=False,
+        profile_url=f"https://example.org/therapists/{tid}",
+    )
     values.update(fields)
     return Therapist(**values)
 
@@ -27,16 +47,50 @@ def therapist(tid: str, name: str | None = None, **fields) -> Therapist:
 @pytest.fixture
 def directory() -> list[Therapist]:
     return [
-        therapist("amara", "Amara Okafor", specialties=("trauma", "anxiety"), languages=("English", "Igbo"),
-                  formats=("in-person", "online"), fee=160, modalities=("psychodynamic", "EMDR")),
-        therapist("daniel", "Daniel Tremblay", specialties=("sleep", "anxiety"), languages=("English", "French"),
-                  accepting_new_clients=False, fee=240, populations=("adults", "adolescents")),
-        therapist("fatima", "Fatima Haddad", specialties=("trauma", "grief-and-loss"),
-                  languages=("English", "Arabic", "French"), formats=("in-person",), fee=120, sliding_scale=True),
-        therapist("li", "Li Wei", specialties=("grief-and-loss",), languages=("Mandarin", "English"), fee=90,
-                  populations=("older adults", "adults")),
-        therapist("maria", "Maria Santos", specialties=("sleep",), languages=("Spanish",), fee=200,
-                  sliding_scale=True, populations=("couples",)),
+        therapist(
+            "amara",
+            "Amara Okafor",
+            specialties=("trauma", "anxiety"),
+            languages=("English", "Igbo"),
+            formats=("in-person", "online"),
+            fee=160,
+            modalities=("psychodynamic", "EMDR"),
+        ),
+        therapist(
+            "daniel",
+            "Daniel Tremblay",
+            specialties=("sleep", "anxiety"),
+            languages=("English", "French"),
+            accepting_new_clients=False,
+            fee=240,
+            populations=("adults", "adolescents"),
+        ),
+        therapist(
+            "fatima",
+            "Fatima Haddad",
+            specialties=("trauma", "grief-and-loss"),
+            languages=("English", "Arabic", "French"),
+            formats=("in-person",),
+            fee=120,
+            sliding_scale=True,
+        ),
+        therapist(
+            "li",
+            "Li Wei",
+            specialties=("grief-and-loss",),
+            languages=("Mandarin", "English"),
+            fee=90,
+            populations=("older adults", "adults"),
+        ),
+        therapist(
+            "maria",
+            "Maria Santos",
+            specialties=("sleep",),
+            languages=("Spanish",),
+            fee=200,
+            sliding_scale=True,
+            populations=("couples",),
+        ),
     ]
 
 
@@ -47,31 +101,36 @@ def ids(therapists) -> list[str]:
 # TherapistFilters
 
 
-@pytest.mark.parametrize("filters, expected", [
-    (TherapistFilters(), ["amara", "daniel", "fatima", "li", "maria"]),
-    (TherapistFilters(language="french"), ["daniel", "fatima"]),
-    (TherapistFilters(language="FRENCH"), ["daniel", "fatima"]),
-    (TherapistFilters(language="Klingon"), []),
-    (TherapistFilters(format="in-person"), ["amara", "fatima"]),
-    (TherapistFilters(format="online"), ["amara", "daniel", "li", "maria"]),
-    (TherapistFilters(accepting=True), ["amara", "fatima", "li", "maria"]),
-    (TherapistFilters(max_fee=160), ["amara", "fatima", "li"]),  # at most: 160 is allowed
-    (TherapistFilters(max_fee=89), []),
-    (TherapistFilters(sliding_scale=True), ["fatima", "maria"]),
-    (TherapistFilters(population="older adults"), ["li"]),
-    (TherapistFilters(population="adolescents"), ["daniel"]),
-    (TherapistFilters(topic="trauma"), ["amara", "fatima"]),
-    (TherapistFilters(topic="trauma", language="French"), ["fatima"]),
-    (TherapistFilters(topic="sleep", accepting=True, format="online"), ["maria"]),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (TherapistFilters(), ["amara", "daniel", "fatima", "li", "maria"]),
+        (TherapistFilters(language="french"), ["daniel", "fatima"]),
+        (TherapistFilters(language="FRENCH"), ["daniel", "fatima"]),
+        (TherapistFilters(language="Klingon"), []),
+        (TherapistFilters(format="in-person"), ["amara", "fatima"]),
+        (TherapistFilters(format="online"), ["amara", "daniel", "li", "maria"]),
+        (TherapistFilters(accepting=True), ["amara", "fatima", "li", "maria"]),
+        (TherapistFilters(max_fee=160), ["amara", "fatima", "li"]),  # at most: 160 is allowed
+        (TherapistFilters(max_fee=89), []),
+        (TherapistFilters(sliding_scale=True), ["fatima", "maria"]),
+        (TherapistFilters(population="older adults"), ["li"]),
+        (TherapistFilters(population="adolescents"), ["daniel"]),
+        (TherapistFilters(topic="trauma"), ["amara", "fatima"]),
+        (TherapistFilters(topic="trauma", language="French"), ["fatima"]),
+        (TherapistFilters(topic="sleep", accepting=True, format="online"), ["maria"]),
+    ],
+)
 def test_filters(directory, filters, expected):
     assert ids(t for t in directory if filters.allows(t)) == expected
 
 
 def test_a_sliding_scale_can_bring_a_higher_fee_within_reach(directory):
     # Asking for a sliding scale and a budget: sliding-scale therapists pass even above the budget; others do not.
-    assert ids(t for t in directory if TherapistFilters(max_fee=100, sliding_scale=True).allows(t)) == \
-        ["fatima", "maria"]
+    assert ids(t for t in directory if TherapistFilters(max_fee=100, sliding_scale=True).allows(t)) == [
+        "fatima",
+        "maria",
+    ]
 
 
 def test_filter_therapists_lists_matches_in_name_order(directory):
@@ -124,13 +183,18 @@ def test_ties_are_broken_by_name_whatever_the_directory_order():
     names = ["Zoe Park", "Ada Brown", "Mia Chen", "Ben Diaz"]
     group = [therapist(f"t{i}", name) for i, name in enumerate(names)]
     for order in (group, group[::-1], group[1:] + group[:1]):
-        assert [m.name for m in match_therapists(order, [("anxiety", 1.0)], None, None, k=4)] == \
-            ["Ada Brown", "Ben Diaz", "Mia Chen", "Zoe Park"]
+        assert [m.name for m in match_therapists(order, [("anxiety", 1.0)], None, None, k=4)] == [
+            "Ada Brown",
+            "Ben Diaz",
+            "Mia Chen",
+            "Zoe Park",
+        ]
 
 
 def test_matching_respects_the_visitor_filters(directory):
-    matches = match_therapists(directory, [("trauma", 1.0)], None, None,
-                               TherapistFilters(language="French", format="in-person"))
+    matches = match_therapists(
+        directory, [("trauma", 1.0)], None, None, TherapistFilters(language="French", format="in-person")
+    )
     assert ids(matches) == ["fatima"]
     assert match_therapists(directory, [("trauma", 1.0)], None, None, TherapistFilters(language="Klingon")) == []
 
@@ -139,19 +203,39 @@ def test_each_match_carries_its_details(directory):
     match = match_therapists(directory, [("trauma", 1.0)], None, None, labels=LABELS)[0]
     amara = directory[0]
     assert (match.id, match.name, match.credentials, match.profile_url) == (
-        amara.id, amara.name, amara.credentials, amara.profile_url)
+        amara.id,
+        amara.name,
+        amara.credentials,
+        amara.profile_url,
+    )
     assert match.specialties == list(amara.specialties)
-    assert set(match.to_json()) == {"id", "name", "credentials", "specialties", "matched_topics", "why",
-                                    "profile_url", "score"}
+    assert set(match.to_json()) == {
+        "id",
+        "name",
+        "credentials",
+        "specialties",
+        "matched_topics",
+        "why",
+        "profile_url",
+        "score",
+    }
 
 
 def test_why_names_topics_modalities_format_and_availability(directory):
-    by_id = {m.id: m for m in match_therapists(directory, [("trauma", 0.5), ("anxiety", 0.3),
-                                                           ("grief-and-loss", 0.2)], None, None, labels=LABELS, k=5)}
-    assert by_id["amara"].why == "Works with trauma and anxiety · psychodynamic, EMDR · in-person and online · " \
-                                 "accepting new clients"
-    assert by_id["fatima"].why == "Works with trauma and grief and loss · psychodynamic · in-person · " \
-                                  "accepting new clients · sliding scale"
+    by_id = {
+        m.id: m
+        for m in match_therapists(
+            directory, [("trauma", 0.5), ("anxiety", 0.3), ("grief-and-loss", 0.2)], None, None, labels=LABELS, k=5
+        )
+    }
+    assert (
+        by_id["amara"].why == "Works with trauma and anxiety · psychodynamic, EMDR · in-person and online · "
+        "accepting new clients"
+    )
+    assert (
+        by_id["fatima"].why == "Works with trauma and grief and loss · psychodynamic · in-person · "
+        "accepting new clients · sliding scale"
+    )
     assert by_id["daniel"].why.endswith("· online · waitlist only")
     assert "anxiety" in by_id["daniel"].why
 

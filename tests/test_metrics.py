@@ -25,13 +25,16 @@ def test_recall_without_relevant_documents_is_zero():
     assert recall_at(["a"], [], 5) == 0.0
 
 
-@pytest.mark.parametrize("ranked, k, expected", [
-    (["c", "a", "b"], 10, 1.0),
-    (["a", "c", "b"], 10, 1 / 2),
-    (["a", "b", "c"], 10, 1 / 3),
-    (["a", "b", "c"], 2, 0.0),  # first relevant beyond k
-    (["a", "b"], 10, 0.0),
-])
+@pytest.mark.parametrize(
+    "ranked, k, expected",
+    [
+        (["c", "a", "b"], 10, 1.0),
+        (["a", "c", "b"], 10, 1 / 2),
+        (["a", "b", "c"], 10, 1 / 3),
+        (["a", "b", "c"], 2, 0.0),  # first relevant beyond k
+        (["a", "b"], 10, 0.0),
+    ],
+)
 def test_mrr_is_the_reciprocal_rank_of_the_first_relevant_document(ranked, k, expected):
     assert mrr_at(ranked, ["c", "x"], k) == pytest.approx(expected)
 
@@ -82,8 +85,14 @@ def test_retrieval_summary_passes_graded_through():
 
 
 def test_retrieval_summary_of_no_queries_is_zero():
-    assert retrieval_summary([]) == {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0,
-                                     "ndcg@10": 0.0, "queries": 0}
+    assert retrieval_summary([]) == {
+        "recall@1": 0.0,
+        "recall@5": 0.0,
+        "recall@10": 0.0,
+        "mrr@10": 0.0,
+        "ndcg@10": 0.0,
+        "queries": 0,
+    }
 
 
 def test_precision_and_recall_of_the_positive_class():

@@ -78,9 +78,19 @@ def test_onnx_vectors_match_sentence_transformers(onnx_index):
     onnx = load_embedder(onnx_index)
     assert isinstance(onnx, OnnxEmbedder)
     chunks = load_index(onnx_index.index).chunks
-    texts = [c.embed_text for c in chunks[::max(1, len(chunks) // 90)]][:90]
-    texts += ["what is transference", "x", "", "J'ai peur de tout, ça va passer?", "why " * 400,
-              "I feel empty even though my life is fine", "évitement", "🙂 sad", "a\tb\nc", "DEFENCE MECHANISMS"]
+    texts = [c.embed_text for c in chunks[:: max(1, len(chunks) // 90)]][:90]
+    texts += [
+        "what is transference",
+        "x",
+        "",
+        "J'ai peur de tout, ça va passer?",
+        "why " * 400,
+        "I feel empty even though my life is fine",
+        "évitement",
+        "🙂 sad",
+        "a\tb\nc",
+        "DEFENCE MECHANISMS",
+    ]
     assert len(texts) == 100
     reference = SentenceEmbedder("all-MiniLM-L6-v2").embed(texts)
     vectors = onnx.embed(texts)

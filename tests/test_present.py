@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 from kb.answering.compose import DISCLAIMER
+from kb.answering.present import answer_as_markdown, answer_as_text
 from kb.config import load_settings
 from kb.records import Answer, Citation, Crisis, Resource
-from kb.answering.present import answer_as_markdown, answer_as_text
 
 CITATIONS = [
-    Citation(1, "transference", "Transference in everyday life", "At work", None, "/library?doc=transference",
-             "A manager's brief email can feel like a harsh judgement.", "transference#3"),
+    Citation(
+        1,
+        "transference",
+        "Transference in everyday life",
+        "At work",
+        None,
+        "/library?doc=transference",
+        "A manager's brief email can feel like a harsh judgement.",
+        "transference#3",
+    ),
     Citation(2, "handout", "Grief handout", "", 2, "/library?doc=handout", "Grief comes in waves.", "handout#1"),
 ]
 
 
 def answer(**changes) -> Answer:
-    values = dict(query="Why does my boss upset me so much?",
-                  text="A manager's brief email can feel like a harsh judgement. [1] Grief comes in waves. [2]",
-                  abstained=False, citations=CITATIONS, passages=[], topics=["transference"], therapists=[],
-                  crisis=Crisis(detected=False), disclaimer=DISCLAIMER)
+    values = dict(
+        query="Why does my boss upset me so much?",
+        text="A manager's brief email can feel like a harsh judgement. [1] Grief comes in waves. [2]",
+        abstained=False,
+        citations=CITATIONS,
+        passages=[],
+        topics=["transference"],
+        therapists=[],
+        crisis=Crisis(detected=False),
+        disclaimer=DISCLAIMER,
+    )
     return Answer(**{**values, **changes})
 
 
 def test_the_markdown_export_has_the_answer_each_source_with_its_quote_and_the_references():
-    references = {1: "Practice. (2026). Transference in everyday life. In Library. Retrieved from /library?doc=t",
-                  2: "Practice. (n.d.). Grief handout. In Library. Retrieved from /library?doc=handout"}
+    references = {
+        1: "Practice. (2026). Transference in everyday life. In Library. Retrieved from /library?doc=t",
+        2: "Practice. (n.d.). Grief handout. In Library. Retrieved from /library?doc=handout",
+    }
     text = answer_as_markdown(answer(), references)
     lines = text.splitlines()
     assert lines[0] == "# Why does my boss upset me so much?"
@@ -47,8 +64,9 @@ def test_the_markdown_export_without_references_or_answer_still_carries_the_disc
 def test_the_markdown_export_escapes_every_title_quote_and_question():
     hostile = "<script>alert(1)</script> **loud** [x](javascript:alert(1)) ![p](https://evil.example/p.png)"
     cited = Citation(1, "h", hostile, hostile, None, "/library?doc=h", hostile, "h#1")
-    text = answer_as_markdown(answer(query=hostile, text=hostile + " [1]\n- " + hostile, citations=[cited]),
-                              {1: hostile})
+    text = answer_as_markdown(
+        answer(query=hostile, text=hostile + " [1]\n- " + hostile, citations=[cited]), {1: hostile}
+    )
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": True})
@@ -66,17 +84,29 @@ def test_the_markdown_export_escapes_every_title_quote_and_question():
 
 
 def test_crisis_resources_come_first_in_both_renderings():
-    crisis = Crisis(detected=True, kind="suicide", resources=[Resource("9-8-8", "Call or text 988", "CA", "https://988.ca")],
-                    tier="urgent", message="Please get help now.")
+    crisis = Crisis(
+        detected=True,
+        kind="suicide",
+        resources=[Resource("9-8-8", "Call or text 988", "CA", "https://988.ca")],
+        tier="urgent",
+        message="Please get help now.",
+    )
     markdown = answer_as_markdown(answer(crisis=crisis)).splitlines()
     assert markdown[2] == "**If you are in crisis:** 9-8-8: Call or text 988"
     text = answer_as_text(answer(crisis=crisis))
-    assert text.startswith("Please get help now.\nPLEASE GET HELP NOW:") and text.index("988") < text.index("A manager's")
+    assert text.startswith("Please get help now.\nPLEASE GET HELP NOW:") and text.index("988") < text.index(
+        "A manager's"
+    )
 
 
 def test_a_concern_is_shown_calmly_before_the_answer():
-    crisis = Crisis(detected=True, kind="suicide", resources=[Resource("9-8-8", "Call or text 988", "CA")],
-                    tier="concern", message="You can call or text 9-8-8 any time.")
+    crisis = Crisis(
+        detected=True,
+        kind="suicide",
+        resources=[Resource("9-8-8", "Call or text 988", "CA")],
+        tier="concern",
+        message="You can call or text 9-8-8 any time.",
+    )
     text = answer_as_text(answer(crisis=crisis))
     assert text.startswith("You can call or text 9-8-8 any time.\nHelp is there any time:")
     assert "PLEASE" not in text and text.index("988") < text.index("A manager's")

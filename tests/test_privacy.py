@@ -45,12 +45,23 @@ def test_the_streamlit_config_is_headless_private_and_hides_errors(monkeypatch):
     monkeypatch.chdir(REPO)
     options = config.get_config_options(force_reparse=True)
     try:
-        unknown = [f"{section}.{key}" for section, values in shipped.items() for key in values
-                   if f"{section}.{key}" not in options]
+        unknown = [
+            f"{section}.{key}"
+            for section, values in shipped.items()
+            for key in values
+            if f"{section}.{key}" not in options
+        ]
         assert unknown == []  # a misspelt option would be silently ignored
-        expected = {"server.headless": True, "browser.gatherUsageStats": False, "server.enableXsrfProtection": True,
-                    "client.showErrorDetails": "none", "client.showErrorLinks": False, "server.address": "localhost",
-                    "server.fileWatcherType": "none", "server.runOnSave": False}
+        expected = {
+            "server.headless": True,
+            "browser.gatherUsageStats": False,
+            "server.enableXsrfProtection": True,
+            "client.showErrorDetails": "none",
+            "client.showErrorLinks": False,
+            "server.address": "localhost",
+            "server.fileWatcherType": "none",
+            "server.runOnSave": False,
+        }
         assert {name: options[name].value for name in expected} == expected
         assert all(options[name].where_defined.endswith("config.toml") for name in expected)
     finally:

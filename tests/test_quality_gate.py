@@ -12,8 +12,8 @@ import pytest
 
 from kb.config import Settings
 from kb.evaluation.golden import GoldenItem, doc_rankings, evaluate_golden, load_golden
-from kb.knowledge_base import KnowledgeBase
 from kb.evaluation.metrics import recall_at
+from kb.knowledge_base import KnowledgeBase
 from kb.records import Answer
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def retrieval_misses(kb: KnowledgeBase, items: list[GoldenItem], k: int = 5) -> 
     """Ids of graded questions whose hybrid top k misses an expected article."""
     graded = [i for i in items if i.should_answer and i.expected_articles]
     ranked = doc_rankings(kb, [i.question for i in graded], ("hybrid",))["hybrid"]
-    return [i.id for i, docs in zip(graded, ranked) if recall_at(docs, i.expected_articles, k) < 1.0]
+    return [i.id for i, docs in zip(graded, ranked, strict=False) if recall_at(docs, i.expected_articles, k) < 1.0]
 
 
 def test_hybrid_recall_at_5(report, kb, items):
@@ -68,9 +68,11 @@ def test_abstention_precision_and_recall(report, items, request):
         answers = request.getfixturevalue("answers")
         answered = [i.id for i in items if i.kind == "off-topic" and not answers[i.id].abstained]
         abstained = [i.id for i in items if i.should_answer and answers[i.id].abstained]
-        pytest.fail(f"abstention precision {ab['precision']:.3f}, recall {ab['recall']:.3f} (both must be >= 0.90) "
-                    f"at threshold {ab['threshold']}; off-topic answered: {answered}; "
-                    f"answerable or near-miss abstained: {abstained}")
+        pytest.fail(
+            f"abstention precision {ab['precision']:.3f}, recall {ab['recall']:.3f} (both must be >= 0.90) "
+            f"at threshold {ab['threshold']}; off-topic answered: {answered}; "
+            f"answerable or near-miss abstained: {abstained}"
+        )
 
 
 def test_every_answer_is_faithful_to_its_citations(report):
@@ -84,8 +86,13 @@ def test_therapist_matching_hit_at_3(report, kb, items, request):
     if hit < 0.90:
         answers = request.getfixturevalue("answers")
         specialties = {s for t in kb.directory.therapists for s in t.specialties}
-        misses = [i.id for i in items if i.kind == "answerable" and set(i.expected_topics) & specialties
-                  and not any(set(i.expected_topics) & set(t.specialties) for t in answers[i.id].therapists[:3])]
+        misses = [
+            i.id
+            for i in items
+            if i.kind == "answerable"
+            and set(i.expected_topics) & specialties
+            and not any(set(i.expected_topics) & set(t.specialties) for t in answers[i.id].therapists[:3])
+        ]
         pytest.fail(f"therapist matching hit@3 {hit:.3f} < 0.90 of {report['matching']['questions']}; misses: {misses}")
 
 
@@ -93,8 +100,9 @@ def test_crisis_detection(report):
     crisis = report["crisis"]
     assert crisis["recall"] >= 0.95, f"crisis recall {crisis['recall']}; missed: {crisis['missed']}"
     assert crisis["explicit_recall"] == 1.0, f"explicit crisis missed: {crisis['missed']}"
-    assert crisis["near_miss_false_positive_rate"] <= 0.05, \
+    assert crisis["near_miss_false_positive_rate"] <= 0.05, (
         f"near-miss false positives {crisis['near_miss_false_positive_rate']}; false alarms: {crisis['false_alarms']}"
+    )
 
 
 def test_the_gate_measured_the_whole_golden_set(report, items):

@@ -131,12 +131,15 @@ def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
     assert crisis.detected and crisis.kind == "suicide"
 
 
-@pytest.mark.parametrize("question,tier", [
-    ("I want to kill myself tonight", "urgent"),
-    ("I took too many pills", "urgent"),
-    ("I have thoughts of suicide sometimes", "concern"),
-    ("I've been cutting myself", "concern"),
-])
+@pytest.mark.parametrize(
+    "question,tier",
+    [
+        ("I want to kill myself tonight", "urgent"),
+        ("I took too many pills", "urgent"),
+        ("I have thoughts of suicide sometimes", "concern"),
+        ("I've been cutting myself", "concern"),
+    ],
+)
 def test_imminence_makes_a_crisis_urgent(patterns, question, tier):
     assert patterns.detect(question).tier == tier
 
@@ -152,7 +155,8 @@ def test_an_urgent_crisis_lists_emergency_services_first_and_concern_the_crisis_
 
 def test_a_child_in_danger_gets_kids_help_phone_and_child_protection():
     crisis = CrisisDetector(Settings(), learned=False).detect(
-        "my stepdad said I'll regret it if I tell my teacher what he does")
+        "my stepdad said I'll regret it if I tell my teacher what he does"
+    )
     assert crisis.detected and crisis.kind == "child-safety"
     names = " ".join(r.name for r in crisis.resources)
     assert "Kids Help Phone" in names and "Child protection" in names and "9-8-8" in names
@@ -175,8 +179,20 @@ def test_normalize_folds_accents_repeats_and_typos():
     assert normalize("I can’t go on") == "i can't go on"
 
 
-ODD = ["", "   ", "🙂🙂🙂", "🔪", "?!", "a" * 10_000, "I want to die " * 800, "我想死", "Ich bin so müde",
-       "ما هو العلاج النفسي", "\x00\x01", "'" * 50]
+ODD = [
+    "",
+    "   ",
+    "🙂🙂🙂",
+    "🔪",
+    "?!",
+    "a" * 10_000,
+    "I want to die " * 800,
+    "我想死",
+    "Ich bin so müde",
+    "ما هو العلاج النفسي",
+    "\x00\x01",
+    "'" * 50,
+]
 
 
 @pytest.mark.parametrize("text", ODD)

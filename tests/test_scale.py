@@ -18,9 +18,18 @@ from kb.retrieval.searcher import Searcher
 
 from conftest import make_corpus
 
-QUESTIONS = ["transference feelings from a parent", "nightmare at work", "anger in the session", "sleep",
-             "a manager's brief email", "dreams borrow images", "old hurt comforting", "curious rather than defensive",
-             "xylophone quasar", "strict parent boss relationships in love"]
+QUESTIONS = [
+    "transference feelings from a parent",
+    "nightmare at work",
+    "anger in the session",
+    "sleep",
+    "a manager's brief email",
+    "dreams borrow images",
+    "old hurt comforting",
+    "curious rather than defensive",
+    "xylophone quasar",
+    "strict parent boss relationships in love",
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +102,21 @@ def test_search_over_top_n_pools_gives_the_hits_of_scoring_every_chunk(base, sma
     searcher = Searcher(base, HashingEmbedder(64), small.replace(candidates=3))  # tiny pools: deepening must happen
     for query in QUESTIONS:
         for k, per_doc in ((3, None), (8, 0), (10, 1)):
-            assert ids(searcher.search(query, k=k, mode=mode, max_per_doc=per_doc)) == \
-                exact(searcher, query, k, mode, max_per_doc=per_doc), (query, k, per_doc)
+            assert ids(searcher.search(query, k=k, mode=mode, max_per_doc=per_doc)) == exact(
+                searcher, query, k, mode, max_per_doc=per_doc
+            ), (query, k, per_doc)
 
 
 def test_filtered_search_gives_the_hits_of_scoring_every_chunk(base, small):
     searcher = Searcher(base, HashingEmbedder(64), small.replace(candidates=2))
-    cases = [{"topics": ["sleep"]}, {"topics": ["sleep", "anger"]}, {"audience": "clinician"},
-             {"audience": "public", "topics": ["anger"]}, {"documents": ["transference-basics"]},
-             {"documents": ["sleep-and-dreams", "anger-for-clinicians"], "topics": ["anger"]}]
+    cases = [
+        {"topics": ["sleep"]},
+        {"topics": ["sleep", "anger"]},
+        {"audience": "clinician"},
+        {"audience": "public", "topics": ["anger"]},
+        {"documents": ["transference-basics"]},
+        {"documents": ["sleep-and-dreams", "anger-for-clinicians"], "topics": ["anger"]},
+    ]
     for query in QUESTIONS:
         for filters in cases:
             assert ids(searcher.search(query, k=5, **filters)) == exact(searcher, query, 5, **filters), filters
@@ -124,8 +139,9 @@ def test_an_ivf_index_searched_through_all_its_cells_finds_the_exact_neighbours(
     index.dense, index.vectors = ivf, None  # the searcher reads vectors back from FAISS
     searcher = Searcher(index, HashingEmbedder(64), small)
     for query in QUESTIONS:
-        assert ids(searcher.search(query, k=6, mode="dense", max_per_doc=0)) == \
-            ids(flat.search(query, k=6, mode="dense", max_per_doc=0))
+        assert ids(searcher.search(query, k=6, mode="dense", max_per_doc=0)) == ids(
+            flat.search(query, k=6, mode="dense", max_per_doc=0)
+        )
         assert ids(searcher.search(query, k=4, topics=["sleep"])) == ids(flat.search(query, k=4, topics=["sleep"]))
 
 
@@ -172,13 +188,21 @@ def test_a_question_reads_only_the_chunks_it_returns_or_passes_over(small, base)
 def test_filter_bitmaps_select_what_a_loop_over_chunks_would(base):
     filters = ChunkFilters(base.documents, base.chunks)
     docs = base.documents
-    for topics, audience, documents in [(["sleep"], None, None), (["sleep", "anger"], None, None),
-                                        (None, "clinician", None), (["anger"], "public", None),
-                                        (None, None, ["sleep-and-dreams"]), (["no-such-topic"], None, None),
-                                        (["sleep"], None, ["sleep-and-dreams", "transference-basics"])]:
-        expected = [(not topics or bool(set(docs[c.doc_id].topics) & set(topics)))
-                    and (not audience or docs[c.doc_id].audience == audience)
-                    and (not documents or c.doc_id in documents) for c in base.chunks]
+    for topics, audience, documents in [
+        (["sleep"], None, None),
+        (["sleep", "anger"], None, None),
+        (None, "clinician", None),
+        (["anger"], "public", None),
+        (None, None, ["sleep-and-dreams"]),
+        (["no-such-topic"], None, None),
+        (["sleep"], None, ["sleep-and-dreams", "transference-basics"]),
+    ]:
+        expected = [
+            (not topics or bool(set(docs[c.doc_id].topics) & set(topics)))
+            and (not audience or docs[c.doc_id].audience == audience)
+            and (not documents or c.doc_id in documents)
+            for c in base.chunks
+        ]
         selection = filters.select(topics, audience, documents)
         assert filters.mask(selection).tolist() == expected
         assert selection.count == sum(expected)

@@ -47,16 +47,24 @@ print(json.dumps({"builds": seen, "searches": searches, "errors": errors}))
 def test_two_processes_serve_one_index_while_rebuilds_swap_it(settings, embedder, tmp_path):
     build_index(settings, embedder)
     stop = tmp_path / "stop"
-    replicas = [subprocess.Popen([sys.executable, "-c", REPLICA, str(settings.corpus), str(settings.index), str(stop)],
-                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(2)]
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLICA, str(settings.corpus), str(settings.index), str(stop)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     builds = [current_build(settings.index).name]
     article = settings.corpus / "articles" / "sleep.md"
     try:
         time.sleep(2.0)  # both replicas up and searching the first build
         for n in range(3):
-            article.write_text(article.read_text(encoding="utf-8") + f"\n\nDreams change over time, note {n}.\n",
-                               encoding="utf-8")
+            article.write_text(
+                article.read_text(encoding="utf-8") + f"\n\nDreams change over time, note {n}.\n", encoding="utf-8"
+            )
             build_index(settings, embedder)
             builds.append(current_build(settings.index).name)
             time.sleep(1.5)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_corpus
-from kb.retrieval.bm25 import tokenize
-from kb.index.build import build_index
 from kb.config import Settings
-from kb.models.embedders import HashingEmbedder
 from kb.errors import IndexMismatchError, InputError
-from kb.knowledge_base import KnowledgeBase
-from kb.retrieval.searcher import Searcher, article_url, fuse_convex, fuse_rrf
+from kb.index.build import build_index
 from kb.index.store import load_index
+from kb.knowledge_base import KnowledgeBase
+from kb.models.embedders import HashingEmbedder
+from kb.retrieval.bm25 import tokenize
+from kb.retrieval.searcher import Searcher, article_url, fuse_convex, fuse_rrf
+
+from conftest import make_corpus
 
 QUERY = "transference feelings from a parent in relationships"
 
@@ -118,8 +119,10 @@ def test_rrf_hybrid_uses_rank_fusion(index, embedder, small_chunks):
 
 def test_hybrid_differs_from_either_mode_alone(searcher):
     query = "nightmare at work with colleagues"
-    orders = {mode: [h.chunk.id for h in searcher.search(query, k=5, mode=mode, max_per_doc=0)]
-              for mode in ("hybrid", "dense", "bm25")}
+    orders = {
+        mode: [h.chunk.id for h in searcher.search(query, k=5, mode=mode, max_per_doc=0)]
+        for mode in ("hybrid", "dense", "bm25")
+    }
     assert orders["hybrid"] != orders["dense"] or orders["hybrid"] != orders["bm25"]
 
 
@@ -141,11 +144,14 @@ def test_k_limits_results_and_ranks_count_from_one(searcher):
     assert [h.rank for h in hits] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"query": "sleep", "mode": "fuzzy"}, "mode 'fuzzy'"),
-    ({"query": "   "}, "query is empty"),
-    ({"query": "sleep", "k": 0}, "k must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"query": "sleep", "mode": "fuzzy"}, "mode 'fuzzy'"),
+        ({"query": "   "}, "query is empty"),
+        ({"query": "sleep", "k": 0}, "k must be at least 1"),
+    ],
+)
 def test_bad_search_requests_raise_input_errors(searcher, kwargs, message):
     with pytest.raises(InputError, match=message):
         searcher.search(**kwargs)
@@ -178,7 +184,9 @@ def test_max_per_doc_of_one_gives_distinct_documents(searcher):
 def test_topic_filter_keeps_only_matching_articles(searcher):
     assert set(doc_ids(searcher.search(QUERY, k=10, topics=["sleep"]))) == {"sleep-and-dreams"}
     assert set(doc_ids(searcher.search(QUERY, k=10, topics=["sleep", "anger"]))) == {
-        "sleep-and-dreams", "anger-for-clinicians"}
+        "sleep-and-dreams",
+        "anger-for-clinicians",
+    }
     assert searcher.search(QUERY, topics=["no-such-topic"]) == []
 
 
@@ -217,8 +225,9 @@ def test_reranker_only_applies_to_hybrid(index, embedder, small_chunks):
     plain = Searcher(index, embedder, small_chunks)
     reranked = Searcher(index, embedder, small_chunks, reranker)
     for mode in ("dense", "bm25"):
-        assert ([h.chunk.id for h in reranked.search("transference", k=5, mode=mode)]
-                == [h.chunk.id for h in plain.search("transference", k=5, mode=mode)])
+        assert [h.chunk.id for h in reranked.search("transference", k=5, mode=mode)] == [
+            h.chunk.id for h in plain.search("transference", k=5, mode=mode)
+        ]
     assert reranker.calls == []
 
 

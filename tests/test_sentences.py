@@ -16,7 +16,10 @@ def sentences(text: str) -> list[str]:
 
 def test_a_lone_no_is_its_own_sentence_not_glued_to_the_next():
     assert sentences("No. Many people feel unsure at first. That is common.") == [
-        "No.", "Many people feel unsure at first.", "That is common."]
+        "No.",
+        "Many people feel unsure at first.",
+        "That is common.",
+    ]
 
 
 def test_a_numbered_item_keeps_its_number_out_of_its_first_sentence():
@@ -26,15 +29,21 @@ def test_a_numbered_item_keeps_its_number_out_of_its_first_sentence():
 
 def test_abbreviations_and_initials_do_not_end_a_sentence():
     text = "Defences, e.g. projection, protect us. J. Bowlby wrote about anger as protest in 1973."
-    assert sentences(text) == ["Defences, e.g. projection, protect us.",
-                               "J. Bowlby wrote about anger as protest in 1973."]
+    assert sentences(text) == [
+        "Defences, e.g. projection, protect us.",
+        "J. Bowlby wrote about anger as protest in 1973.",
+    ]
 
 
 def test_a_line_never_runs_into_the_next_and_spans_are_verbatim():
     text = "Signs include:\n- Short fuse\n- Feeling on edge most of the day\n\nA new paragraph starts here."
     spans = sentence_spans(text)
-    assert [text[s:e] for s, e in spans] == ["Signs include:", "Short fuse", "Feeling on edge most of the day",
-                                             "A new paragraph starts here."]
+    assert [text[s:e] for s, e in spans] == [
+        "Signs include:",
+        "Short fuse",
+        "Feeling on edge most of the day",
+        "A new paragraph starts here.",
+    ]
     assert all("\n" not in text[s:e] and text[s:e] == text[s:e].strip() for s, e in spans)
 
 
@@ -55,15 +64,20 @@ def test_the_spans_are_stored_in_the_build_and_read_back(settings, embedder):
 
 
 def test_a_list_item_knows_its_lead_in_and_a_list_that_starts_the_passage_has_none():
-    text = ("- A carried-over item from the last passage.\n\nGrief can become stuck. Talk to someone if:\n"
-            "- **You cannot sleep** for weeks.\n- You feel numb.")
+    text = (
+        "- A carried-over item from the last passage.\n\nGrief can become stuck. Talk to someone if:\n"
+        "- **You cannot sleep** for weeks.\n- You feel numb."
+    )
     units = passage_units(Chunk("c", "d", 0, text, "", 0, len(text)))
     texts = [plain(u.text(text)) for u in units]
     lead = texts.index("Talk to someone if:")
-    assert [(t, u.item, u.lead_in) for t, u in zip(texts, units)] == [
+    assert [(t, u.item, u.lead_in) for t, u in zip(texts, units, strict=False)] == [
         ("A carried-over item from the last passage.", True, None),
-        ("Grief can become stuck.", False, None), ("Talk to someone if:", False, None),
-        ("You cannot sleep for weeks.", True, lead), ("You feel numb.", True, lead)]
+        ("Grief can become stuck.", False, None),
+        ("Talk to someone if:", False, None),
+        ("You cannot sleep for weeks.", True, lead),
+        ("You feel numb.", True, lead),
+    ]
 
 
 def test_a_chunk_without_stored_spans_is_split_when_read():

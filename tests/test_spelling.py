@@ -20,31 +20,40 @@ def fixer() -> SpellingFixer:
     return SpellingFixer(CORPUS)
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("anxeity", "anxiety"),        # two letters swapped
-    ("theripist", "therapist"),    # one letter wrong
-    ("managment", "management"),   # one letter missing
-    ("anxietty", "anxiety"),       # one letter extra
-    ("anxeiti", "anxiety"),        # two edits, allowed for a long word
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("anxeity", "anxiety"),  # two letters swapped
+        ("theripist", "therapist"),  # one letter wrong
+        ("managment", "management"),  # one letter missing
+        ("anxietty", "anxiety"),  # one letter extra
+        ("anxeiti", "anxiety"),  # two edits, allowed for a long word
+    ],
+)
 def test_obvious_typos_become_the_corpus_word(fixer, typed, meant):
     assert fixer.fix(typed) == meant
 
 
 def test_a_question_keeps_its_punctuation_and_spacing(fixer):
-    assert (fixer.fix("how can my theripist help with anxeity,  stress managment?!")
-            == "how can my therapist help with anxiety,  stress management?!")
+    assert (
+        fixer.fix("how can my theripist help with anxeity,  stress managment?!")
+        == "how can my therapist help with anxiety,  stress management?!"
+    )
 
 
-@pytest.mark.parametrize("word", [
-    "anxiety", "therapist",  # already corpus words
-    "slep",                  # short words are too ambiguous to correct
-    "slaap",                 # two edits away, but too short for a second edit
-    "Anxeity",               # capitalized: a name or the start of a title, left alone
-    "PDMM",                  # an acronym
-    "hamster",               # the only close corpus word ("master") changes the first letter
-    "xyzzyq",                # nothing close at all
-])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "anxiety",
+        "therapist",  # already corpus words
+        "slep",  # short words are too ambiguous to correct
+        "slaap",  # two edits away, but too short for a second edit
+        "Anxeity",  # capitalized: a name or the start of a title, left alone
+        "PDMM",  # an acronym
+        "hamster",  # the only close corpus word ("master") changes the first letter
+        "xyzzyq",  # nothing close at all
+    ],
+)
 def test_other_words_stay_as_typed(fixer, word):
     assert fixer.fix(word) == word
 

@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DOC_IDS, SLEEP_MD, write_files
-from kb.index.build import build_index, changes_on_disk, fixed_texts
-from kb.ingest.chunking import chunk_document
-from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key, passage_sentence_texts
 from kb.errors import IndexBusyError, IndexMismatchError, StorageError
-from kb.ingest.loaders import load_document
-from kb.retrieval.searcher import Searcher
+from kb.index.build import build_index, changes_on_disk, fixed_texts
 from kb.index.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
+from kb.ingest.chunking import chunk_document
+from kb.ingest.loaders import load_document
+from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key, passage_sentence_texts
+from kb.retrieval.searcher import Searcher
+
+from conftest import DOC_IDS, SLEEP_MD, write_files
 
 
 def chunk_count(settings, rel: str) -> int:
@@ -171,8 +172,9 @@ def test_changing_the_model_re_embeds_everything(settings, embedder):
 
 def test_progress_is_reported_up_to_the_total(settings, embedder):
     seen = []
-    report = build_index(settings.replace(batch_size=1), embedder,
-                         progress=lambda done, total: seen.append((done, total)))
+    report = build_index(
+        settings.replace(batch_size=1), embedder, progress=lambda done, total: seen.append((done, total))
+    )
     assert seen[0] == (0, report.embedded)  # reported before the first batch, so a bar's clock starts then
     assert seen[-1] == (report.embedded, report.embedded)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
@@ -187,8 +189,11 @@ def test_changes_on_disk_since_the_build(settings, embedder):
     (settings.corpus / "articles/sleep.md").write_text(SLEEP_MD + "\nOne more line.\n")
     (settings.corpus / "articles/anger.md").unlink()
     (settings.corpus / "new.txt").write_text("A new plain text note.")
-    assert changes_on_disk(settings) == {"added": ["new.txt"], "changed": ["articles/sleep.md"],
-                                         "removed": ["articles/anger.md"]}
+    assert changes_on_disk(settings) == {
+        "added": ["new.txt"],
+        "changed": ["articles/sleep.md"],
+        "removed": ["articles/anger.md"],
+    }
 
 
 # Bad files
@@ -289,9 +294,8 @@ def test_old_builds_are_pruned_to_the_live_one_and_its_predecessor(settings, emb
 
 
 def test_a_second_build_stops_while_the_lock_is_held(settings, embedder):
-    with index_lock(settings.index):
-        with pytest.raises(IndexBusyError, match="another 'kb index'"):
-            build_index(settings, embedder)
+    with index_lock(settings.index), pytest.raises(IndexBusyError, match="another 'kb index'"):
+        build_index(settings, embedder)
     assert current_build(settings.index) is None
     assert build_index(settings, embedder).documents == 3  # released: the next build runs
 
@@ -311,10 +315,13 @@ def test_loading_without_an_index_says_to_build_one(tmp_path):
         load_index(tmp_path / "index")
 
 
-@pytest.mark.parametrize("model, dimension, words", [
-    ("hashing-32", None, "model 'hashing-64'"),
-    ("hashing-64", 384, "dimension 64"),
-])
+@pytest.mark.parametrize(
+    "model, dimension, words",
+    [
+        ("hashing-32", None, "model 'hashing-64'"),
+        ("hashing-64", 384, "dimension 64"),
+    ],
+)
 def test_an_index_for_another_model_is_refused(settings, embedder, model, dimension, words):
     build_index(settings, embedder)
     with pytest.raises(IndexMismatchError, match="kb index --full") as error:
@@ -352,8 +359,8 @@ def with_directory(settings):
 
 
 def test_the_build_stores_vectors_of_topics_and_profiles(with_directory, embedder):
-    from kb.directory.therapists import load_directory
     from kb.answering.topics import load_topics, topic_text
+    from kb.directory.therapists import load_directory
 
     build_index(with_directory, embedder)
     index = load_index(with_directory.index)

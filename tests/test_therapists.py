@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.config import Settings
-from kb.errors import InputError
-from kb.directory.therapists import FORMATS, POPULATIONS, check_directory, load_directory
 from kb.answering.topics import load_topics
+from kb.config import Settings
+from kb.directory.therapists import FORMATS, POPULATIONS, check_directory, load_directory
+from kb.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "corpus"
@@ -101,11 +101,20 @@ def test_the_shipped_directory_passes_its_own_checks(topics):
 # Bad directories: the error names the file, the therapist and the field
 
 GOOD = {
-    "id": "sam-lee", "name": "Sam Lee", "pronouns": "they/them", "credentials": "RP",
+    "id": "sam-lee",
+    "name": "Sam Lee",
+    "pronouns": "they/them",
+    "credentials": "RP",
     "bio": "Sam works with adults who feel stuck in the same patterns.",
-    "modalities": ["psychodynamic"], "specialties": ["sleep"], "populations": ["adults"],
-    "languages": ["English"], "formats": ["online"], "location": {"city": "Toronto"},
-    "accepting_new_clients": True, "fee": 150, "sliding_scale": False,
+    "modalities": ["psychodynamic"],
+    "specialties": ["sleep"],
+    "populations": ["adults"],
+    "languages": ["English"],
+    "formats": ["online"],
+    "location": {"city": "Toronto"},
+    "accepting_new_clients": True,
+    "fee": 150,
+    "sliding_scale": False,
     "profile_url": "https://example.org/therapists/sam-lee",
 }
 VOCABULARY = {"sleep", "anger", "transference-and-relationship"}
@@ -120,8 +129,14 @@ class _PlainDumper(yaml.SafeDumper):
 
 def write_directory(folder: Path, rows: list, **top) -> Path:
     path = folder / "therapists.yaml"
-    path.write_text(yaml.dump({"sample_data": True, "directory_url": "https://example.org/t", **top,
-                               "therapists": rows}, Dumper=_PlainDumper, allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.dump(
+            {"sample_data": True, "directory_url": "https://example.org/t", **top, "therapists": rows},
+            Dumper=_PlainDumper,
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -141,29 +156,33 @@ def test_a_good_entry_loads(tmp_path):
     assert directory.directory_url == "https://example.org/t" and directory.sample_data
 
 
-@pytest.mark.parametrize("row, field, words", [
-    (changed(name=...), "name", "missing"),
-    (changed(name="   "), "name", "missing"),
-    (changed(bio=42), "bio", "not text"),
-    (changed(fee="cheap"), "fee", "whole number"),
-    (changed(fee=-20), "fee", "whole number"),
-    (changed(fee=True), "fee", "whole number"),
-    (changed(fee=99.5), "fee", "whole number"),
-    (changed(specialties=["sleep", "astrology"]), "specialties", "'astrology'"),
-    (changed(specialties=[]), "specialties", "non-empty list"),
-    (changed(formats=["telepathy"]), "formats", "'telepathy'"),
-    (changed(formats="online"), "formats", "list"),
-    (changed(populations=["robots"]), "populations", "'robots'"),
-    (changed(modalities=["CBT"]), "modalities", "psychodynamic"),
-    (changed(profile_url="ftp://example.org/sam"), "profile_url", "http"),
-    (changed(profile_url="example.org/sam"), "profile_url", "http"),
-    (changed(accepting_new_clients="yes"), "accepting_new_clients", "true or false"),
-    (changed(sliding_scale=None), "sliding_scale", "true or false"),
-    (changed(location={"neighbourhood": "Annex"}), "location", "city"),
-])
+@pytest.mark.parametrize(
+    "row, field, words",
+    [
+        (changed(name=...), "name", "missing"),
+        (changed(name="   "), "name", "missing"),
+        (changed(bio=42), "bio", "not text"),
+        (changed(fee="cheap"), "fee", "whole number"),
+        (changed(fee=-20), "fee", "whole number"),
+        (changed(fee=True), "fee", "whole number"),
+        (changed(fee=99.5), "fee", "whole number"),
+        (changed(specialties=["sleep", "astrology"]), "specialties", "'astrology'"),
+        (changed(specialties=[]), "specialties", "non-empty list"),
+        (changed(formats=["telepathy"]), "formats", "'telepathy'"),
+        (changed(formats="online"), "formats", "list"),
+        (changed(populations=["robots"]), "populations", "'robots'"),
+        (changed(modalities=["CBT"]), "modalities", "psychodynamic"),
+        (changed(profile_url="ftp://example.org/sam"), "profile_url", "http"),
+        (changed(profile_url="example.org/sam"), "profile_url", "http"),
+        (changed(accepting_new_clients="yes"), "accepting_new_clients", "true or false"),
+        (changed(sliding_scale=None), "sliding_scale", "true or false"),
+        (changed(location={"neighbourhood": "Annex"}), "location", "city"),
+    ],
+)
 def test_a_bad_row_is_left_out_and_reported_naming_therapist_and_field(tmp_path, row, field, words):
-    directory = load_directory(write_directory(tmp_path, [GOOD | {"id": "first"}, row, GOOD | {"id": "last"}]),
-                               VOCABULARY)
+    directory = load_directory(
+        write_directory(tmp_path, [GOOD | {"id": "first"}, row, GOOD | {"id": "last"}]), VOCABULARY
+    )
     assert [t.id for t in directory.therapists] == ["first", "last"]
     [failure] = directory.failures
     assert failure.path == "therapists.yaml"
@@ -176,7 +195,8 @@ def test_a_bad_fee_says_the_allowed_range(tmp_path):
     directory = load_directory(write_directory(tmp_path, [changed(fee=5000)]), VOCABULARY)
     assert directory.therapists == []
     assert directory.failures[0].reason.startswith(
-        "therapist 'sam-lee': field 'fee' must be a whole number of dollars from 0 to 2000 (not 5000)")
+        "therapist 'sam-lee': field 'fee' must be a whole number of dollars from 0 to 2000 (not 5000)"
+    )
 
 
 def test_a_duplicate_id_is_named_and_the_first_is_kept(tmp_path):
@@ -206,10 +226,13 @@ def test_a_row_that_is_not_a_mapping_is_reported_by_position(tmp_path):
     assert "therapist #1 must be a mapping" in load_directory(path).failures[0].reason
 
 
-@pytest.mark.parametrize("text, words", [
-    ("therapists: [unclosed\n", "cannot read"),
-    ("- just a list\n", "expected a 'therapists:' list"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("therapists: [unclosed\n", "cannot read"),
+        ("- just a list\n", "expected a 'therapists:' list"),
+    ],
+)
 def test_a_broken_file_is_a_clear_error(tmp_path, text, words):
     path = tmp_path / "therapists.yaml"
     path.write_text(text, encoding="utf-8")
@@ -250,8 +273,18 @@ def test_kb_therapists_json_filters_by_topic_and_language(run_kb, raw_rows):
     assert expected, "the shipped directory should have a French-speaking trauma therapist"
     assert [t["name"] for t in data["therapists"]] == expected
     for t in data["therapists"]:
-        assert {"id", "name", "credentials", "specialties", "languages", "formats", "fee", "profile_url",
-                "accepting_new_clients", "sliding_scale"} <= set(t)
+        assert {
+            "id",
+            "name",
+            "credentials",
+            "specialties",
+            "languages",
+            "formats",
+            "fee",
+            "profile_url",
+            "accepting_new_clients",
+            "sliding_scale",
+        } <= set(t)
 
 
 def test_kb_therapists_language_is_case_insensitive(run_kb):
@@ -268,8 +301,7 @@ def test_kb_therapists_human_listing_says_sample_data(run_kb, shipped):
     found = [t for t in shipped.therapists if "grief-and-loss" in t.specialties and t.accepting_new_clients]
     assert lines[-1] == f"{len(found)} of {len(shipped.therapists)} therapists"
     for t in found:
-        assert any(line.startswith(f"{t.name}, {t.credentials}") and "accepting new clients" in line
-                   for line in lines)
+        assert any(line.startswith(f"{t.name}, {t.credentials}") and "accepting new clients" in line for line in lines)
         assert f"  {t.profile_url}" in lines
 
 
@@ -289,13 +321,17 @@ def test_kb_therapists_lists_the_good_rows_and_reports_a_bad_one_in_one_line(run
     write_directory(corpus, [changed(fee="cheap"), changed(id="ana", name="Ana")])
     run = run_kb("therapists", "--corpus", corpus)
     assert run.code == 0 and "Ana, RP" in run.out and "Sam Lee" not in run.out
-    assert run.err.strip() == ("therapists.yaml: therapist 'sam-lee': field 'fee' must be a whole number of dollars "
-                               "from 0 to 2000 (not 'cheap'); this therapist is left out until it is fixed")
+    assert run.err.strip() == (
+        "therapists.yaml: therapist 'sam-lee': field 'fee' must be a whole number of dollars "
+        "from 0 to 2000 (not 'cheap'); this therapist is left out until it is fixed"
+    )
 
 
 def test_kb_therapists_reports_an_unreadable_directory_in_one_line(run_kb, corpus):
     (corpus / "therapists.yaml").write_text("therapists: [unclosed\n", encoding="utf-8")
     run = run_kb("therapists", "--corpus", corpus)
     assert run.code != 0 and run.out == "" and len(run.err.strip().splitlines()) == 1
-    assert run.err.startswith("error: ") and "therapists.yaml: cannot read the therapist directory: invalid YAML " \
-                                             "at line 2" in run.err
+    assert (
+        run.err.startswith("error: ")
+        and "therapists.yaml: cannot read the therapist directory: invalid YAML at line 2" in run.err
+    )

@@ -40,6 +40,7 @@ def make_pdf(source: Path, out_dir: Path) -> Path:
         pdf.add_font("Body", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
         family, clean = "Body", (lambda s: s)
     else:  # core fonts are Latin-1 only
+
         def clean(s: str) -> str:
             return "".join(ASCII.get(c, c) for c in s).encode("latin-1", "replace").decode("latin-1")
 
@@ -81,8 +82,10 @@ def make_html(source: Path, out_dir: Path) -> Path:
     from markdown_it import MarkdownIt
 
     meta, body = split_front_matter(source.read_text(encoding="utf-8"))
-    heads = [f"<title>{html.escape(str(meta.get('title', source.stem)))}</title>",
-             f'<meta name="description" content="{html.escape(str(meta.get("summary", "")))}">']
+    heads = [
+        f"<title>{html.escape(str(meta.get('title', source.stem)))}</title>",
+        f'<meta name="description" content="{html.escape(str(meta.get("summary", "")))}">',
+    ]
     for field in ("id", "audience", "last_reviewed", "reviewed_by"):
         if meta.get(field):
             heads.append(f'<meta name="kb:{field}" content="{html.escape(str(meta[field]))}">')
@@ -91,10 +94,15 @@ def make_html(source: Path, out_dir: Path) -> Path:
             heads.append(f'<meta name="kb:{field}" content="{html.escape(", ".join(meta[field]))}">')
     for ref in meta.get("references", []):
         heads.append(f'<meta name="kb:reference" content="{html.escape(str(ref))}">')
-    page = ("<!DOCTYPE html>\n<html lang=\"en-CA\">\n<head>\n<meta charset=\"utf-8\">\n" + "\n".join(heads)
-            + "\n</head>\n<body>\n<nav><a href=\"/\">Home</a> | <a href=\"/therapists\">Our therapists</a></nav>\n"
-            + "<main>\n" + MarkdownIt().render(body) + "</main>\n<footer>Psychoeducation library</footer>\n"
-            + "</body>\n</html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en-CA">\n<head>\n<meta charset="utf-8">\n'
+        + "\n".join(heads)
+        + '\n</head>\n<body>\n<nav><a href="/">Home</a> | <a href="/therapists">Our therapists</a></nav>\n'
+        + "<main>\n"
+        + MarkdownIt().render(body)
+        + "</main>\n<footer>Psychoeducation library</footer>\n"
+        + "</body>\n</html>\n"
+    )
     out = out_dir / f"{meta.get('id', source.stem)}.html"
     out.write_text(page, encoding="utf-8")
     return out

@@ -8,8 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.answering.passage import Unit, passage_units, plain
-from kb.answering.readable import (MIN_WORDS, addressed_to_helper, asks_for_self, is_about_the_text, is_unfinished,
-                                   is_yes_no, unbalanced_quotes, word_count, written_for_helpers)
+from kb.answering.readable import (
+    MIN_WORDS,
+    addressed_to_helper,
+    asks_for_self,
+    is_about_the_text,
+    is_unfinished,
+    is_yes_no,
+    unbalanced_quotes,
+    word_count,
+    written_for_helpers,
+)
 from kb.errors import InputError
 from kb.ingest.sentences import LIST_MARKER
 from kb.models.embedders import Embedder
@@ -18,15 +27,22 @@ from kb.records import Citation, Hit
 MAX_QUERY_CHARS = 2000
 MAX_ITEMS = 6  # list items quoted under one lead-in; a longer list gives its most relevant ones, in order
 LONE_WORDS = 14  # a passage's only quotable sentence may stand alone when it is at least this long
-DISCLAIMER = ("This is educational information from our library, not therapy, diagnosis or an emergency "
-              "service. If you are in crisis, call or text 9-8-8 (Canada and the US) or call 911.")
-ABSTAIN_MESSAGE = ("Our library doesn't have anything that answers this question well. You can browse the "
-                   "topics below, or look through our therapist directory to talk with someone.")
+DISCLAIMER = (
+    "This is educational information from our library, not therapy, diagnosis or an emergency "
+    "service. If you are in crisis, call or text 9-8-8 (Canada and the US) or call 911."
+)
+ABSTAIN_MESSAGE = (
+    "Our library doesn't have anything that answers this question well. You can browse the "
+    "topics below, or look through our therapist directory to talk with someone."
+)
 # A span that opens on one of these leans on a sentence the reader has not seen.
-_LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
-                         r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
-                         r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
-                         r"on the other hand|similarly|likewise|still|if (so|not|the person|they|he|she))\b", re.I)
+_LEANS_BACK = re.compile(
+    r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
+    r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
+    r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
+    r"on the other hand|similarly|likewise|still|if (so|not|the person|they|he|she))\b",
+    re.I,
+)
 # "Researchers have adapted this model ...": a first sentence that points back within its first words.
 _POINTS_BACK = re.compile(r"^(\S+\s+){1,4}(this|these|those|such)\s", re.I)
 
@@ -75,8 +91,10 @@ def read_passage(hit: Hit, for_self: bool) -> Passage:
     when the visitor asks for themselves."""
     units = passage_units(hit.chunk)
     texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
-    quotable = [not (u.heading or not t or is_about_the_text(t) or (for_self and addressed_to_helper(t)))
-                for u, t in zip(units, texts)]
+    quotable = [
+        not (u.heading or not t or is_about_the_text(t) or (for_self and addressed_to_helper(t)))
+        for u, t in zip(units, texts, strict=False)
+    ]
     return Passage(hit, units, quotable, texts, for_self and written_for_helpers(hit.title, hit.chunk.section))
 
 
@@ -113,9 +131,17 @@ def _list_spans(p: Passage, rel: np.ndarray) -> list[list[int]]:
         if len(groups) > MAX_ITEMS:
             best = sorted(groups, key=lambda g: -max(rel[i] for i in g))[:MAX_ITEMS]
             groups = sorted(best, key=lambda g: g[0])
-        before = [lead - 1] if (lead > 0 and not p.units[lead - 1].item and p.quotable[lead - 1]
-                                and p.units[lead - 1].paragraph == p.units[lead].paragraph
-                                and not is_yes_no(p.texts[lead - 1])) else []
+        before = (
+            [lead - 1]
+            if (
+                lead > 0
+                and not p.units[lead - 1].item
+                and p.quotable[lead - 1]
+                and p.units[lead - 1].paragraph == p.units[lead].paragraph
+                and not is_yes_no(p.texts[lead - 1])
+            )
+            else []
+        )
         chosen = [i for g in groups for i in g]
         out.append(before + [lead] + chosen)
         if before:
@@ -157,8 +183,11 @@ def _readable(p: Passage, indices: list[int]) -> bool:
         return word_count(texts[0]) >= LONE_WORDS
     for i in indices:  # a short sentence needs a neighbour of its own paragraph ("It passes." alone is a fragment)
         unit = p.units[i]
-        if not unit.item and word_count(p.texts[i]) < MIN_WORDS and \
-                not any(j != i and p.units[j].paragraph == unit.paragraph for j in indices):
+        if (
+            not unit.item
+            and word_count(p.texts[i]) < MIN_WORDS
+            and not any(j != i and p.units[j].paragraph == unit.paragraph for j in indices)
+        ):
             return False
     return word_count(" ".join(texts)) >= 2 * MIN_WORDS
 
@@ -166,14 +195,21 @@ def _readable(p: Passage, indices: list[int]) -> bool:
 def best_spans(query_vec: np.ndarray, passages: list[Passage], vectors: list[np.ndarray], limit: int) -> list[Span]:
     """Every readable span of every passage, best first."""
     spans = []
-    for p, vecs in zip(passages, vectors):
+    for p, vecs in zip(passages, vectors, strict=False):
         if not len(p.units):
             continue
         rel = vecs @ query_vec
         for indices in _text_spans(p, limit) + _list_spans(p, rel):
             if _readable(p, indices):
-                spans.append(Span(p.hit, [p.units[i] for i in indices], indices, _score(p, indices, rel),
-                                  float(rel[indices].mean())))
+                spans.append(
+                    Span(
+                        p.hit,
+                        [p.units[i] for i in indices],
+                        indices,
+                        _score(p, indices, rel),
+                        float(rel[indices].mean()),
+                    )
+                )
     return sorted(spans, key=lambda s: (-s.score, s.hit.rank, s.indices[0]))
 
 
@@ -183,8 +219,11 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
     for span in spans:
         if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04:
             continue
-        if len(span.indices) < 2 or len(span.indices) + len(first.indices) > limit + 3 \
-                or span.relevance < first.relevance:
+        if (
+            len(span.indices) < 2
+            or len(span.indices) + len(first.indices) > limit + 3
+            or span.relevance < first.relevance
+        ):
             continue
         theirs = vectors[span.hit.chunk.id][span.indices]
         if float((theirs @ mine.T).max()) > 0.8:
@@ -198,7 +237,7 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
 def render(span: Span, n: int) -> str:
     """A span as answer text: each sentence followed by its marker, list items on lines of their own."""
     out, prev = [], None
-    for unit, sentence in zip(span.units, span.sentences()):
+    for unit, sentence in zip(span.units, span.sentences(), strict=False):
         if unit.item and (prev is None or unit.line != prev.line):
             sep = "\n- "
         elif prev is None:
@@ -216,11 +255,19 @@ def render(span: Span, n: int) -> str:
 
 def _citation(span: Span, n: int, source_urls: dict[str, str] | None) -> Citation:
     chunk, parts = span.hit.chunk, []
-    for k, (index, sentence) in enumerate(zip(span.indices, span.sentences())):
+    for k, (index, sentence) in enumerate(zip(span.indices, span.sentences(), strict=False)):
         parts.append(sentence if k == 0 else (" " if index == span.indices[k - 1] + 1 else " … ") + sentence)
-    return Citation(n=n, doc_id=chunk.doc_id, title=span.hit.title, section=chunk.section, page=chunk.page,
-                    url=span.hit.url, quote="".join(parts), chunk_id=chunk.id,
-                    source_url=(source_urls or {}).get(chunk.doc_id, ""))
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=span.hit.title,
+        section=chunk.section,
+        page=chunk.page,
+        url=span.hit.url,
+        quote="".join(parts),
+        chunk_id=chunk.id,
+        source_url=(source_urls or {}).get(chunk.doc_id, ""),
+    )
 
 
 def _answer(spans: list[Span], source_urls: dict[str, str] | None) -> tuple[str, list[Citation]]:
@@ -228,8 +275,14 @@ def _answer(spans: list[Span], source_urls: dict[str, str] | None) -> tuple[str,
     return "\n\n".join(render(span, n) for n, span in enumerate(spans, 1)), citations
 
 
-def compose(query: str, hits: list[Hit], embedder: Embedder, limit: int = 4,
-            source_urls: dict[str, str] | None = None, query_vec: np.ndarray | None = None) -> tuple[str, list[Citation]]:
+def compose(
+    query: str,
+    hits: list[Hit],
+    embedder: Embedder,
+    limit: int = 4,
+    source_urls: dict[str, str] | None = None,
+    query_vec: np.ndarray | None = None,
+) -> tuple[str, list[Citation]]:
     """The answer text with [n] markers and its citations: one passage's best span, sometimes a second's.
 
     query_vec: the question's vector when the caller has it (saves embedding the question again).
@@ -244,13 +297,13 @@ def compose(query: str, hits: list[Hit], embedder: Embedder, limit: int = 4,
         query_vec, embedded = embedded[0], embedded[1:]
     vectors, at = [], 0
     for p in passages:
-        vectors.append(embedded[at:at + len(p.texts)])
+        vectors.append(embedded[at : at + len(p.texts)])
         at += len(p.texts)
     spans = best_spans(query_vec, passages, vectors, max(2, limit))
     if not spans:
         return "", []
     chosen = [spans[0]]
-    second = _second(spans[0], spans, {p.hit.chunk.id: v for p, v in zip(passages, vectors)}, limit)
+    second = _second(spans[0], spans, {p.hit.chunk.id: v for p, v in zip(passages, vectors, strict=False)}, limit)
     if second is not None:
         chosen.append(second)
     return _answer(chosen, source_urls)
@@ -308,4 +361,5 @@ def is_faithful(text: str | None, citations: list[Citation], passages: list[Hit]
         return False  # text that no marker cites
     return bool(pairs) and all(
         n in by_n and plain(LIST_MARKER.sub("", sentence, count=1)) in chunks.get(by_n[n].chunk_id, "")
-        for sentence, n in pairs)
+        for sentence, n in pairs
+    )

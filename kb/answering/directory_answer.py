@@ -23,65 +23,140 @@ LABEL = "From our therapist directory"
 
 # Languages people ask for, and what the directory calls them.
 LANGUAGES = {
-    "mandarin": "Mandarin", "cantonese": "Cantonese", "chinese": "Mandarin", "french": "French", "français": "French",
-    "francais": "French", "spanish": "Spanish", "español": "Spanish", "punjabi": "Punjabi", "hindi": "Hindi",
-    "urdu": "Urdu", "arabic": "Arabic", "farsi": "Farsi", "persian": "Farsi", "tamil": "Tamil", "tagalog": "Tagalog",
-    "filipino": "Tagalog", "korean": "Korean", "japanese": "Japanese", "italian": "Italian",
-    "portuguese": "Portuguese", "ukrainian": "Ukrainian", "russian": "Russian", "somali": "Somali", "twi": "Twi",
-    "igbo": "Igbo", "hebrew": "Hebrew", "gujarati": "Gujarati", "bengali": "Bengali", "bangla": "Bengali",
-    "asl": "ASL", "sign language": "ASL", "german": "German", "polish": "Polish", "vietnamese": "Vietnamese",
-    "greek": "Greek", "turkish": "Turkish", "amharic": "Amharic", "swahili": "Swahili", "english": "English",
+    "mandarin": "Mandarin",
+    "cantonese": "Cantonese",
+    "chinese": "Mandarin",
+    "french": "French",
+    "français": "French",
+    "francais": "French",
+    "spanish": "Spanish",
+    "español": "Spanish",
+    "punjabi": "Punjabi",
+    "hindi": "Hindi",
+    "urdu": "Urdu",
+    "arabic": "Arabic",
+    "farsi": "Farsi",
+    "persian": "Farsi",
+    "tamil": "Tamil",
+    "tagalog": "Tagalog",
+    "filipino": "Tagalog",
+    "korean": "Korean",
+    "japanese": "Japanese",
+    "italian": "Italian",
+    "portuguese": "Portuguese",
+    "ukrainian": "Ukrainian",
+    "russian": "Russian",
+    "somali": "Somali",
+    "twi": "Twi",
+    "igbo": "Igbo",
+    "hebrew": "Hebrew",
+    "gujarati": "Gujarati",
+    "bengali": "Bengali",
+    "bangla": "Bengali",
+    "asl": "ASL",
+    "sign language": "ASL",
+    "german": "German",
+    "polish": "Polish",
+    "vietnamese": "Vietnamese",
+    "greek": "Greek",
+    "turkish": "Turkish",
+    "amharic": "Amharic",
+    "swahili": "Swahili",
+    "english": "English",
 }
 POPULATIONS = [
     ("adolescents", "teens", re.compile(r"\b(teens?|teenagers?|adolescents?|youth|high school(er)?s?)\b", re.I)),
-    ("couples", "couples", re.compile(r"\b(couples?|my (partner|husband|wife|spouse|boyfriend|girlfriend) and i|"
-                                      r"(partner|husband|wife|spouse) and me|together as a couple)\b", re.I)),
+    (
+        "couples",
+        "couples",
+        re.compile(
+            r"\b(couples?|my (partner|husband|wife|spouse|boyfriend|girlfriend) and i|"
+            r"(partner|husband|wife|spouse) and me|together as a couple)\b",
+            re.I,
+        ),
+    ),
     ("families", "families", re.compile(r"\b(famil(y|ies)|parents? and (child|kid|teen)s?)\b", re.I)),
-    ("older adults", "older adults", re.compile(r"\b(older adults?|seniors?|elderly|retirees?|in my (60|70|80)s)\b",
-                                                re.I)),
+    (
+        "older adults",
+        "older adults",
+        re.compile(r"\b(older adults?|seniors?|elderly|retirees?|in my (60|70|80)s)\b", re.I),
+    ),
 ]
 CREDENTIALS = [  # (what people say, what the directory's credentials contain, how to name them)
     (re.compile(r"\bpsychologists?\b|\bc\.? ?psych\b", re.I), re.compile(r"C\.Psych(?!\.Assoc)"), "psychologists"),
     (re.compile(r"\bpsychological associates?\b", re.I), re.compile(r"C\.Psych\.Assoc"), "psychological associates"),
     (re.compile(r"\bsocial workers?\b|\brsw\b|\bmsw\b", re.I), re.compile(r"RSW"), "social workers"),
-    (re.compile(r"\b(registered )?psychotherapists?\b|\brp\b", re.I), re.compile(r"\bRP\b"),
-     "registered psychotherapists"),
-    (re.compile(r"\b(marriage and family|family) therapists?\b|\brmft\b", re.I), re.compile(r"RMFT"),
-     "marriage and family therapists"),
+    (
+        re.compile(r"\b(registered )?psychotherapists?\b|\brp\b", re.I),
+        re.compile(r"\bRP\b"),
+        "registered psychotherapists",
+    ),
+    (
+        re.compile(r"\b(marriage and family|family) therapists?\b|\brmft\b", re.I),
+        re.compile(r"RMFT"),
+        "marriage and family therapists",
+    ),
     (re.compile(r"\bpsychiatrists?\b", re.I), re.compile(r"\bMD\b|FRCPC"), "psychiatrists"),
 ]
-CREDENTIAL_NAMES = {"RP": "registered psychotherapist", "RP (Qualifying)": "registered psychotherapist (qualifying)",
-                    "MSW RSW": "registered social worker", "PhD C.Psych": "psychologist",
-                    "MA C.Psych.Assoc.": "psychological associate", "RMFT": "marriage and family therapist"}
+CREDENTIAL_NAMES = {
+    "RP": "registered psychotherapist",
+    "RP (Qualifying)": "registered psychotherapist (qualifying)",
+    "MSW RSW": "registered social worker",
+    "PhD C.Psych": "psychologist",
+    "MA C.Psych.Assoc.": "psychological associate",
+    "RMFT": "marriage and family therapist",
+}
 
-_CUE = re.compile(r"\b(do you|does (anyone|any|one)|do any|can (i|my|we)|could (i|we)|may i|do we|"
-                  r"are (there|any)|is there|any of|who |"
-                  r"which|offer|available|find (a|me|someone)|looking for|i want|i need|i'?d like|i would like|"
-                  r"your (therapists?|counsell?ors?|practice|clinic|office|team)|someone who|anyone who|a therapist)",
-                  re.I)
-_WHO = re.compile(r"\b(therapists?|thérapeutes?|counsell?ors?|counselors?|psychologists?|clinicians?|someone|"
-                  r"anyone|somebody|sessions?|therapy|thérapie|appointments?)\b", re.I)
-_EXPLAIN = re.compile(r"\b(difference|differ|different from|vs\.?|versus|compared? (to|with)|what is an?|what's an?|"
-                      r"what does an?|what do (a|an)?)\b", re.I)
+_CUE = re.compile(
+    r"\b(do you|does (anyone|any|one)|do any|can (i|my|we)|could (i|we)|may i|do we|"
+    r"are (there|any)|is there|any of|who |"
+    r"which|offer|available|find (a|me|someone)|looking for|i want|i need|i'?d like|i would like|"
+    r"your (therapists?|counsell?ors?|practice|clinic|office|team)|someone who|anyone who|a therapist)",
+    re.I,
+)
+_WHO = re.compile(
+    r"\b(therapists?|thérapeutes?|counsell?ors?|counselors?|psychologists?|clinicians?|someone|"
+    r"anyone|somebody|sessions?|therapy|thérapie|appointments?)\b",
+    re.I,
+)
+_EXPLAIN = re.compile(
+    r"\b(difference|differ|different from|vs\.?|versus|compared? (to|with)|what is an?|what's an?|"
+    r"what does an?|what do (a|an)?)\b",
+    re.I,
+)
 _SPEAK = re.compile(r"\b(speaks?|speaking|spoken|language|languages|parle|parlez|habla)\b", re.I)
-_BOOK = re.compile(r"\b(book(ing)?|make|schedule|set up|arrange|request) (an? |my |the )?(first )?"
-                   r"(appointment|session|consultation|consult|intake)\b|\bhow (do|can|would) i (book|sign up|"
-                   r"get started|start therapy (with|here)|see (one of )?your)|\bhow to book\b|^book\b", re.I)
-_FORMAT_ONLINE = re.compile(r"\b(online|virtual(ly)?|video|zoom|remote(ly)?|telehealth|by phone|over the phone)\b", re.I)
+_BOOK = re.compile(
+    r"\b(book(ing)?|make|schedule|set up|arrange|request) (an? |my |the )?(first )?"
+    r"(appointment|session|consultation|consult|intake)\b|\bhow (do|can|would) i (book|sign up|"
+    r"get started|start therapy (with|here)|see (one of )?your)|\bhow to book\b|^book\b",
+    re.I,
+)
+_FORMAT_ONLINE = re.compile(
+    r"\b(online|virtual(ly)?|video|zoom|remote(ly)?|telehealth|by phone|over the phone)\b", re.I
+)
 _FORMAT_PERSON = re.compile(r"\b(in[- ]person|face[- ]to[- ]face|in the office|at (your|the) office)\b", re.I)
-_FEES = re.compile(r"\bhow much\b|\b(fees?|prices?|pricing|rates?|sliding[- ]scale|afford(able)?|cheap(er)?|"
-                   r"low[- ]cost|expensive|per session)\b|\$ ?\d+|\bcosts?\b.*\b(therapy|session|therapist|appointment|"
-                   r"counsell?ing|you)\b|\b(therapy|session|appointment)s? costs?\b", re.I)
-_INSURANCE = re.compile(r"\b(insurance|insured|covered|coverage|ohip|benefits|tax|receipts?|employee assistance|eap)\b",
-                        re.I)
+_FEES = re.compile(
+    r"\bhow much\b|\b(fees?|prices?|pricing|rates?|sliding[- ]scale|afford(able)?|cheap(er)?|"
+    r"low[- ]cost|expensive|per session)\b|\$ ?\d+|\bcosts?\b.*\b(therapy|session|therapist|appointment|"
+    r"counsell?ing|you)\b|\b(therapy|session|appointment)s? costs?\b",
+    re.I,
+)
+_INSURANCE = re.compile(
+    r"\b(insurance|insured|covered|coverage|ohip|benefits|tax|receipts?|employee assistance|eap)\b", re.I
+)
 _SLIDING = re.compile(r"\b(sliding[- ]scale|afford|low[- ]cost|cheap|reduced fees?|can'?t pay|low income)\b", re.I)
 _MAX_FEE = re.compile(r"(?:under|below|less than|at most|up to|no more than|max(?:imum)?)\s*\$?\s*(\d{2,4})", re.I)
-_ACCEPTING = re.compile(r"\b(accepting|taking|take on|seeing) (any )?(new )?(clients|patients|people)\b|"
-                        r"\bnew clients\b|\bwait ?(list|ing list)\b|\bhow (long|soon)\b.*\b(wait|seen|start)\b",
-                        re.I)
+_ACCEPTING = re.compile(
+    r"\b(accepting|taking|take on|seeing) (any )?(new )?(clients|patients|people)\b|"
+    r"\bnew clients\b|\bwait ?(list|ing list)\b|\bhow (long|soon)\b.*\b(wait|seen|start)\b",
+    re.I,
+)
 _OPENINGS = re.compile(r"\b(openings?|availability|available)\b", re.I)
-_PLACE_CUE = re.compile(r"\b(where (are|is) (you|your|the)|located|locations?|offices?|near me|nearby|close to me|"
-                        r"in my area|neighbourhood|neighborhood|downtown|address)\b", re.I)
+_PLACE_CUE = re.compile(
+    r"\b(where (are|is) (you|your|the)|located|locations?|offices?|near me|nearby|close to me|"
+    r"in my area|neighbourhood|neighborhood|downtown|address)\b",
+    re.I,
+)
 _PRONOUNS = re.compile(r"\bpronouns?\b|\b(they/them|she/her|he/him)\b", re.I)
 _SOME_PRONOUNS = re.compile(r"\b(they/them|she/her|he/him)\b", re.I)
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
@@ -133,9 +208,14 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
     unknown = ""
     who = cue or bool(_WHO.search(text))
     for word, language in LANGUAGES.items():
-        if who and re.search(rf"\b{re.escape(word)}\b", text, re.I) and (
-                _SPEAK.search(text) or re.search(rf"\bin {re.escape(word)}\b|\b{re.escape(word)}[- ]speaking\b",
-                                                 text, re.I)):
+        if (
+            who
+            and re.search(rf"\b{re.escape(word)}\b", text, re.I)
+            and (
+                _SPEAK.search(text)
+                or re.search(rf"\bin {re.escape(word)}\b|\b{re.escape(word)}[- ]speaking\b", text, re.I)
+            )
+        ):
             if language.lower() in known:
                 values["language"] = known[language.lower()]
             else:
@@ -161,8 +241,16 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
         asks.append("accepting")
         values["accepting"] = True
     for population, _, pattern in POPULATIONS:
-        if pattern.search(text) and cue and re.search(r"\b(see|work|works|treat|specializ|speciali[sz]e|for|with|"
-                                                      r"offer|therapist|counsell?or|come)", text, re.I):
+        if (
+            pattern.search(text)
+            and cue
+            and re.search(
+                r"\b(see|work|works|treat|specializ|speciali[sz]e|for|with|"
+                r"offer|therapist|counsell?or|come)",
+                text,
+                re.I,
+            )
+        ):
             asks.append("population")
             values["population"] = population
             break
@@ -194,8 +282,9 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
 
 def merge(visitor: TherapistFilters, asked: TherapistFilters) -> TherapistFilters:
     """The question's filters over the visitor's (the visitor's stay where the question says nothing)."""
-    changes = {f.name: getattr(asked, f.name) for f in dataclasses.fields(asked)
-               if getattr(asked, f.name) not in (None, False)}
+    changes = {
+        f.name: getattr(asked, f.name) for f in dataclasses.fields(asked) if getattr(asked, f.name) not in (None, False)
+    }
     return dataclasses.replace(visitor, **changes)
 
 
@@ -273,32 +362,46 @@ def _overview(q: DirectoryQuestion, everyone: list[Therapist], currency: str) ->
         online = sum("online" in t.formats for t in everyone)
         person = sum("in-person" in t.formats for t in everyone)
         both = sum(len(t.formats) > 1 for t in everyone)
-        out.append(f"{_number(online, True)} of our {n} therapists see clients online and {_number(person)} in "
-                   f"person; {_number(both)} offer both.")
+        out.append(
+            f"{_number(online, True)} of our {n} therapists see clients online and {_number(person)} in "
+            f"person; {_number(both)} offer both."
+        )
     if "fees" in q.asks:
         fees = sorted(t.fee for t in everyone)
         sliding = sorted(t.name for t in everyone if t.sliding_scale)
-        out.append(f"Fees are ${fees[0]} to ${fees[-1]} a session ({currency}); {_number(len(sliding))} of our {n} "
-                   f"therapists offer a sliding scale" + (f": {_names(sliding)}." if sliding else "."))
+        out.append(
+            f"Fees are ${fees[0]} to ${fees[-1]} a session ({currency}); {_number(len(sliding))} of our {n} "
+            f"therapists offer a sliding scale" + (f": {_names(sliding)}." if sliding else ".")
+        )
     if "accepting" in q.asks:
         open_ = [t for t in everyone if t.accepting_new_clients]
-        out.append(f"{_number(len(open_), True)} of our {n} therapists are accepting new clients; the others have "
-                   f"a waitlist.")
+        out.append(
+            f"{_number(len(open_), True)} of our {n} therapists are accepting new clients; the others have a waitlist."
+        )
     if "credentials" in q.asks:
         counts: dict[str, int] = {}
         for t in everyone:
             name = CREDENTIAL_NAMES.get(t.credentials, t.credentials)
             counts[name] = counts.get(name, 0) + 1
-        listed = [f"{_number(c)} " + (re.sub(r"^([^(]*?)( \(|$)", r"\1s\2", name, count=1) if c > 1 else name)
-                  for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        listed = [
+            f"{_number(c)} " + (re.sub(r"^([^(]*?)( \(|$)", r"\1s\2", name, count=1) if c > 1 else name)
+            for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
         out.append(f"Our {n} therapists are {_listed(listed)}; each profile lists their credentials.")
     if "pronouns" in q.asks:
         by_pronouns: dict[str, list[str]] = {}
         for t in everyone:
             by_pronouns.setdefault(t.pronouns or "not listed", []).append(t.name)
-        out.append("Our therapists list their pronouns: " +
-                   _listed([f"{len(v)} {k}" + (f" ({_names(v)})" if len(v) <= 3 else "")
-                            for k, v in sorted(by_pronouns.items(), key=lambda kv: -len(kv[1]))]) + ".")
+        out.append(
+            "Our therapists list their pronouns: "
+            + _listed(
+                [
+                    f"{len(v)} {k}" + (f" ({_names(v)})" if len(v) <= 3 else "")
+                    for k, v in sorted(by_pronouns.items(), key=lambda kv: -len(kv[1]))
+                ]
+            )
+            + "."
+        )
     if "location" in q.asks:
         cities: dict[str, int] = {}
         for t in everyone:
@@ -309,8 +412,13 @@ def _overview(q: DirectoryQuestion, everyone: list[Therapist], currency: str) ->
     return out
 
 
-def answer_from_directory(question: str, directory: Directory, visitor: TherapistFilters = TherapistFilters(),
-                          booking_text: str = "", booking_url: str = "") -> DirectoryAnswer | None:
+def answer_from_directory(
+    question: str,
+    directory: Directory,
+    visitor: TherapistFilters = TherapistFilters(),
+    booking_text: str = "",
+    booking_url: str = "",
+) -> DirectoryAnswer | None:
     """A short, labelled answer from the directory's fields, or None when the question is for the library."""
     q = read_question(question, directory)
     if q is None:
@@ -341,21 +449,29 @@ def answer_from_directory(question: str, directory: Directory, visitor: Therapis
     if not named and (not criteria or not fitting):
         sentences += _overview(q, everyone, directory.currency)
     if "booking" in q.asks:
-        route = booking_text.strip() or "To book, choose a therapist below or in our directory and use the contact " \
-                                        "details on their profile."
+        route = (
+            booking_text.strip()
+            or "To book, choose a therapist below or in our directory and use the contact details on their profile."
+        )
         link = booking_url.strip() or directory.directory_url
         sentences.append(route + (f" {link}" if link and link not in route else ""))
     if not sentences:
         return None
-    return DirectoryAnswer(f"{LABEL}{sample}: " + " ".join(sentences), filters,
-                           [t.id for t in (fitting if criteria or named else everyone)])
+    return DirectoryAnswer(
+        f"{LABEL}{sample}: " + " ".join(sentences),
+        filters,
+        [t.id for t in (fitting if criteria or named else everyone)],
+    )
 
 
 def _named(t: Therapist, question: str) -> bool:
     """Whether the question names this therapist (full name, or title and surname)."""
     surname = t.name.split()[-1]
-    return bool(re.search(rf"\b{re.escape(t.name)}\b|\b(dr\.?|doctor|mr\.?|ms\.?|mrs\.?|mx\.?) {re.escape(surname)}\b",
-                          question, re.I))
+    return bool(
+        re.search(
+            rf"\b{re.escape(t.name)}\b|\b(dr\.?|doctor|mr\.?|ms\.?|mrs\.?|mx\.?) {re.escape(surname)}\b", question, re.I
+        )
+    )
 
 
 def _place(t: Therapist) -> str:
@@ -367,15 +483,22 @@ def _profile(t: Therapist, currency: str) -> str:
     """Everything the directory says of one therapist, in one sentence."""
     fee = f"${t.fee} a session ({currency})" + (" with a sliding scale" if t.sliding_scale else "")
     status = "accepting new clients" if t.accepting_new_clients else "waitlist only"
-    return (f"{t.name} ({t.credentials}{', ' + t.pronouns if t.pronouns else ''}) works in {_place(t)}, "
-            f"{_format(t)}, in {_listed(list(t.languages))}; {fee}; {status}.")
+    return (
+        f"{t.name} ({t.credentials}{', ' + t.pronouns if t.pronouns else ''}) works in {_place(t)}, "
+        f"{_format(t)}, in {_listed(list(t.languages))}; {fee}; {status}."
+    )
 
 
-def directory_matches(reply: DirectoryAnswer, therapists: list[Therapist], topic_scores: list[tuple[str, float]],
-                      query_vec: np.ndarray | None, profile_vecs: np.ndarray | None, labels: dict[str, str],
-                      k: int = 3) -> list[TherapistMatch]:
+def directory_matches(
+    reply: DirectoryAnswer,
+    therapists: list[Therapist],
+    topic_scores: list[tuple[str, float]],
+    query_vec: np.ndarray | None,
+    profile_vecs: np.ndarray | None,
+    labels: dict[str, str],
+    k: int = 3,
+) -> list[TherapistMatch]:
     """The profiles a directory answer names, best fit to the question first."""
     keep = [i for i, t in enumerate(therapists) if t.id in set(reply.ids)]
     vecs = profile_vecs[keep] if profile_vecs is not None and len(keep) else None
-    return match_therapists([therapists[i] for i in keep], topic_scores, query_vec, vecs, TherapistFilters(),
-                            labels, k)
+    return match_therapists([therapists[i] for i in keep], topic_scores, query_vec, vecs, TherapistFilters(), labels, k)

@@ -27,7 +27,7 @@ class Unit:
     lead_in: int | None = None  # an item's list introduction: index of that sentence in the units; None if not here
 
     def text(self, passage: str) -> str:
-        return passage[self.start:self.end]
+        return passage[self.start : self.end]
 
 
 def plain(text: str) -> str:
@@ -59,9 +59,10 @@ def passage_units(chunk: Chunk) -> list[Unit]:
     units: list[Unit] = []
     for start, end in spans_of(chunk):
         line = bisect.bisect_right(line_starts, start) - 1
-        body = text[lines[line][0]:lines[line][1]]
-        units.append(Unit(start, end, line, paragraph_of[line], bool(LIST_MARKER.match(body)),
-                          bool(_HEADING.match(body))))
+        body = text[lines[line][0] : lines[line][1]]
+        units.append(
+            Unit(start, end, line, paragraph_of[line], bool(LIST_MARKER.match(body)), bool(_HEADING.match(body)))
+        )
     # An item's lead-in is the last sentence of the text line just before its list (blank lines and other
     # items may sit between them); a list that starts the passage has its lead-in in another passage.
     lead: int | None = None
@@ -75,4 +76,3 @@ def passage_units(chunk: Chunk) -> list[Unit]:
         else:
             lead = None
     return units
-

@@ -57,8 +57,8 @@ def markdown_text(text: str) -> str:
     if not match:
         return text
     if match.group(2)[0].isdigit():  # "1." would start a list: escape the dot
-        return text[:match.end()] + "\\" + text[match.end():]
-    return text[:match.start(2)] + "\\" + text[match.start(2):]
+        return text[: match.end()] + "\\" + text[match.end() :]
+    return text[: match.start(2)] + "\\" + text[match.start(2) :]
 
 
 def answer_as_markdown(answer: Answer, references: dict[int, str] | None = None) -> str:
@@ -73,19 +73,22 @@ def answer_as_markdown(answer: Answer, references: dict[int, str] | None = None)
         resources = "; ".join(f"{markdown_text(r.name)}: {markdown_text(r.action)}" for r in answer.crisis.resources)
         out += ["**If you are in crisis:** " + resources, ""]
     if answer.text:  # a quoted list keeps one item per line
-        out += ["- " + markdown_text(part[2:]) if part.startswith("- ") else markdown_text(part)
-                for part in answer.text.split("\n")]
+        out += [
+            "- " + markdown_text(part[2:]) if part.startswith("- ") else markdown_text(part)
+            for part in answer.text.split("\n")
+        ]
     else:
         out.append("_The library has no answer to this question._")
     out.append("")
     if answer.citations:
         out += ["## Sources", ""]
         for c in answer.citations:
-            where = f", section \"{markdown_text(c.section)}\"" if c.section else ""
+            where = f', section "{markdown_text(c.section)}"' if c.section else ""
             page = f", p. {c.page}" if c.page else ""
             out += [f"{c.n}. **{markdown_text(c.title)}**{where}{page}", "", f"   > {markdown_text(c.quote)}", ""]
-        listed = [f"[{c.n}] {markdown_text(references[c.n])}" for c in answer.citations
-                  if references and c.n in references]
+        listed = [
+            f"[{c.n}] {markdown_text(references[c.n])}" for c in answer.citations if references and c.n in references
+        ]
         if listed:
             out += ["## References", ""] + [line + "\n" for line in listed]
     out += [f"_{markdown_text(answer.disclaimer)}_", ""]

@@ -9,26 +9,37 @@ _YES_NO = re.compile(r"^(?:yes|no|not always|not necessarily|absolutely|of cours
 _CLOSERS = "\"'”’)]*_"
 _ENDS = (".", "!", "?", "…", ":")
 # Sentences about the article itself read oddly when quoted as an answer.
-_META = re.compile(r"^(this|the) (article|page|handout|worksheet|guide|section)\b|^in this (article|page|section)\b"
-                   r"|^(read on|see also|below,)", re.I)
-_HELPED = (r"(?:them|him|her|the person|your (?:friend|partner|child|teen|teenager|son|daughter|loved one|parent"
-           r"|family member|relative))")
+_META = re.compile(
+    r"^(this|the) (article|page|handout|worksheet|guide|section)\b|^in this (article|page|section)\b"
+    r"|^(read on|see also|below,)",
+    re.I,
+)
+_HELPED = (
+    r"(?:them|him|her|the person|your (?:friend|partner|child|teen|teenager|son|daughter|loved one|parent"
+    r"|family member|relative))"
+)
 # Advice to someone helping another person ("Let them talk...") is not written for a visitor asking for themselves.
 _TO_HELPER = re.compile(
     rf"^(?:let|ask|tell|help|encourage|remind|reassure|listen to|offer|invite|support|give|stay with|check in with"
     rf"|thank|believe|praise|comfort|gently ask|try asking) {_HELPED}\b"
     r"|^(?:if|when) (?:your|a) (?:friend|loved one|partner|child|teen|teenager|son|daughter|family member|relative)\b"
-    r"|^(?:if|when) someone you (?:love|care about)\b", re.I)
+    r"|^(?:if|when) someone you (?:love|care about)\b",
+    re.I,
+)
 _SOMEONE_ELSE = re.compile(
     r"\b(?:my|our) (?:\w+ )?(?:friend|partner|husband|wife|boyfriend|girlfriend|spouse|son|daughter|child|children"
     r"|kids?|teen|teenager|mom|mum|mother|dad|father|parents?|sister|brother|sibling|family|fianc\w*|ex|roommate"
     r"|co-?worker|colleague|boss|client|student|patient|grand\w+|loved one|niece|nephew|cousin|aunt|uncle)\b"
-    r"|\b(?:someone|somebody|a friend|a loved one|he|she|him|his)\b", re.I)
+    r"|\b(?:someone|somebody|a friend|a loved one|he|she|him|his)\b",
+    re.I,
+)
 
 
-_FOR_HELPERS = re.compile(r"\b(someone else|worried about (someone|a|your)|support(ing)? (someone|a friend|a loved one|"
-                          r"your|a partner|a child)|help(ing)? (someone|a friend|a loved one)|loved one|as a supporter)\b",
-                          re.I)
+_FOR_HELPERS = re.compile(
+    r"\b(someone else|worried about (someone|a|your)|support(ing)? (someone|a friend|a loved one|"
+    r"your|a partner|a child)|help(ing)? (someone|a friend|a loved one)|loved one|as a supporter)\b",
+    re.I,
+)
 
 
 def written_for_helpers(title: str, section: str) -> bool:

@@ -12,23 +12,44 @@ import re
 from kb.answering.language import detect_language
 
 OUT_OF_SCOPE = [
-    (re.compile(r"\b(dose|dosage|doses|mg|milligrams?|how much (melatonin|medication|medicine))\b|"
-                r"\bwhich (antidepressant|medication|medicine|pill|drug)s?\b|"
-                r"\b(should i|can i) (take|stop taking|increase|decrease) (\S+\s+){0,3}(medication|meds|pills?|"
-                r"antidepressants?|melatonin|sertraline|escitalopram|lorazepam)\b|"
-                r"\b(sertraline|escitalopram|fluoxetine|lorazepam|zoloft|lexapro|prozac) (or|vs\.?|versus)\b", re.I),
-     "We can't give advice about medication. Please talk to your doctor or pharmacist."),
-    (re.compile(r"\b(diagnose me|give me a diagnosis|do i have (adhd|bipolar|bpd|ocd|autism|ptsd|"
-                r"depression|an? (personality|eating) disorder))\b", re.I),
-     "We can't diagnose anyone. A family doctor, psychologist or psychiatrist can assess what you are "
-     "going through."),
-    (re.compile(r"\b((need|find|get|hire|recommend|suggest|know|consult|contact|talk to|refer me to) (me )?"
-                r"(a|an|my)( \w+)? (lawyer|attorney)|legal advice|sue (my|the|him|her))\b", re.I),
-     "We can't give legal advice or refer you to a lawyer."),
-    (re.compile(r"\bmy ((intro psych |psychology |psych )(exam|assignment|midterm)|"
-                r"(intro psych |psychology |psych )?(homework|essay))\b", re.I),
-     "This library explains therapy for the public; it isn't a study aid."),
+    (
+        re.compile(
+            r"\b(dose|dosage|doses|mg|milligrams?|how much (melatonin|medication|medicine))\b|"
+            r"\bwhich (antidepressant|medication|medicine|pill|drug)s?\b|"
+            r"\b(should i|can i) (take|stop taking|increase|decrease) (\S+\s+){0,3}(medication|meds|pills?|"
+            r"antidepressants?|melatonin|sertraline|escitalopram|lorazepam)\b|"
+            r"\b(sertraline|escitalopram|fluoxetine|lorazepam|zoloft|lexapro|prozac) (or|vs\.?|versus)\b",
+            re.I,
+        ),
+        "We can't give advice about medication. Please talk to your doctor or pharmacist.",
+    ),
+    (
+        re.compile(
+            r"\b(diagnose me|give me a diagnosis|do i have (adhd|bipolar|bpd|ocd|autism|ptsd|"
+            r"depression|an? (personality|eating) disorder))\b",
+            re.I,
+        ),
+        "We can't diagnose anyone. A family doctor, psychologist or psychiatrist can assess what you are "
+        "going through.",
+    ),
+    (
+        re.compile(
+            r"\b((need|find|get|hire|recommend|suggest|know|consult|contact|talk to|refer me to) (me )?"
+            r"(a|an|my)( \w+)? (lawyer|attorney)|legal advice|sue (my|the|him|her))\b",
+            re.I,
+        ),
+        "We can't give legal advice or refer you to a lawyer.",
+    ),
+    (
+        re.compile(
+            r"\bmy ((intro psych |psychology |psych )(exam|assignment|midterm)|"
+            r"(intro psych |psychology |psych )?(homework|essay))\b",
+            re.I,
+        ),
+        "This library explains therapy for the public; it isn't a study aid.",
+    ),
 ]
+
 
 def out_of_scope(question: str) -> str | None:
     """The reason the library won't answer this question, or None."""

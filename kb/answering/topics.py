@@ -39,8 +39,9 @@ def topic_text(topic: Topic) -> str:
     return f"{topic.label}: {topic.description}"
 
 
-def infer_topics(query_vec, topic_vecs, topics: list[Topic], passage_topics: list[list[str]],
-                 limit: int = 3, min_share: float = 0.3) -> list[tuple[str, float]]:
+def infer_topics(
+    query_vec, topic_vecs, topics: list[Topic], passage_topics: list[list[str]], limit: int = 3, min_share: float = 0.3
+) -> list[tuple[str, float]]:
     """Topics of a question, best first: half from what it means, half from the passages it retrieved.
 
     passage_topics: the topic ids of each retrieved passage's article, in rank order.
@@ -52,7 +53,7 @@ def infer_topics(query_vec, topic_vecs, topics: list[Topic], passage_topics: lis
         sims = topic_vecs @ query_vec
         weights = np.exp((sims - sims.max()) / 0.05)
         weights /= weights.sum()
-        for topic, weight in zip(topics, weights):
+        for topic, weight in zip(topics, weights, strict=False):
             scores[topic.id] += 0.5 * float(weight)
     votes: dict[str, float] = {}
     for rank, ids in enumerate(passage_topics, 1):

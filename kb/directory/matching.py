@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.records import TherapistMatch
 from kb.directory.therapists import Therapist
+from kb.records import TherapistMatch
 
 TOPIC_WEIGHT = 0.7
 PROFILE_WEIGHT = 0.3
@@ -56,20 +56,30 @@ def _in_sentence(label: str) -> str:
 
 def describe(t: Therapist, matched: list[str], labels: dict[str, str]) -> str:
     """One line saying why a therapist fits: topics · modalities · format · availability."""
-    names = [_in_sentence(labels.get(m, m.replace("-", " "))) for m in matched] or \
-            [_in_sentence(labels.get(s, s.replace("-", " "))) for s in t.specialties[:2]]
+    names = [_in_sentence(labels.get(m, m.replace("-", " "))) for m in matched] or [
+        _in_sentence(labels.get(s, s.replace("-", " "))) for s in t.specialties[:2]
+    ]
     listed = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
-    parts = [f"Works with {listed}", ", ".join(t.modalities[:3]), " and ".join(t.formats),
-             "accepting new clients" if t.accepting_new_clients else "waitlist only"]
+    parts = [
+        f"Works with {listed}",
+        ", ".join(t.modalities[:3]),
+        " and ".join(t.formats),
+        "accepting new clients" if t.accepting_new_clients else "waitlist only",
+    ]
     if t.sliding_scale:
         parts.append("sliding scale")
     return " · ".join(parts)
 
 
-def match_therapists(therapists: list[Therapist], topic_scores: list[tuple[str, float]],
-                     query_vec: np.ndarray | None, profile_vecs: np.ndarray | None,
-                     filters: TherapistFilters = TherapistFilters(), labels: dict[str, str] | None = None,
-                     k: int = 3) -> list[TherapistMatch]:
+def match_therapists(
+    therapists: list[Therapist],
+    topic_scores: list[tuple[str, float]],
+    query_vec: np.ndarray | None,
+    profile_vecs: np.ndarray | None,
+    filters: TherapistFilters = TherapistFilters(),
+    labels: dict[str, str] | None = None,
+    k: int = 3,
+) -> list[TherapistMatch]:
     """Rank therapists for a question; ties are broken by name so the order is deterministic."""
     labels = labels or {}
     weights = dict(topic_scores)
@@ -86,7 +96,16 @@ def match_therapists(therapists: list[Therapist], topic_scores: list[tuple[str, 
             score += 0.02  # among equals, someone who can start sooner
         scored.append((round(score, 6), t, matched))
     scored.sort(key=lambda row: (-row[0], row[1].name, row[1].id))
-    return [TherapistMatch(id=t.id, name=t.name, credentials=t.credentials, specialties=list(t.specialties),
-                           matched_topics=matched, why=describe(t, matched, labels), profile_url=t.profile_url,
-                           score=score)
-            for score, t, matched in scored[:k]]
+    return [
+        TherapistMatch(
+            id=t.id,
+            name=t.name,
+            credentials=t.credentials,
+            specialties=list(t.specialties),
+            matched_topics=matched,
+            why=describe(t, matched, labels),
+            profile_url=t.profile_url,
+            score=score,
+        )
+        for score, t, matched in scored[:k]
+    ]

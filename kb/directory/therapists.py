@@ -40,8 +40,10 @@ class Therapist:
 
     def profile_text(self) -> str:
         """What the matcher embeds: specialties, modalities and bio."""
-        return (f"{self.name}. Works with {', '.join(s.replace('-', ' ') for s in self.specialties)}. "
-                f"{', '.join(self.modalities)}. {self.bio}")
+        return (
+            f"{self.name}. Works with {', '.join(s.replace('-', ' ') for s in self.specialties)}. "
+            f"{', '.join(self.modalities)}. {self.bio}"
+        )
 
 
 @dataclass
@@ -91,8 +93,9 @@ def load_directory(path: Path, vocabulary: set[str] | None = None) -> Directory:
     if url and not url.startswith(("https://", "http://")):
         failures.append(Failure(path.name, "field 'directory_url' must be an http(s) link; the link is left out"))
         url = ""
-    return Directory(therapists, url, data.get("sample_data") is True, str(data.get("currency") or "CAD"),
-                     failures=failures)
+    return Directory(
+        therapists, url, data.get("sample_data") is True, str(data.get("currency") or "CAD"), failures=failures
+    )
 
 
 def _therapist(n: int, row: Any, vocabulary: set[str] | None) -> Therapist:
@@ -133,11 +136,20 @@ def _therapist(n: int, row: Any, vocabulary: set[str] | None) -> Therapist:
     location = row.get("location") or {}
     if not isinstance(location, dict) or not location.get("city"):
         raise _fail(tid, "location", "needs a city")
-    return Therapist(id=row["id"], name=row["name"].strip(), pronouns=str(row.get("pronouns") or ""),
-                     credentials=row["credentials"].strip(), bio=" ".join(row["bio"].split()),
-                     city=str(location["city"]), neighbourhood=str(location.get("neighbourhood") or ""),
-                     accepting_new_clients=row["accepting_new_clients"], fee=fee,
-                     sliding_scale=row["sliding_scale"], profile_url=row["profile_url"], **lists)
+    return Therapist(
+        id=row["id"],
+        name=row["name"].strip(),
+        pronouns=str(row.get("pronouns") or ""),
+        credentials=row["credentials"].strip(),
+        bio=" ".join(row["bio"].split()),
+        city=str(location["city"]),
+        neighbourhood=str(location.get("neighbourhood") or ""),
+        accepting_new_clients=row["accepting_new_clients"],
+        fee=fee,
+        sliding_scale=row["sliding_scale"],
+        profile_url=row["profile_url"],
+        **lists,
+    )
 
 
 def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_concern: int = 2) -> list[Failure]:
@@ -149,8 +161,9 @@ def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_con
         return [Failure(label, without_path(str(exc), settings.therapists_path))]
     problems = [Failure(label, f.reason) for f in directory.failures]
     if not directory.sample_data:
-        problems.append(Failure(label, "field 'sample_data': the shipped directory must be labelled sample data "
-                                       "(true)"))
+        problems.append(
+            Failure(label, "field 'sample_data': the shipped directory must be labelled sample data (true)")
+        )
     if settings.topics_path.is_file():
         from kb.answering.topics import load_topics
 
@@ -159,6 +172,7 @@ def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_con
                 continue
             count = sum(topic.id in t.specialties for t in directory.therapists)
             if count < min_per_concern:
-                problems.append(Failure(label, f"topic '{topic.id}' has {count} therapists; at least "
-                                               f"{min_per_concern} needed"))
+                problems.append(
+                    Failure(label, f"topic '{topic.id}' has {count} therapists; at least {min_per_concern} needed")
+                )
     return problems

@@ -10,8 +10,16 @@ from typing import Any
 
 from kb.answering.compose import cited_sentences, is_faithful
 from kb.answering.passage import Unit, passage_units, plain
-from kb.answering.readable import (MIN_WORDS, addressed_to_helper, asks_for_self, is_about_the_text, is_unfinished,
-                                   is_yes_no, unbalanced_quotes, word_count)
+from kb.answering.readable import (
+    MIN_WORDS,
+    addressed_to_helper,
+    asks_for_self,
+    is_about_the_text,
+    is_unfinished,
+    is_yes_no,
+    unbalanced_quotes,
+    word_count,
+)
 from kb.ingest.sentences import LIST_MARKER, sentence_spans
 from kb.records import Answer, Chunk
 
@@ -52,8 +60,14 @@ def _locate(chunk_text: str, quoted: str) -> tuple[int, int] | None:
 def check_answer(question: str, answer: Answer) -> AnswerCheck:
     """Orphan list items, fragments and faithfulness of one answer (a directory answer quotes no passage)."""
     from_directory = bool(getattr(answer, "from_directory", False))
-    check = AnswerCheck(question, answer, bool(answer.text), from_directory, len(answer.citations),
-                        from_directory or is_faithful(answer.text, answer.citations, answer.passages))
+    check = AnswerCheck(
+        question,
+        answer,
+        bool(answer.text),
+        from_directory,
+        len(answer.citations),
+        from_directory or is_faithful(answer.text, answer.citations, answer.passages),
+    )
     if not answer.text or from_directory:
         return check
     chunks: dict[str, Chunk] = {h.chunk.id: h.chunk for h in answer.passages}
@@ -67,8 +81,9 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
         chunk = by_n.get(n)
         where = _locate(chunk.text, body) if chunk else None
         if chunk is not None and where is not None:
-            covered = [u for u in units.setdefault(chunk.id, passage_units(chunk))
-                       if u.start < where[1] and u.end > where[0]]
+            covered = [
+                u for u in units.setdefault(chunk.id, passage_units(chunk)) if u.start < where[1] and u.end > where[0]
+            ]
             item = item or any(u.item for u in covered)
             for u in covered:
                 if u.item:
@@ -76,7 +91,7 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
                     if lead is None or plain(lead.text(chunk.text)) not in answer.text:
                         check.orphans.append(body)
                         break
-            follows = last is not None and last[0] == n and not chunk.text[last[1]:where[0]].strip()
+            follows = last is not None and last[0] == n and not chunk.text[last[1] : where[0]].strip()
             last = (n, where[1])
         else:
             follows = False
@@ -125,7 +140,8 @@ def answer_metrics(checks: list[AnswerCheck]) -> dict[str, Any]:
         return k / len(quoted) if quoted else 0.0
 
     return {
-        "questions": len(checks), "answered": len(answered),
+        "questions": len(checks),
+        "answered": len(answered),
         "abstention_rate": 1 - len(answered) / len(checks) if checks else 0.0,
         "directory_answers": sum(c.from_directory for c in answered),
         "orphan_list_items": sum(len(c.orphans) for c in quoted),
@@ -143,13 +159,19 @@ def answer_metrics(checks: list[AnswerCheck]) -> dict[str, Any]:
 def metrics_markdown(metrics: dict[str, Any]) -> list[str]:
     """The numbers as Markdown lines for an eval report."""
     m = metrics
-    return [f"{m['answered']} of {m['questions']} questions answered (abstention {m['abstention_rate']:.3f}; "
-            f"{m['directory_answers']} from the therapist directory).", "",
-            "| orphan list items | answers with fragments | fragments | single-passage share | mean passages | "
-            "faithfulness |", "|---|---|---|---|---|---|",
-            f"| {m['orphan_list_items']} | {m['answers_with_fragments']} | {m['fragments']} | "
-            f"{m['single_passage_share']:.3f} | {m['mean_passages']:.2f} | {m['faithfulness']:.3f} |", "",
-            "Fragments by kind: " + (", ".join(f"{k} {v}" for k, v in m["fragment_kinds"].items()) or "none"), ""]
+    return [
+        f"{m['answered']} of {m['questions']} questions answered (abstention {m['abstention_rate']:.3f}; "
+        f"{m['directory_answers']} from the therapist directory).",
+        "",
+        "| orphan list items | answers with fragments | fragments | single-passage share | mean passages | "
+        "faithfulness |",
+        "|---|---|---|---|---|---|",
+        f"| {m['orphan_list_items']} | {m['answers_with_fragments']} | {m['fragments']} | "
+        f"{m['single_passage_share']:.3f} | {m['mean_passages']:.2f} | {m['faithfulness']:.3f} |",
+        "",
+        "Fragments by kind: " + (", ".join(f"{k} {v}" for k, v in m["fragment_kinds"].items()) or "none"),
+        "",
+    ]
 
 
 def sample(checks: list[AnswerCheck], n: int = SAMPLE) -> list[AnswerCheck]:
@@ -199,5 +221,7 @@ def counsel_chat_answers(kb, data: Path, part: str = "train") -> tuple[dict[str,
 
     rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == part and question_text(r)]
     checks = [check_answer(question_text(r), kb.ask(question_text(r))) for r in rows]
-    return ({"part": part, **answer_metrics(checks)},
-            sample_markdown(f"Answers: counsel-chat questions ({part} part)", sample(checks)))
+    return (
+        {"part": part, **answer_metrics(checks)},
+        sample_markdown(f"Answers: counsel-chat questions ({part} part)", sample(checks)),
+    )

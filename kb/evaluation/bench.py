@@ -19,11 +19,18 @@ from kb.index.build import build_index, fixed_texts
 from kb.index.store import load_index
 from kb.models.embedders import Embedder, passage_sentence_texts
 
-QUESTIONS = ["why do I keep choosing people who hurt me?", "what is transference", "how much does therapy cost",
-             "I feel empty even though my life is fine", "evidence for short-term psychodynamic therapy",
-             "how do I support a friend who self-harms", "what happens in the first session",
-             "my mom died last year and I still cry every day", "what are defence mechanisms",
-             "is online therapy as good as in person"]
+QUESTIONS = [
+    "why do I keep choosing people who hurt me?",
+    "what is transference",
+    "how much does therapy cost",
+    "I feel empty even though my life is fine",
+    "evidence for short-term psychodynamic therapy",
+    "how do I support a friend who self-harms",
+    "what happens in the first session",
+    "my mom died last year and I still cry every day",
+    "what are defence mechanisms",
+    "is online therapy as good as in person",
+]
 
 
 def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
@@ -43,20 +50,27 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         embedder.embed(extra)
         encode_seconds = time.perf_counter() - started
         article = next(p for p in sorted(corpus.rglob("*.md")))
-        article.write_text(article.read_text(encoding="utf-8") + "\n\nA sentence added for the benchmark.\n",
-                           encoding="utf-8")
+        article.write_text(
+            article.read_text(encoding="utf-8") + "\n\nA sentence added for the benchmark.\n", encoding="utf-8"
+        )
         started = time.perf_counter()
         incremental = build_index(local, embedder)
         incremental_seconds = time.perf_counter() - started
     embedded = len(texts) + len(extra)  # chunks, then sentences of passages, topics, profiles
     build_rate = embedded / build_seconds if build_seconds else 0.0
     encode_rate = embedded / encode_seconds if encode_seconds else 0.0
-    return {"documents": report.documents, "chunks": report.chunks, "texts_embedded": embedded,
-            "build_seconds": round(build_seconds, 2), "build_texts_per_s": round(build_rate, 1),
-            "encoder_texts_per_s": round(encode_rate, 1),
-            "build_vs_encoder": round(build_rate / encode_rate, 3) if encode_rate else None,
-            "incremental_seconds": round(incremental_seconds, 2), "incremental_embedded": incremental.embedded,
-            "incremental_changed": incremental.changed}
+    return {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "texts_embedded": embedded,
+        "build_seconds": round(build_seconds, 2),
+        "build_texts_per_s": round(build_rate, 1),
+        "encoder_texts_per_s": round(encode_rate, 1),
+        "build_vs_encoder": round(build_rate / encode_rate, 3) if encode_rate else None,
+        "incremental_seconds": round(incremental_seconds, 2),
+        "incremental_embedded": incremental.embedded,
+        "incremental_changed": incremental.changed,
+    }
 
 
 def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
@@ -66,11 +80,13 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
 
     if current_build(settings.index) is None:  # else the child process's error would surface as a traceback
         raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' first")
-    code = ("import time; t=time.perf_counter(); from kb.config import load_settings; "
-            "from kb.knowledge_base import KnowledgeBase; "
-            f"kb=KnowledgeBase(load_settings({{'corpus': {str(settings.corpus)!r}, 'index': {str(settings.index)!r}, "
-            f"'model': {settings.model!r}}})); kb.ask('what is psychodynamic therapy?'); "
-            "print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); from kb.config import load_settings; "
+        "from kb.knowledge_base import KnowledgeBase; "
+        f"kb=KnowledgeBase(load_settings({{'corpus': {str(settings.corpus)!r}, 'index': {str(settings.index)!r}, "
+        f"'model': {settings.model!r}}})); kb.ask('what is psychodynamic therapy?'); "
+        "print(time.perf_counter()-t)"
+    )
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     cold_process = time.perf_counter() - started
@@ -93,14 +109,18 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
         kb.embedder.embed([question])
         encoder.append(time.perf_counter() - started)
     times.sort()
-    return {"cold_start_to_first_answer_s": round(cold_process, 2),
-            "cold_start_in_process_s": round(cold_in_process, 2), "bare_python_start_s": round(bare_python, 2),
-            "embedder": type(kb.embedder).__name__,
-            "warm_answer_median_s": round(statistics.median(times), 3),
-            "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3),
-            "warm_answer_p95_s": round(times[int(round(0.95 * (len(times) - 1)))], 3),
-            "encoder_one_question_median_ms": round(1000 * statistics.median(encoder), 3), "answers": len(times),
-            "load_average": round(os.getloadavg()[0], 1)}
+    return {
+        "cold_start_to_first_answer_s": round(cold_process, 2),
+        "cold_start_in_process_s": round(cold_in_process, 2),
+        "bare_python_start_s": round(bare_python, 2),
+        "embedder": type(kb.embedder).__name__,
+        "warm_answer_median_s": round(statistics.median(times), 3),
+        "warm_answer_p90_s": round(times[int(0.9 * (len(times) - 1))], 3),
+        "warm_answer_p95_s": round(times[int(round(0.95 * (len(times) - 1)))], 3),
+        "encoder_one_question_median_ms": round(1000 * statistics.median(encoder), 3),
+        "answers": len(times),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
 APP_QUESTIONS = ["What is transference?", "why do I keep choosing people who hurt me?"]
@@ -124,9 +144,13 @@ def serving_app(env: dict[str, str], log: IO[bytes], timeout: float = 60.0) -> I
     port = free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     started = time.monotonic()
-    server = subprocess.Popen([str(streamlit), "run", str(APP), "--server.port", str(port),
-                               "--server.address", "127.0.0.1"],  # loopback only
-                              cwd=APP.parent, env=env, stdout=log, stderr=log)
+    server = subprocess.Popen(
+        [str(streamlit), "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1"],  # loopback only
+        cwd=APP.parent,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -164,8 +188,12 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
         return {"skipped": "Playwright is not installed (pip install -e '.[dev]')"}
     if not Path(CHROMIUM).is_file():
         return {"skipped": f"Chromium not found at {CHROMIUM} (make browser)"}
-    env = {**os.environ, "KB_CORPUS": str(Path(settings.corpus).resolve()),
-           "KB_INDEX": str(Path(settings.index).resolve()), "KB_MODEL": settings.model}
+    env = {
+        **os.environ,
+        "KB_CORPUS": str(Path(settings.corpus).resolve()),
+        "KB_INDEX": str(Path(settings.index).resolve()),
+        "KB_MODEL": settings.model,
+    }
     wait = int(timeout * 1000)
 
     def ask(page, question: str) -> float:
@@ -202,6 +230,9 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
                     warm.append(ask(page, question))
         finally:
             context.close()
-    return {"server_up_s": round(serving, 2), "page_ready_s": round(ready, 2),
-            "cold_start_to_first_answer_s": round(first, 2),
-            "warm_answer_in_browser_s": round(statistics.median(warm), 2)}
+    return {
+        "server_up_s": round(serving, 2),
+        "page_ready_s": round(ready, 2),
+        "cold_start_to_first_answer_s": round(first, 2),
+        "warm_answer_in_browser_s": round(statistics.median(warm), 2),
+    }

@@ -8,11 +8,11 @@ from typing import Any
 
 import yaml
 
-from kb.index.build import build_index
 from kb.errors import InputError
 from kb.evaluation.golden import doc_rankings, fusion_sweep, retrieval_table
-from kb.knowledge_base import KnowledgeBase
 from kb.evaluation.metrics import retrieval_summary
+from kb.index.build import build_index
+from kb.knowledge_base import KnowledgeBase
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -44,8 +44,14 @@ def question_text(row: dict[str, Any]) -> str:
     return f"{row.get('title') or ''}\n{row.get('text') or ''}".strip()
 
 
-def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map: Path | None = None,
-                          sweep: list[float] | None = None, modes=("bm25", "dense", "hybrid")) -> dict[str, Any]:
+def evaluate_counsel_chat(
+    kb: KnowledgeBase,
+    data: Path,
+    cache: Path,
+    topic_map: Path | None = None,
+    sweep: list[float] | None = None,
+    modes=("bm25", "dense", "hybrid"),
+) -> dict[str, Any]:
     """Retrieval metrics per retriever on counsel-chat, plus therapist matching on its questions."""
     rows = load_rows(data)
     relevant = write_corpus(rows, cache / "corpus")
@@ -57,9 +63,13 @@ def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map:
     truth = [relevant[r["id"]] for r in asked]
     rankings = doc_rankings(bench, questions, modes)
     report: dict[str, Any] = {
-        "dataset": "counsel-chat", "questions": len(asked), "documents": build.documents, "chunks": build.chunks,
+        "dataset": "counsel-chat",
+        "questions": len(asked),
+        "documents": build.documents,
+        "chunks": build.chunks,
         "fusion": {"method": settings.fusion, "dense_weight": settings.dense_weight},
-        "retrieval": {m: retrieval_summary(list(zip(rankings[m], truth)), graded=False) for m in modes}}
+        "retrieval": {m: retrieval_summary(list(zip(rankings[m], truth, strict=False)), graded=False) for m in modes},
+    }
     if sweep:
         report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep, graded=False)
     if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
@@ -67,7 +77,7 @@ def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map:
         hits = total = 0
         mapped = [r for r in asked if mapping.get(r.get("topic"))]
         vectors = kb.embedder.embed([question_text(r) for r in mapped])
-        for row, vector in zip(mapped, vectors):
+        for row, vector in zip(mapped, vectors, strict=False):
             wanted = set(mapping[row["topic"]])
             total += 1
             matches = kb.suggest_therapists(question_text(row), vector=vector)
@@ -77,14 +87,22 @@ def evaluate_counsel_chat(kb: KnowledgeBase, data: Path, cache: Path, topic_map:
 
 
 def counsel_chat_markdown(report: dict[str, Any]) -> str:
-    lines = ["# Evaluation: counsel-chat (external)", "",
-             f"{report['questions']} questions against {report['documents']} therapist answers "
-             f"({report['chunks']} chunks); relevant = the answers to that question.", "",
-             *retrieval_table(report["retrieval"]), ""]
+    lines = [
+        "# Evaluation: counsel-chat (external)",
+        "",
+        f"{report['questions']} questions against {report['documents']} therapist answers "
+        f"({report['chunks']} chunks); relevant = the answers to that question.",
+        "",
+        *retrieval_table(report["retrieval"]),
+        "",
+    ]
     if "matching" in report:
         m = report["matching"]
-        lines += [f"Therapist matching: top-3 includes a specialist in the question's mapped topic for "
-                  f"{m['hit@3']:.3f} of {m['questions']} questions.", ""]
+        lines += [
+            f"Therapist matching: top-3 includes a specialist in the question's mapped topic for "
+            f"{m['hit@3']:.3f} of {m['questions']} questions.",
+            "",
+        ]
     if report.get("fusion_sweep"):
         lines += ["## Fusion sweep (hybrid)", "", "| fusion | nDCG@10 | Recall@10 |", "|---|---|---|"]
         lines += [f"| {r['fusion']} | {r['ndcg@10']:.3f} | {r['recall@10']:.3f} |" for r in report["fusion_sweep"]]

@@ -44,15 +44,18 @@ def evaluate_items(items: Sequence[CrisisItem], results: Sequence[Crisis]) -> di
         by_kind[str(item.kind)][1] += 1
     detected = [(i, r) for i, r in crises if r.detected]
     return {
-        "items": len(items), "crisis_items": len(crises), "near_miss_items": len(near),
+        "items": len(items),
+        "crisis_items": len(crises),
+        "near_miss_items": len(near),
         "recall": _rate(sum(r.detected for _, r in crises), len(crises)),
         "urgent_recall": _rate(sum(r.detected for _, r in urgent), len(urgent)),
         "urgent_tiered_urgent": _rate(sum(r.detected and r.tier == "urgent" for _, r in urgent), len(urgent)),
         "french_recall": _rate(sum(r.detected for _, r in french), len(french)),
         "near_miss_false_alarm_rate": _rate(sum(r.detected for _, r in near), len(near)),
         "kind_accuracy": _rate(sum(r.kind == i.kind for i, r in detected), len(detected)),
-        "someone_else_accuracy": _rate(sum(r.about_someone_else == i.about_someone_else for i, r in detected),
-                                       len(detected)),
+        "someone_else_accuracy": _rate(
+            sum(r.about_someone_else == i.about_someone_else for i, r in detected), len(detected)
+        ),
         "tier_confusion": confusion,
         "by_kind": {k: f"{d}/{n}" for k, (d, n) in sorted(by_kind.items())},
         "by_style": {k: f"{d}/{n}" for k, (d, n) in sorted(by_style.items())},
@@ -61,8 +64,9 @@ def evaluate_items(items: Sequence[CrisisItem], results: Sequence[Crisis]) -> di
     }
 
 
-def evaluate_splits(folder: Path, settings, embed: Callable[[list[str]], np.ndarray] | None,
-                    splits: Sequence[str] = SPLITS) -> dict[str, Any]:
+def evaluate_splits(
+    folder: Path, settings, embed: Callable[[list[str]], np.ndarray] | None, splits: Sequence[str] = SPLITS
+) -> dict[str, Any]:
     """Every split with the embedding (as served) and without it (the fail-safe path), plus latency."""
     detector = CrisisDetector(settings)
     report: dict[str, Any] = {"targets": TARGETS, "splits": {}}
@@ -82,9 +86,11 @@ def evaluate_splits(folder: Path, settings, embed: Callable[[list[str]], np.ndar
         entry["without_model"] = _summary(evaluate_items(items, [detector.detect(i.text) for i in items]))
         report["splits"][split] = entry
     if latencies:
-        report["latency_ms"] = {"median": round(1000 * float(np.median(latencies)), 3),
-                                "p95": round(1000 * float(np.percentile(latencies, 95)), 3),
-                                "note": "per message, embedding reused (not included)"}
+        report["latency_ms"] = {
+            "median": round(1000 * float(np.median(latencies)), 3),
+            "p95": round(1000 * float(np.percentile(latencies, 95)), 3),
+            "note": "per message, embedding reused (not included)",
+        }
     return report
 
 
@@ -95,32 +101,58 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 def crisis_markdown(report: dict[str, Any]) -> str:
     """The crisis report: one table of the splits, the targets, then each split's confusion table."""
-    lines = ["# Crisis detection", "", "Test split written by a different writer, frozen before tuning; "
-             "thresholds chosen on dev only.", "",
-             "| split | items | recall | urgent recall | urgent tiered urgent | French recall | near-miss false "
-             "alarms | without the model: recall / false alarms |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Crisis detection",
+        "",
+        "Test split written by a different writer, frozen before tuning; thresholds chosen on dev only.",
+        "",
+        "| split | items | recall | urgent recall | urgent tiered urgent | French recall | near-miss false "
+        "alarms | without the model: recall / false alarms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for split, entry in report["splits"].items():
         s, w = entry["served"], entry["without_model"]
-        lines.append(f"| {split} | {s['items']} | {s['recall']} | {s['urgent_recall']} | {s['urgent_tiered_urgent']} | "
-                     f"{s['french_recall']} | {s['near_miss_false_alarm_rate']} | {w['recall']} / "
-                     f"{w['near_miss_false_alarm_rate']} |")
-    lines += ["", "Targets (test): " + ", ".join(f"{k} {'>=' if 'alarm' not in k else '<='} {v}"
-                                              for k, v in report["targets"].items()), ""]
+        lines.append(
+            f"| {split} | {s['items']} | {s['recall']} | {s['urgent_recall']} | {s['urgent_tiered_urgent']} | "
+            f"{s['french_recall']} | {s['near_miss_false_alarm_rate']} | {w['recall']} / "
+            f"{w['near_miss_false_alarm_rate']} |"
+        )
+    lines += [
+        "",
+        "Targets (test): "
+        + ", ".join(f"{k} {'>=' if 'alarm' not in k else '<='} {v}" for k, v in report["targets"].items()),
+        "",
+    ]
     if "latency_ms" in report:
         lat = report["latency_ms"]
         lines += [f"Detector latency, embedding reused: median {lat['median']} ms, p95 {lat['p95']} ms.", ""]
     for split, entry in report["splits"].items():
         s = entry["served"]
-        lines += [f"## {split}: tiers (rows: labelled, columns: shown)", "", "| | urgent | concern | none |",
-                  "|---|---|---|---|"]
-        lines += [f"| {true} | " + " | ".join(str(s["tier_confusion"][true][p]) for p in TIERS) + " |"
-                  for true in TIERS]
-        lines += ["", f"By kind (detected/total): {s['by_kind']}", "",
-                  f"Kind right when detected: {s['kind_accuracy']}; who it is about right: "
-                  f"{s['someone_else_accuracy']}", "", "By style (right/total):", ""]
+        lines += [
+            f"## {split}: tiers (rows: labelled, columns: shown)",
+            "",
+            "| | urgent | concern | none |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {true} | " + " | ".join(str(s["tier_confusion"][true][p]) for p in TIERS) + " |" for true in TIERS
+        ]
+        lines += [
+            "",
+            f"By kind (detected/total): {s['by_kind']}",
+            "",
+            f"Kind right when detected: {s['kind_accuracy']}; who it is about right: {s['someone_else_accuracy']}",
+            "",
+            "By style (right/total):",
+            "",
+        ]
         lines += [f"- {k}: {v}" for k, v in s["by_style"].items()]
-        lines += ["", f"Missed: {', '.join(s['missed']) or 'none'}",
-                  f"False alarms: {', '.join(s['false_alarms']) or 'none'}", ""]
+        lines += [
+            "",
+            f"Missed: {', '.join(s['missed']) or 'none'}",
+            f"False alarms: {', '.join(s['false_alarms']) or 'none'}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -148,8 +180,9 @@ def evaluate_crisis(detect: Callable[[str], Crisis], items: Iterable[Mapping[str
     other = [found[k] for k in ("answerable", "off-topic")]
     return {
         "recall": _rate(*found["crisis"]),
-        "recall_by_type": {group[5:]: _rate(*counts) for group, counts in sorted(found.items())
-                           if group.startswith("type:")},
+        "recall_by_type": {
+            group[5:]: _rate(*counts) for group, counts in sorted(found.items()) if group.startswith("type:")
+        },
         "explicit_recall": _rate(*found["type:explicit"]),
         "tiers_shown": dict(tiers),
         "near_miss_false_positive_rate": _rate(*found["near-miss"]),
@@ -179,8 +212,10 @@ def bench_crisis(settings, embed: Callable[[list[str]], np.ndarray], folder: Pat
         started = time.perf_counter()
         embed([text])
         encoder.append(time.perf_counter() - started)
-    return {"messages": len(texts) * repeats,
-            "detector_median_ms": round(1000 * float(np.median(timings)), 3),
-            "detector_p95_ms": round(1000 * float(np.percentile(timings, 95)), 3),
-            "floor_encoder_one_message_median_ms": round(1000 * float(np.median(encoder)), 3),
-            "target_ms": 5.0}
+    return {
+        "messages": len(texts) * repeats,
+        "detector_median_ms": round(1000 * float(np.median(timings)), 3),
+        "detector_p95_ms": round(1000 * float(np.percentile(timings, 95)), 3),
+        "floor_encoder_one_message_median_ms": round(1000 * float(np.median(encoder)), 3),
+        "target_ms": 5.0,
+    }

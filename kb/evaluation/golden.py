@@ -9,12 +9,12 @@ from typing import Any
 import yaml
 
 from kb.answering.compose import is_faithful
-from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
-from kb.errors import InputError
-from kb.knowledge_base import KnowledgeBase
-from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
 from kb.answering.scope import looks_french, out_of_scope
+from kb.errors import InputError
+from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
+from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
 from kb.ingest.data_files import read_yaml_list
+from kb.knowledge_base import KnowledgeBase
 
 DEPTH = 50  # chunks ranked per query before documents are counted
 KINDS = ("answerable", "near-miss", "off-topic", "crisis")
@@ -57,7 +57,7 @@ def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]
     out: dict[str, list[list[str]]] = {m: [] for m in modes}
     questions = [kb.retrieval_query(q) for q in questions]
     vectors = kb.embedder.embed(questions)  # one batched pass is much faster than one call per question
-    for question, vector in zip(questions, vectors):
+    for question, vector in zip(questions, vectors, strict=False):
         dense, bm25 = searcher.scores(question, vector)
         for mode in modes:
             hits = searcher.rank(dense, bm25, DEPTH, mode, allowed, max_per_doc=0, query=question)
@@ -65,8 +65,9 @@ def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]
     return out
 
 
-def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[str]],
-                 weights: list[float], graded: bool = True) -> list[dict[str, Any]]:
+def fusion_sweep(
+    kb: KnowledgeBase, questions: list[str], relevant: list[list[str]], weights: list[float], graded: bool = True
+) -> list[dict[str, Any]]:
     """nDCG@10 and Recall@10 of convex fusion at each dense weight, and of RRF, on the same queries.
 
     graded: as in retrieval_summary; pass the value the main table used, so the rows compare with it.
@@ -74,14 +75,17 @@ def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[st
     searcher = kb.searcher
     allowed = searcher.mask()
     questions = [kb.retrieval_query(q) for q in questions]
-    scored = [searcher.scores(q, v) for q, v in zip(questions, kb.embedder.embed(questions))]
+    scored = [searcher.scores(q, v) for q, v in zip(questions, kb.embedder.embed(questions), strict=False)]
     rows = []
     base = kb.settings
-    for label, settings in [(f"convex w={w:.2f}", base.replace(fusion="convex", dense_weight=w)) for w in weights] + \
-            [("rrf k=60", base.replace(fusion="rrf", rrf_k=60))]:
+    for label, settings in [(f"convex w={w:.2f}", base.replace(fusion="convex", dense_weight=w)) for w in weights] + [
+        ("rrf k=60", base.replace(fusion="rrf", rrf_k=60))
+    ]:
         searcher.settings = settings
-        runs = [(dedupe([h.chunk.doc_id for h in searcher.rank(d, b, DEPTH, "hybrid", allowed, max_per_doc=0)]), rel)
-                for (d, b), rel in zip(scored, relevant)]
+        runs = [
+            (dedupe([h.chunk.doc_id for h in searcher.rank(d, b, DEPTH, "hybrid", allowed, max_per_doc=0)]), rel)
+            for (d, b), rel in zip(scored, relevant, strict=False)
+        ]
         summary = retrieval_summary(runs, graded)
         rows.append({"fusion": label, "ndcg@10": summary["ndcg@10"], "recall@10": summary["recall@10"]})
     searcher.settings = base
@@ -90,18 +94,22 @@ def fusion_sweep(kb: KnowledgeBase, questions: list[str], relevant: list[list[st
 
 def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "dense", "hybrid")) -> dict[str, Any]:
     """Every golden-set metric the issues ask for, in one report dict."""
-    report: dict[str, Any] = {"dataset": "golden", "items": len(items),
-                              "kinds": {k: sum(i.kind == k for i in items) for k in KINDS}}
+    report: dict[str, Any] = {
+        "dataset": "golden",
+        "items": len(items),
+        "kinds": {k: sum(i.kind == k for i in items) for k in KINDS},
+    }
     graded = [i for i in items if i.should_answer and i.expected_articles]
     rankings = doc_rankings(kb, [i.question for i in graded], modes)
-    report["retrieval"] = {m: retrieval_summary(list(zip(rankings[m], [i.expected_articles for i in graded])))
-                           for m in modes}
+    report["retrieval"] = {
+        m: retrieval_summary(list(zip(rankings[m], [i.expected_articles for i in graded], strict=False))) for m in modes
+    }
     # Abstention: off-topic items should abstain; answerable and near-miss should not. The sweep varies
     # the English threshold; the decision is otherwise the one ask() makes.
     judged = [i for i in items if i.kind != "crisis"]
     queries = [kb.retrieval_query(i.question) for i in judged]
     best_dense, lenient, refused = [], [], []
-    for item, query, vector in zip(judged, queries, kb.embedder.embed(queries)):
+    for item, query, vector in zip(judged, queries, kb.embedder.embed(queries), strict=False):
         dense, _ = kb.searcher.scores(query, vector)
         best_dense.append(float(dense.max()) if len(dense) else -1.0)
         lenient.append(looks_french(item.question))
@@ -109,12 +117,15 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
 
     def abstains(threshold: float) -> list[bool]:
         other = kb.settings.abstain_below_other_language
-        return [r or s < (other if f else threshold) for s, f, r in zip(best_dense, lenient, refused)]
+        return [r or s < (other if f else threshold) for s, f, r in zip(best_dense, lenient, refused, strict=False)]
 
     actual = [i.kind == "off-topic" for i in judged]
     threshold = kb.settings.abstain_below
-    report["abstention"] = {"threshold": threshold, **precision_recall(abstains(threshold), actual),
-                            "sweep": [{"threshold": t, **precision_recall(abstains(t), actual)} for t in THRESHOLDS]}
+    report["abstention"] = {
+        "threshold": threshold,
+        **precision_recall(abstains(threshold), actual),
+        "sweep": [{"threshold": t, **precision_recall(abstains(t), actual)} for t in THRESHOLDS],
+    }
     # Answers, faithfulness and therapist matching, through the same path a visitor uses.
     specialties = {s for t in kb.directory.therapists for s in t.specialties}
     faithful = answered = matched = matchable = 0
@@ -135,8 +146,12 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
         if item.kind == "answerable" and wanted:
             matchable += 1
             matched += any(wanted & set(t.specialties) for t in answer.therapists[:3])
-    report["faithfulness"] = {"answers": answered, "faithful": faithful,
-                              "rate": faithful / answered if answered else 1.0, "unfaithful_ids": misses}
+    report["faithfulness"] = {
+        "answers": answered,
+        "faithful": faithful,
+        "rate": faithful / answered if answered else 1.0,
+        "unfaithful_ids": misses,
+    }
     report["matching"] = {"questions": matchable, "hit@3": matched / matchable if matchable else 0.0}
     report["answers"] = answer_metrics(checks)
     report["answer_sample"] = sample_markdown("Answers: golden set (all but off-topic)", sample(checks))
@@ -157,16 +172,29 @@ def retrieval_table(retrieval: dict[str, dict[str, float]]) -> list[str]:
 def golden_markdown(report: dict[str, Any]) -> str:
     """The golden-set report as Markdown."""
     ab, fa, ma = report["abstention"], report["faithfulness"], report["matching"]
-    lines = ["# Evaluation: golden set", "", f"{report['items']} questions: {report['kinds']}", "",
-             "## Retrieval (answerable and near-miss questions, document level)", "",
-             *retrieval_table(report["retrieval"]), "",
-             "## Abstention (off-topic should abstain)", "",
-             f"threshold {ab['threshold']}: precision {ab['precision']:.3f}, recall {ab['recall']:.3f}", "",
-             "## Answers", "",
-             f"citation faithfulness: {fa['faithful']}/{fa['answers']} = {fa['rate']:.3f}", "",
-             *(metrics_markdown(report["answers"]) if "answers" in report else []),
-             "## Therapist matching", "",
-             f"top-3 includes a specialist in an expected topic: {ma['hit@3']:.3f} of {ma['questions']} questions", ""]
+    lines = [
+        "# Evaluation: golden set",
+        "",
+        f"{report['items']} questions: {report['kinds']}",
+        "",
+        "## Retrieval (answerable and near-miss questions, document level)",
+        "",
+        *retrieval_table(report["retrieval"]),
+        "",
+        "## Abstention (off-topic should abstain)",
+        "",
+        f"threshold {ab['threshold']}: precision {ab['precision']:.3f}, recall {ab['recall']:.3f}",
+        "",
+        "## Answers",
+        "",
+        f"citation faithfulness: {fa['faithful']}/{fa['answers']} = {fa['rate']:.3f}",
+        "",
+        *(metrics_markdown(report["answers"]) if "answers" in report else []),
+        "## Therapist matching",
+        "",
+        f"top-3 includes a specialist in an expected topic: {ma['hit@3']:.3f} of {ma['questions']} questions",
+        "",
+    ]
     crisis = report.get("crisis") or {}
     if crisis:
         lines += ["## Crisis detection", "", "```", yaml.safe_dump(crisis, sort_keys=False).strip(), "```", ""]

@@ -80,8 +80,9 @@ def library_asker(settings: Settings) -> Callable[[], Callable[[str], int]]:
     return make
 
 
-def drive(make_asker: Callable[[], Callable[[str], int]], clients: int, seconds: float,
-          max_requests: int = MAX_REQUESTS) -> dict[str, Any]:
+def drive(
+    make_asker: Callable[[], Callable[[str], int]], clients: int, seconds: float, max_requests: int = MAX_REQUESTS
+) -> dict[str, Any]:
     """Run `clients` threads asking until `seconds` pass or `max_requests` are sent; latency and errors."""
     from kb.evaluation.bench import QUESTIONS
 
@@ -126,27 +127,43 @@ def drive(make_asker: Callable[[], Callable[[str], int]], clients: int, seconds:
     def at(q: float) -> float | None:
         return round(latencies[min(len(latencies) - 1, int(round(q * (len(latencies) - 1))))], 3) if latencies else None
 
-    return {"clients": clients, "seconds": round(wall, 1), "requests": len(latencies), "answers": ok,
-            "errors": len(latencies) - ok, "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            "answers_per_s": round(ok / wall, 1) if wall else 0.0, "latency_p50_s": at(0.5),
-            "latency_p95_s": at(0.95), "latency_max_s": round(latencies[-1], 3) if latencies else None,
-            "latency_mean_s": round(statistics.mean(latencies), 3) if latencies else None,
-            "load_average": round(os.getloadavg()[0], 1)}
+    return {
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": len(latencies),
+        "answers": ok,
+        "errors": len(latencies) - ok,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "answers_per_s": round(ok / wall, 1) if wall else 0.0,
+        "latency_p50_s": at(0.5),
+        "latency_p95_s": at(0.95),
+        "latency_max_s": round(latencies[-1], 3) if latencies else None,
+        "latency_mean_s": round(statistics.mean(latencies), 3) if latencies else None,
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
-def bench_load(settings: Settings, clients: int = 32, seconds: float = 60.0, url: str | None = None,
-               target: str = "api") -> dict[str, Any]:
+def bench_load(
+    settings: Settings, clients: int = 32, seconds: float = 60.0, url: str | None = None, target: str = "api"
+) -> dict[str, Any]:
     """Drive the API of a running server (url), or of one started here on loopback, or the library."""
     if target == "library":
-        return {"target": "library (KnowledgeBase in threads, no HTTP)",
-                **drive(library_asker(settings), clients, seconds)}
+        return {
+            "target": "library (KnowledgeBase in threads, no HTTP)",
+            **drive(library_asker(settings), clients, seconds),
+        }
     if url:
         host, port = check_loopback(url)
         return {"target": f"HTTP API at {url}", **drive(api_asker(host, port), clients, seconds)}
     from kb.evaluation.bench import serving_app
 
-    env = {**os.environ, "KB_CORPUS": str(settings.corpus.resolve()), "KB_INDEX": str(settings.index.resolve()),
-           "KB_MODEL": settings.model, "KB_API_RATE_LIMIT": "0"}  # one address asks for everyone here
+    env = {
+        **os.environ,
+        "KB_CORPUS": str(settings.corpus.resolve()),
+        "KB_INDEX": str(settings.index.resolve()),
+        "KB_MODEL": settings.model,
+        "KB_API_RATE_LIMIT": "0",
+    }  # one address asks for everyone here
     with tempfile.TemporaryFile() as log:
         try:
             with serving_app(env, log, timeout=180) as base:
@@ -157,8 +174,11 @@ def bench_load(settings: Settings, clients: int = 32, seconds: float = 60.0, url
                 return {"target": "HTTP API of `streamlit run app.py` started here (rate limit off)", **result}
         except RuntimeError as exc:
             note = f"the app's API could not be reached ({exc}); drove the library in threads instead"
-    return {"target": "library (KnowledgeBase in threads, no HTTP)", "note": note,
-            **drive(library_asker(settings), clients, seconds)}
+    return {
+        "target": "library (KnowledgeBase in threads, no HTTP)",
+        "note": note,
+        **drive(library_asker(settings), clients, seconds),
+    }
 
 
 def api_is_up(host: str, port: int, timeout: float = 120.0) -> bool:

@@ -49,8 +49,13 @@ def retrieval_summary(runs: list[tuple[list[str], list[str]]], graded: bool = Tr
 
 def precision_recall(predicted: list[bool], actual: list[bool]) -> dict[str, float]:
     """Precision and recall of the positive class."""
-    tp = sum(p and a for p, a in zip(predicted, actual))
-    fp = sum(p and not a for p, a in zip(predicted, actual))
-    fn = sum(a and not p for p, a in zip(predicted, actual))
-    return {"precision": tp / (tp + fp) if tp + fp else 1.0, "recall": tp / (tp + fn) if tp + fn else 1.0,
-            "tp": tp, "fp": fp, "fn": fn}
+    tp = sum(p and a for p, a in zip(predicted, actual, strict=False))
+    fp = sum(p and not a for p, a in zip(predicted, actual, strict=False))
+    fn = sum(a and not p for p, a in zip(predicted, actual, strict=False))
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }

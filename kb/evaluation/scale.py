@@ -57,8 +57,9 @@ class SyntheticChunks(Sequence[Chunk]):
             return source
         words = source.text.split()
         np.random.default_rng((self.seed, i)).shuffle(words)
-        return dataclasses.replace(source, id=f"{source.id}~{replica}", doc_id=f"{source.doc_id}~{replica}",
-                                   text=" ".join(words))
+        return dataclasses.replace(
+            source, id=f"{source.id}~{replica}", doc_id=f"{source.doc_id}~{replica}", text=" ".join(words)
+        )
 
     @property
     def doc_ids(self):
@@ -143,8 +144,12 @@ def synthetic_bm25(texts: list[str], size: int, rng: np.random.Generator) -> BM2
     weight = (idf[terms] * tf / (K1 * ((1 - B) + B * length[owner] / length.mean()) + tf)).astype(np.float32)
     del tf, terms
     retriever = bm25s.BM25()
-    retriever.scores = {"data": weight, "indices": owner,
-                        "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64), "num_docs": size}
+    retriever.scores = {
+        "data": weight,
+        "indices": owner,
+        "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
+        "num_docs": size,
+    }
     retriever.vocab_dict = vocab
     retriever.nonoccurrence_array = None  # the lucene method has none
     return BM25Index(retriever)
@@ -239,28 +244,43 @@ def bench_size(settings: Settings, size: int, queries: int = 100, exact_queries:
         found = {h.chunk.id for h in searcher.search(question, k=10, vector=vector)}
         recall.append(len(found & {h.chunk.id for h in truth}) / len(truth) if truth else float(not found))
     ms = 1000.0
-    return {"chunks": size, "dense_index": type(index.dense).__name__, "queries": len(latency),
-            "search_p50_ms": round(percentile(latency, 0.5) * ms, 2),
-            "search_p95_ms": round(percentile(latency, 0.95) * ms, 2),
-            "filtered_search_p95_ms": round(percentile(filtered, 0.95) * ms, 2),
-            "exact_search_p50_ms": round(percentile(exact, 0.5) * ms, 2),
-            "exact_search_p95_ms": round(percentile(exact, 0.95) * ms, 2),
-            "encoder_one_query_p50_ms": round(statistics.median(encoder) * ms, 2),
-            "recall_at_10_vs_exact": round(statistics.mean(recall), 4),
-            "memory_mb": round(memory, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "build_seconds": round(build_seconds, 1), "load_average": round(os.getloadavg()[0], 1)}
+    return {
+        "chunks": size,
+        "dense_index": type(index.dense).__name__,
+        "queries": len(latency),
+        "search_p50_ms": round(percentile(latency, 0.5) * ms, 2),
+        "search_p95_ms": round(percentile(latency, 0.95) * ms, 2),
+        "filtered_search_p95_ms": round(percentile(filtered, 0.95) * ms, 2),
+        "exact_search_p50_ms": round(percentile(exact, 0.5) * ms, 2),
+        "exact_search_p95_ms": round(percentile(exact, 0.95) * ms, 2),
+        "encoder_one_query_p50_ms": round(statistics.median(encoder) * ms, 2),
+        "recall_at_10_vs_exact": round(statistics.mean(recall), 4),
+        "memory_mb": round(memory, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "build_seconds": round(build_seconds, 1),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
 def bench_scale(settings: Settings, sizes: list[int], out: Path, timeout: float = 3600.0) -> dict[str, Any]:
     """Each size in its own process (so memory is per size); JSON and a plot written to out/."""
     results = []
     for size in sizes:
-        command = [sys.executable, "-m", "kb.evaluation.scale", str(size), "--corpus", str(settings.corpus),
-                   "--index", str(settings.index), "--model", settings.model]
+        command = [
+            sys.executable,
+            "-m",
+            "kb.evaluation.scale",
+            str(size),
+            "--corpus",
+            str(settings.corpus),
+            "--index",
+            str(settings.index),
+            "--model",
+            settings.model,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
         if done.returncode != 0:
-            lines = (done.stderr.strip().splitlines() or ["no output"])
+            lines = done.stderr.strip().splitlines() or ["no output"]
             results.append({"chunks": size, "error": lines[-1]})
             continue
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -278,12 +298,14 @@ def scale_lines(report: dict[str, Any]) -> list[str]:
         if "error" in r:
             lines.append(f"{r['chunks']:>9,} chunks: failed ({r['error']})")
             continue
-        lines.append(f"{r['chunks']:>9,} chunks ({r['dense_index']}): hybrid search p50 {r['search_p50_ms']} ms, "
-                     f"p95 {r['search_p95_ms']} ms (filtered p95 {r['filtered_search_p95_ms']} ms) | floors: exact "
-                     f"search p95 {r['exact_search_p95_ms']} ms, encoder for one question "
-                     f"{r['encoder_one_query_p50_ms']} "
-                     f"ms | recall@10 vs exact {r['recall_at_10_vs_exact']} | memory {r['memory_mb']} MB | build "
-                     f"{r['build_seconds']} s | load average {r['load_average']}")
+        lines.append(
+            f"{r['chunks']:>9,} chunks ({r['dense_index']}): hybrid search p50 {r['search_p50_ms']} ms, "
+            f"p95 {r['search_p95_ms']} ms (filtered p95 {r['filtered_search_p95_ms']} ms) | floors: exact "
+            f"search p95 {r['exact_search_p95_ms']} ms, encoder for one question "
+            f"{r['encoder_one_query_p50_ms']} "
+            f"ms | recall@10 vs exact {r['recall_at_10_vs_exact']} | memory {r['memory_mb']} MB | build "
+            f"{r['build_seconds']} s | load average {r['load_average']}"
+        )
     return lines
 
 
@@ -308,8 +330,14 @@ def plot_scale(results: list[dict[str, Any]], path: Path) -> None:
     right.plot(x, [r["recall_at_10_vs_exact"] for r in rows], "o-")
     right.set(xscale="log", ylim=(0.8, 1.01), xlabel="chunks", ylabel="recall@10 vs exact fusion", title="Recall")
     for r in rows:
-        right.annotate(f"{r['memory_mb'] / 1024:.2f} GB", (r["chunks"], r["recall_at_10_vs_exact"]),
-                       textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+        right.annotate(
+            f"{r['memory_mb'] / 1024:.2f} GB",
+            (r["chunks"], r["recall_at_10_vs_exact"]),
+            textcoords="offset points",
+            xytext=(0, -14),
+            ha="center",
+            fontsize=8,
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -321,8 +349,9 @@ def main(argv: list[str]) -> None:
 
     size = int(argv[0])
     flags = dict(zip(argv[1::2], argv[2::2], strict=False))
-    settings = load_settings({"corpus": flags.get("--corpus"), "index": flags.get("--index"),
-                              "model": flags.get("--model")})
+    settings = load_settings(
+        {"corpus": flags.get("--corpus"), "index": flags.get("--index"), "model": flags.get("--model")}
+    )
     print(json.dumps(bench_size(settings, size)))
 
 

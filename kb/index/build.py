@@ -7,25 +7,38 @@ import json
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from kb import __version__
-from kb.ingest.chunking import chunk_document
 from kb.config import Settings
-from kb.models.embedders import Embedder, embed_key, passage_sentence_texts
 from kb.errors import IndexMismatchError, InputError
+from kb.index.integrity import damaged_files, storage_error
+from kb.index.store import (
+    FORMAT_VERSION,
+    build_folders,
+    current_build,
+    index_lock,
+    new_build_folder,
+    prune_builds,
+    publish,
+    read_chunks,
+    read_documents,
+    read_fixed,
+    read_manifest,
+    read_vectors,
+    write_build,
+)
+from kb.ingest.chunking import chunk_document
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
+from kb.models.embedders import Embedder, embed_key, passage_sentence_texts
 from kb.records import Chunk, Document, Failure
-from kb.index.integrity import damaged_files, storage_error
-from kb.index.store import (FORMAT_VERSION, build_folders, current_build, index_lock, new_build_folder,
-                            prune_builds, publish, read_chunks, read_documents, read_fixed, read_manifest,
-                            read_vectors, write_build)
 
 Progress = Callable[[int, int], None]
 
@@ -46,10 +59,18 @@ class BuildReport:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"documents": self.documents, "chunks": self.chunks, "added": len(self.added),
-                "changed": len(self.changed), "removed": len(self.removed), "embedded": self.embedded,
-                "failed": [f.to_json() for f in self.failed], "kept": self.kept, "skipped": self.skipped,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "embedded": self.embedded,
+            "failed": [f.to_json() for f in self.failed],
+            "kept": self.kept,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def corpus_ignores(settings: Settings) -> set[str]:
@@ -60,8 +81,9 @@ def corpus_ignores(settings: Settings) -> set[str]:
 MAX_CHUNKS = 2000  # per document: a whole book; more is almost surely a file pasted in by mistake
 
 
-def build_index(settings: Settings, embedder: Embedder, full: bool = False,
-                progress: Progress | None = None) -> BuildReport:
+def build_index(
+    settings: Settings, embedder: Embedder, full: bool = False, progress: Progress | None = None
+) -> BuildReport:
     """Index settings.corpus into settings.index; only a complete build is ever made live.
 
     An operating-system error (disk full, read-only folder) becomes StorageError naming the path; the
@@ -92,8 +114,13 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     for doc in corpus.documents:
         pieces = chunk_document(doc, embedder.count_tokens, settings.max_tokens, settings.overlap_sentences)
         if len(pieces) > MAX_CHUNKS:
-            corpus.failures.append(Failure(doc.path, f"splits into {len(pieces)} passages, more than the limit of "
-                                                     f"{MAX_CHUNKS}; split it into smaller files"))
+            corpus.failures.append(
+                Failure(
+                    doc.path,
+                    f"splits into {len(pieces)} passages, more than the limit of "
+                    f"{MAX_CHUNKS}; split it into smaller files",
+                )
+            )
             continue
         documents.append(doc)
         chunks.extend(pieces)
@@ -123,7 +150,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     if progress and todo:
         progress(0, len(todo))  # before the first batch, so a progress bar's clock starts with the work
     for start in range(0, len(todo), step):
-        batch = todo[start:start + step]
+        batch = todo[start : start + step]
         vectors[batch] = embedder.embed([chunks[i].embed_text for i in batch])
         done += len(batch)
         if progress:
@@ -146,8 +173,9 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
 
     folder = new_build_folder(root)
     try:
-        write_build(folder, make_manifest(settings, embedder, documents, chunks), documents, chunks,
-                    vectors, keys, fixed)
+        write_build(
+            folder, make_manifest(settings, embedder, documents, chunks), documents, chunks, vectors, keys, fixed
+        )
         publish(root, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # the live build is untouched
@@ -184,8 +212,11 @@ def previous_builds(root: Path) -> PreviousBuilds | None:
         if not isinstance(manifest, dict):
             continue
         if n == 0:
-            found.manifest_documents = {k: v for k, v in (manifest.get("documents") or {}).items()
-                                        if isinstance(v, dict) and isinstance(v.get("path"), str)}
+            found.manifest_documents = {
+                k: v
+                for k, v in (manifest.get("documents") or {}).items()
+                if isinstance(v, dict) and isinstance(v.get("path"), str)
+            }
         records = None
         if not damaged_files(folder, manifest, ["documents.jsonl", "chunks.jsonl", "vectors.npy"]):
             try:
@@ -197,7 +228,7 @@ def previous_builds(root: Path) -> PreviousBuilds | None:
             if not found.documents and n == 0:
                 found.documents, found.chunks = docs, chunks
             if len(keys) == len(vectors):
-                for key, vector in zip(keys, vectors):
+                for key, vector in zip(keys, vectors, strict=False):
                     found.vectors.setdefault(key, vector)
         for key, vector in read_fixed(folder).items():
             found.vectors.setdefault(key, vector)
@@ -214,8 +245,8 @@ def fixed_texts(settings: Settings) -> list[str]:
 
 def fixed_inputs(settings: Settings) -> tuple[list[str], list[Failure]]:
     """The fixed texts, and the topic file, directory file or therapist rows that failed (for `failed`)."""
-    from kb.directory.therapists import load_directory
     from kb.answering.topics import load_topics, topic_text
+    from kb.directory.therapists import load_directory
 
     texts: list[str] = []
     failures: list[Failure] = []
@@ -241,29 +272,37 @@ def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarra
     keys = [embed_key(embedder.name, t) for t in texts]
     todo = [i for i, key in enumerate(keys) if key not in cache or len(cache[key]) != embedder.dimension]
     if todo:
-        for i, vector in zip(todo, embedder.embed([texts[i] for i in todo])):
+        for i, vector in zip(todo, embedder.embed([texts[i] for i in todo]), strict=False):
             cache[keys[i]] = vector
     return {key: cache[key] for key in keys}
 
 
-def make_manifest(settings: Settings, embedder: Embedder, documents: list[Document],
-                  chunks: list[Chunk]) -> dict[str, Any]:
+def make_manifest(
+    settings: Settings, embedder: Embedder, documents: list[Document], chunks: list[Chunk]
+) -> dict[str, Any]:
     per_doc: dict[str, int] = {}
     for chunk in chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
     return {
         "format_version": FORMAT_VERSION,
-        "model": {"name": embedder.name, "dimension": embedder.dimension, "normalized": True,
-                  "max_seq_length": embedder.max_seq_length},
+        "model": {
+            "name": embedder.name,
+            "dimension": embedder.dimension,
+            "normalized": True,
+            "max_seq_length": embedder.max_seq_length,
+        },
         "chunker": {"max_tokens": settings.max_tokens, "overlap_sentences": settings.overlap_sentences},
         "corpus": str(settings.corpus),
-        "documents": {d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)}
-                      for d in documents},
+        "documents": {
+            d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)} for d in documents
+        },
         "counts": {"documents": len(documents), "chunks": len(chunks)},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {"kb": __version__, "python": platform.python_version(),
-                     **{name: _version(name) for name in
-                        ("sentence-transformers", "torch", "faiss-cpu", "bm25s", "pypdf")}},
+        "versions": {
+            "kb": __version__,
+            "python": platform.python_version(),
+            **{name: _version(name) for name in ("sentence-transformers", "torch", "faiss-cpu", "bm25s", "pypdf")},
+        },
     }
 
 
@@ -277,8 +316,11 @@ def _version(package: str) -> str | None:
 def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
     """Files added, changed or removed in the corpus since the live build (by content hash)."""
     manifest = read_manifest(settings.index) or {}
-    built: dict[str, Any] = {info["path"]: info.get("hash") for info in (manifest.get("documents") or {}).values()
-                             if isinstance(info, dict) and isinstance(info.get("path"), str)}
+    built: dict[str, Any] = {
+        info["path"]: info.get("hash")
+        for info in (manifest.get("documents") or {}).values()
+        if isinstance(info, dict) and isinstance(info.get("path"), str)
+    }
     from kb.ingest.loaders import SUPPORTED, iter_corpus_files
 
     now = {}
@@ -290,6 +332,8 @@ def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
                 except OSError:
                     digest = ""  # unreadable now: `kb index` reports it
                 now[path.relative_to(settings.corpus).as_posix()] = digest
-    return {"added": sorted(set(now) - set(built)),
-            "changed": sorted(p for p in now if p in built and built[p] != now[p]),
-            "removed": sorted(set(built) - set(now))}
+    return {
+        "added": sorted(set(now) - set(built)),
+        "changed": sorted(p for p in now if p in built and built[p] != now[p]),
+        "removed": sorted(set(built) - set(now)),
+    }

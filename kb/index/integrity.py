@@ -5,9 +5,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kb.errors import StorageError
 

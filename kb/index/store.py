@@ -6,19 +6,20 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
 
-from kb.retrieval.bm25 import BM25Index
-from kb.retrieval.dense import build_dense_index
 from kb.errors import IndexBusyError, IndexMismatchError
 from kb.index.integrity import MANIFEST, damaged_files, file_digests, writing
 from kb.records import Chunk, Document
+from kb.retrieval.bm25 import BM25Index
+from kb.retrieval.dense import build_dense_index
 
 FORMAT_VERSION = 2  # 2: chunks carry their sentence spans
 CURRENT = "CURRENT"
@@ -82,7 +83,7 @@ def build_folders(root: Path) -> list[Path]:
 
 
 def new_build_folder(root: Path) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     folder = root / BUILDS / f"b-{stamp}-{os.getpid()}"
     folder.mkdir(parents=True)
     return folder
@@ -92,8 +93,15 @@ FIXED = "fixed.npz"  # vectors of topic descriptions, therapist profiles and cri
 REPAIR = "run 'kb index' to rebuild it (unchanged passages are not embedded again)"
 
 
-def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document], chunks: list[Chunk],
-                vectors: np.ndarray, keys: list[str], fixed: dict[str, np.ndarray] | None = None) -> None:
+def write_build(
+    folder: Path,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    keys: list[str],
+    fixed: dict[str, np.ndarray] | None = None,
+) -> None:
     """Write every file of a build; nothing is live until publish()."""
     import faiss
 
@@ -101,7 +109,7 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
         for doc in documents:
             out.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
     with writing(folder / "chunks.jsonl"), open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
-        for chunk, key in zip(chunks, keys):
+        for chunk, key in zip(chunks, keys, strict=False):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
     with writing(folder / "vectors.npy"):
         np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
@@ -114,8 +122,11 @@ def write_build(folder: Path, manifest: dict[str, Any], documents: list[Document
         BM25Index.build([c.embed_text for c in chunks]).save(folder / "bm25")
     if fixed:
         with writing(folder / FIXED):
-            np.savez(folder / FIXED, keys=np.array(list(fixed), dtype=str),
-                     vectors=np.stack(list(fixed.values())).astype(np.float32))
+            np.savez(
+                folder / FIXED,
+                keys=np.array(list(fixed), dtype=str),
+                vectors=np.stack(list(fixed.values())).astype(np.float32),
+            )
     for path in folder.rglob("*"):
         if path.is_file():
             with writing(path), open(path, "rb") as handle:
@@ -155,7 +166,7 @@ def prune_builds(root: Path) -> None:
     live = current_build(root)
     folders = build_folders(root)
     older = [f for f in folders if live and f.name < live.name and (f / MANIFEST).is_file()]
-    keep = {live, *older[len(older) - (KEEP_BUILDS - 1):]} if older else {live}
+    keep = {live, *older[len(older) - (KEEP_BUILDS - 1) :]} if older else {live}
     for folder in folders:
         if folder not in keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -198,8 +209,9 @@ def _reading(folder: Path, name: str) -> Iterator[None]:
         yield
     except Exception as exc:  # noqa: BLE001 - every parser raises its own types on a damaged file
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise IndexMismatchError(f"index build {folder} is damaged: {name} cannot be read ({detail}); "
-                                 f"{REPAIR}") from None
+        raise IndexMismatchError(
+            f"index build {folder} is damaged: {name} cannot be read ({detail}); {REPAIR}"
+        ) from None
 
 
 def read_fixed(folder: Path) -> dict[str, np.ndarray]:
@@ -214,7 +226,7 @@ def read_fixed(folder: Path) -> dict[str, np.ndarray]:
         return {}
     if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
         return {}
-    return {str(k): v for k, v in zip(keys, vectors)}
+    return {str(k): v for k, v in zip(keys, vectors, strict=False)}
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -266,11 +278,17 @@ def _load_build(root: Path, folder: Path, model: str | None, dimension: int | No
     with _reading(folder, "bm25"):
         bm25 = BM25Index.load(folder / "bm25")
     counts = manifest.get("counts") or {}
-    if (len(chunks) != len(vectors) or dense.ntotal != len(chunks) or counts.get("chunks", len(chunks)) != len(chunks)
-            or counts.get("documents", len(documents)) != len(documents)
-            or any(c.doc_id not in documents for c in chunks)):
-        raise IndexMismatchError(f"index build {folder} is inconsistent (documents.jsonl, chunks.jsonl, "
-                                 f"vectors.npy and dense.faiss disagree); {REPAIR}")
+    if (
+        len(chunks) != len(vectors)
+        or dense.ntotal != len(chunks)
+        or counts.get("chunks", len(chunks)) != len(chunks)
+        or counts.get("documents", len(documents)) != len(documents)
+        or any(c.doc_id not in documents for c in chunks)
+    ):
+        raise IndexMismatchError(
+            f"index build {folder} is inconsistent (documents.jsonl, chunks.jsonl, "
+            f"vectors.npy and dense.faiss disagree); {REPAIR}"
+        )
     return Index(folder, manifest, documents, chunks, vectors, dense, bm25, read_fixed(folder))
 
 
@@ -281,12 +299,15 @@ def check_manifest(manifest: dict[str, Any], root: Path, model: str | None, dime
     """Refuse an index whose format, model or dimension differs from what is configured."""
     fix = "run 'kb index --full' to rebuild it"
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(f"index in {root} has format {manifest.get('format_version')}, "
-                                 f"this version reads {FORMAT_VERSION}: {fix}")
+        raise IndexMismatchError(
+            f"index in {root} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}: {fix}"
+        )
     built = manifest.get("model", {})
     if model is not None and built.get("name") != model:
-        raise IndexMismatchError(f"index in {root} was built with model '{built.get('name')}', "
-                                 f"but '{model}' is configured: {fix}")
+        raise IndexMismatchError(
+            f"index in {root} was built with model '{built.get('name')}', but '{model}' is configured: {fix}"
+        )
     if dimension is not None and built.get("dimension") != dimension:
-        raise IndexMismatchError(f"index in {root} has dimension {built.get('dimension')}, "
-                                 f"the model gives {dimension}: {fix}")
+        raise IndexMismatchError(
+            f"index in {root} has dimension {built.get('dimension')}, the model gives {dimension}: {fix}"
+        )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from kb.ingest.sentences import sentence_spans
 from kb.records import Chunk, Document
@@ -17,8 +17,34 @@ MIN_TEXT_BUDGET = 32
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
-_ABBREV = {"e.g", "i.e", "dr", "mr", "mrs", "ms", "st", "vs", "etc", "al", "p", "pp", "vol", "ed",
-           "eds", "no", "fig", "cf", "approx", "jr", "sr", "prof", "inc", "dept", "u.s", "ph.d"}
+_ABBREV = {
+    "e.g",
+    "i.e",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "st",
+    "vs",
+    "etc",
+    "al",
+    "p",
+    "pp",
+    "vol",
+    "ed",
+    "eds",
+    "no",
+    "fig",
+    "cf",
+    "approx",
+    "jr",
+    "sr",
+    "prof",
+    "inc",
+    "dept",
+    "u.s",
+    "ph.d",
+}
 
 
 @dataclass
@@ -35,7 +61,7 @@ def split_sentences(text: str, offset: int = 0) -> Iterator[tuple[int, int]]:
     """Yield (start, end) spans of sentences in text, shifted by offset."""
     start = 0
     for match in _BOUNDARY.finditer(text):
-        before = text[start:match.start()].rsplit(None, 1)
+        before = text[start : match.start()].rsplit(None, 1)
         word = before[-1].lower().rstrip(".") if before else ""
         if word in _ABBREV or (len(word) == 1 and word.isalpha()):
             continue  # "e.g. Freud", "J. Bowlby": not a sentence end
@@ -92,7 +118,7 @@ def _split_long(text: str, start: int, end: int, count: TokenCounter, budget: in
         lo, hi = i + 1, len(words)
         while lo < hi:  # the most words that fit
             mid = (lo + hi + 1) // 2
-            if count(text[words[i][0]:words[mid - 1][1]]) <= budget:
+            if count(text[words[i][0] : words[mid - 1][1]]) <= budget:
                 lo = mid
             else:
                 hi = mid - 1
@@ -116,9 +142,20 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
             key = f"{doc.id}\x00{section}\x00{text}"
             seen[key] = seen.get(key, 0) + 1
             digest = hashlib.sha1(f"{key}\x00{seen[key]}".encode()).hexdigest()[:16]
-            chunks.append(Chunk(id=digest, doc_id=doc.id, ordinal=len(chunks), text=text, section=section,
-                                start=start, end=end, page=_page(doc, start),
-                                embed_text=prefix + re.sub(r"\s+", " ", text), sentences=sentence_spans(text)))
+            chunks.append(
+                Chunk(
+                    id=digest,
+                    doc_id=doc.id,
+                    ordinal=len(chunks),
+                    text=text,
+                    section=section,
+                    start=start,
+                    end=end,
+                    page=_page(doc, start),
+                    embed_text=prefix + re.sub(r"\s+", " ", text),
+                    sentences=sentence_spans(text),
+                )
+            )
     return chunks
 
 

@@ -48,10 +48,13 @@ def read_yaml_list(path: Path, key: str, what: str, bare_list: bool = False) -> 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}: cannot read the {what}: invalid YAML{where} (check indentation, brackets "
-                         "and quotes)") from None
+        raise InputError(
+            f"{path}: cannot read the {what}: invalid YAML{where} (check indentation, brackets and quotes)"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: cannot read the {what}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise InputError(
+            f"{path}: cannot read the {what}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or type(exc).__name__})") from None
     if bare_list and isinstance(data, list):
@@ -65,4 +68,4 @@ def read_yaml_list(path: Path, key: str, what: str, bare_list: bool = False) -> 
 def without_path(message: str, path: Path) -> str:
     """An InputError's message without its leading "PATH: ", for a report that names the file itself."""
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message

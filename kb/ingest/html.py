@@ -7,10 +7,24 @@ from typing import Any
 
 from kb.errors import InputError
 
-BLOCKS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "dt", "dd",
-          "figcaption", "td", "th"]
-DROP = ["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "iframe",
-        "svg", "template", "button", "select", "object", "embed"]
+BLOCKS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "dt", "dd", "figcaption", "td", "th"]
+DROP = [
+    "script",
+    "style",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "noscript",
+    "form",
+    "iframe",
+    "svg",
+    "template",
+    "button",
+    "select",
+    "object",
+    "embed",
+]
 LIST_META = {"topics", "related"}
 _BLOCK_SET = frozenset(BLOCKS)
 MAX_TAGS = 20_000  # an article has a few hundred; 100,000 nested tags take seconds to parse

@@ -6,10 +6,10 @@ import datetime as dt
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,8 +18,7 @@ from kb.errors import InputError
 from kb.ingest.data_files import AliasError, load_yaml
 from kb.records import Document, Failure
 
-SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-             ".pdf": "pdf", ".txt": "text"}
+SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".txt": "text"}
 MAX_BYTES = 20 * 1024 * 1024  # a PDF (images make them large)
 MAX_TEXT_BYTES = 2 * 1024 * 1024  # Markdown, HTML, text: the longest article is about 12 KB
 LIST_FIELDS = ("topics", "related", "references")
@@ -40,8 +39,9 @@ class Corpus:
 SYMLINK_NOTE = "symbolic link, not followed (copy the file into the corpus instead)"
 
 
-def iter_corpus_files(root: Path, ignore: AbstractSet[str] = frozenset(),
-                      symlinks: list[str] | None = None) -> Iterator[Path]:
+def iter_corpus_files(
+    root: Path, ignore: AbstractSet[str] = frozenset(), symlinks: list[str] | None = None
+) -> Iterator[Path]:
     """Every non-hidden regular file under root, in a stable order; symbolic links are never followed.
 
     A link could point anywhere the server can read (`ln -s /etc/passwd corpus/articles/x.md`), so links to
@@ -99,8 +99,9 @@ def load_corpus(root: Path, ignore: AbstractSet[str] = frozenset(), owners: dict
         if winner == doc.path:
             corpus.documents.append(doc)
         else:
-            corpus.failures.append(Failure(doc.path, f"duplicate id '{doc.id}': already used by {winner}; "
-                                                     f"give {doc.path} another id"))
+            corpus.failures.append(
+                Failure(doc.path, f"duplicate id '{doc.id}': already used by {winner}; give {doc.path} another id")
+            )
     corpus.failures.sort(key=lambda f: f.path)
     return corpus
 
@@ -140,8 +141,17 @@ def load_document(path: Path, root: Path) -> Document:
     if explicit_id and (not _ID_RE.fullmatch(doc_id) or ".." in doc_id):
         raise InputError(f"field 'id': {doc_id!r} is not a valid id (letters, digits, - _ . /)")
     title = str(meta.pop("title", "") or first_heading(text) or "").strip()
-    return Document(id=doc_id, path=rel, title=title or path.stem, text=text, format=kind, metadata=meta,
-                    page_starts=page_starts, content_hash=hashlib.sha256(data).hexdigest(), titled=bool(title))
+    return Document(
+        id=doc_id,
+        path=rel,
+        title=title or path.stem,
+        text=text,
+        format=kind,
+        metadata=meta,
+        page_starts=page_starts,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        titled=bool(title),
+    )
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
@@ -156,8 +166,10 @@ def _read_limited(path: Path, limit: int) -> bytes:
         try:
             size = os.fstat(handle.fileno()).st_size
             if size > limit:
-                raise InputError(f"file is {size / 1048576:.1f} MB, more than the {limit // 1048576} MB limit "
-                                 "for this type; split it into smaller files")
+                raise InputError(
+                    f"file is {size / 1048576:.1f} MB, more than the {limit // 1048576} MB limit "
+                    "for this type; split it into smaller files"
+                )
             return handle.read(limit + 1)
         except OSError as exc:
             raise InputError(f"cannot read file ({exc.strerror or exc})") from None
@@ -169,8 +181,9 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     if "\x00" in text:  # valid UTF-8, but a text file never holds NUL: binary data, or UTF-16 without a BOM
-        raise InputError(f"contains NUL bytes (first at byte {data.index(0)}), so it is not a text file; "
-                         "save it as UTF-8 text")
+        raise InputError(
+            f"contains NUL bytes (first at byte {data.index(0)}), so it is not a text file; save it as UTF-8 text"
+        )
     return text
 
 
@@ -185,8 +198,9 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     try:
         meta = load_yaml(raw[4:end]) or {}
     except AliasError as exc:
-        raise InputError(f"front matter: YAML aliases (*name) are not allowed (line {exc.line + 1}); "
-                         "write the value out") from None
+        raise InputError(
+            f"front matter: YAML aliases (*name) are not allowed (line {exc.line + 1}); write the value out"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
@@ -194,7 +208,7 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     if not isinstance(meta, dict):
         raise InputError("front matter: must be a mapping of field: value")
     body_start = raw.find("\n", end + 4)
-    return meta, raw[body_start + 1:] if body_start != -1 else ""
+    return meta, raw[body_start + 1 :] if body_start != -1 else ""
 
 
 def _normalize_meta(meta: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,9 @@ def read_pdf(data: bytes) -> tuple[str, list[int], dict[str, Any]]:
     except InputError:
         raise
     except LimitReachedError:
-        raise InputError("a stream inflates past pypdf's size limit (a decompression bomb?); export the PDF "
-                         "again") from None
+        raise InputError(
+            "a stream inflates past pypdf's size limit (a decompression bomb?); export the PDF again"
+        ) from None
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on damaged files
         raise InputError(f"corrupt or unreadable PDF ({type(exc).__name__})") from None
     meta: dict[str, Any] = {}
@@ -75,8 +76,7 @@ def reflow(raw: str) -> str:
 
     for line in lines:
         after_sentence = not para or bool(_END.search(para[-1]))
-        if (after_sentence and len(line) < min(70, 0.75 * width) and not _END.search(line)
-                and line[0].isupper()):
+        if after_sentence and len(line) < min(70, 0.75 * width) and not _END.search(line) and line[0].isupper():
             flush()
             out.append("## " + line)
             continue

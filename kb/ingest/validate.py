@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kb.index.build import corpus_ignores
+from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.errors import InputError
+from kb.index.build import corpus_ignores
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
 from kb.records import Document, Failure
-from kb.answering.topics import load_topics
 
-ARTICLE_FIELDS = ("id", "title", "summary", "topics", "audience", "last_reviewed", "reviewed_by",
-                  "references", "related")
+ARTICLE_FIELDS = (
+    "id",
+    "title",
+    "summary",
+    "topics",
+    "audience",
+    "last_reviewed",
+    "reviewed_by",
+    "references",
+    "related",
+)
 AUDIENCES = ("public", "clinician")
 
 
@@ -35,8 +44,11 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
         from kb.directory.therapists import check_directory
 
         problems.extend(check_directory(settings, vocabulary))
-    count = len(corpus.documents) + len(corpus.failures) + sum(
-        p.is_file() for p in (settings.topics_path, settings.therapists_path))
+    count = (
+        len(corpus.documents)
+        + len(corpus.failures)
+        + sum(p.is_file() for p in (settings.topics_path, settings.therapists_path))
+    )
     return problems, count
 
 
@@ -45,8 +57,11 @@ def indexed_ids(settings: Settings) -> dict[str, str]:
     from kb.index.store import read_manifest
 
     documents = (read_manifest(settings.index) or {}).get("documents") or {}
-    return {doc_id: info["path"] for doc_id, info in documents.items()
-            if isinstance(info, dict) and isinstance(info.get("path"), str)}
+    return {
+        doc_id: info["path"]
+        for doc_id, info in documents.items()
+        if isinstance(info, dict) and isinstance(info.get("path"), str)
+    }
 
 
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
@@ -62,8 +77,13 @@ def check_crisis_sections(settings: Settings, documents: list[Document]) -> list
             continue  # another corpus: crisis questions are answered from whatever fits
         chunks = chunk_document(doc, lambda text: len(text.split()), settings.max_tokens, settings.overlap_sentences)
         if section not in {c.section for c in chunks}:
-            problems.append(Failure(doc.path, f"section '{section}' is quoted for crisis questions "
-                                              "(kb/data/crisis.yaml, articles) but the article has no such section"))
+            problems.append(
+                Failure(
+                    doc.path,
+                    f"section '{section}' is quoted for crisis questions "
+                    "(kb/data/crisis.yaml, articles) but the article has no such section",
+                )
+            )
     return problems
 
 

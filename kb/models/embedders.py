@@ -97,7 +97,7 @@ def load_embedder(settings: Settings) -> Embedder:
     exported model.
     """
     if settings.model.startswith(HASHING_PREFIX):
-        return HashingEmbedder(int(settings.model[len(HASHING_PREFIX):] or 64))
+        return HashingEmbedder(int(settings.model[len(HASHING_PREFIX) :] or 64))
     source = resolve_model(settings.model, settings.allow_hub)
     max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
     if max_seq_length is not None:
@@ -152,12 +152,17 @@ def resolve_model(model: str, allow_hub: bool) -> str:
         return str(Path(model).expanduser())
     if allow_hub:
         return model
-    raise KBError(f"model '{model}' is not a local path and hub access is off; "
-                  "give a local model folder, or set KB_ALLOW_HUB=1 to download it")
+    raise KBError(
+        f"model '{model}' is not a local path and hub access is off; "
+        "give a local model folder, or set KB_ALLOW_HUB=1 to download it"
+    )
 
 
-MEAN_POOLING_PIPELINE = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
-                         "sentence_transformers.models.Normalize"]
+MEAN_POOLING_PIPELINE = [
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+]
 
 
 def mean_pooling_config(folder: str) -> int | None:
@@ -225,8 +230,13 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=False)
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -266,9 +276,14 @@ class MeanPoolingEmbedder(SentenceEmbedder):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         torch = self._torch
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            encoded = self._tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                      max_length=self.max_seq_length, return_tensors="pt")
+            batch = order[start : start + self.batch_size]
+            encoded = self._tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="pt",
+            )
             with torch.inference_mode():
                 tokens = self.model(**encoded).last_hidden_state
                 mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)

@@ -71,8 +71,9 @@ def export_onnx(source: Path, path: Path, max_seq_length: int) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            tokens = self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids).last_hidden_state
+            tokens = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
@@ -84,12 +85,22 @@ def export_onnx(source: Path, path: Path, max_seq_length: int) -> Path:
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export; vectors are tested
-            torch.onnx.export(Pooled(bert), (example, example, torch.zeros_like(example)), str(tmp),
-                              input_names=list(INPUTS), output_names=["embedding"],
-                              dynamic_axes={**dynamic, "embedding": {0: "batch"}}, opset_version=17,
-                              dynamo=False)
-        info = {"fingerprint": source_fingerprint(source), "source": str(source), "max_seq_length": max_seq_length,
-                "torch": torch.__version__}
+            torch.onnx.export(
+                Pooled(bert),
+                (example, example, torch.zeros_like(example)),
+                str(tmp),
+                input_names=list(INPUTS),
+                output_names=["embedding"],
+                dynamic_axes={**dynamic, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        info = {
+            "fingerprint": source_fingerprint(source),
+            "source": str(source),
+            "max_seq_length": max_seq_length,
+            "torch": torch.__version__,
+        }
         path.with_suffix(".json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
@@ -109,8 +120,9 @@ class OnnxEmbedder:
 
     BATCH_ABOVE = 4  # texts per call; up to this many run on the one-thread session
 
-    def __init__(self, name: str, source: Path, path: Path, max_seq_length: int, batch_size: int = 32,
-                 threads: int | None = None):
+    def __init__(
+        self, name: str, source: Path, path: Path, max_seq_length: int, batch_size: int = 32, threads: int | None = None
+    ):
         from tokenizers import Tokenizer
 
         self.path = path
@@ -158,10 +170,12 @@ class OnnxEmbedder:
             session = self._batch
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # little padding per batch
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             encoded = self._tokenizer.encode_batch([texts[i] for i in batch])
-            feed = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+            feed = {
+                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            }
             out[batch] = session.run(None, feed)[0]
         return out

@@ -103,14 +103,19 @@ class BM25Index:
         """Read bm25s's files (JSON and .npy) directly: serving never imports bm25s (and scipy with it)."""
         import json
 
-        matrix = {name: np.load(Path(folder) / f"{name}.csc.index.npy", allow_pickle=False)
-                  for name in ("data", "indices", "indptr")}
+        matrix = {
+            name: np.load(Path(folder) / f"{name}.csc.index.npy", allow_pickle=False)
+            for name in ("data", "indices", "indptr")
+        }
         vocab = json.loads((Path(folder) / "vocab.index.json").read_text(encoding="utf-8"))
         params = json.loads((Path(folder) / "params.index.json").read_text(encoding="utf-8"))
         if not isinstance(vocab, dict) or not isinstance(params, dict) or "num_docs" not in params:
             raise ValueError(f"{folder}: vocab.index.json or params.index.json is not what bm25s writes")
-        if len(matrix["indptr"]) < 1 or len(matrix["data"]) != len(matrix["indices"]) \
-                or int(matrix["indptr"][-1]) != len(matrix["data"]):
+        if (
+            len(matrix["indptr"]) < 1
+            or len(matrix["data"]) != len(matrix["indices"])
+            or int(matrix["indptr"][-1]) != len(matrix["data"])
+        ):
             raise ValueError(f"{folder}: the BM25 matrix files do not agree with each other")
         return cls(_Saved({**matrix, "num_docs": int(params["num_docs"])}, vocab))
 
@@ -133,8 +138,9 @@ class BM25Index:
         """The distinct indexed word ids of a query: each counts once (see scores)."""
         vocab = getattr(self._retriever, "vocab_dict", None) or {}
         words = len(self._indptr) - 1  # bm25s's vocab may hold one more
-        return np.array([vocab[t] for t in dict.fromkeys(tokenize(query)) if vocab.get(t, words) < words],
-                        dtype=np.int64)
+        return np.array(
+            [vocab[t] for t in dict.fromkeys(tokenize(query)) if vocab.get(t, words) < words], dtype=np.int64
+        )
 
     def scores_of(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Exact BM25 scores of the given chunks, added word by word in float32 as bm25s does."""

@@ -93,12 +93,17 @@ class DenseRetriever:
             return np.zeros(0, dtype=np.float32)
         if self.vectors is None:  # read back in blocks, so scoring everything never doubles the memory
             block = 65_536
-            return np.concatenate([self.index.reconstruct_n(start, min(block, len(self) - start)) @ vector
-                                   for start in range(0, len(self), block)])
+            return np.concatenate(
+                [
+                    self.index.reconstruct_n(start, min(block, len(self) - start)) @ vector
+                    for start in range(0, len(self), block)
+                ]
+            )
         return self.vectors @ vector
 
-    def top(self, vector: np.ndarray, n: int, bitmap: np.ndarray | None = None,
-            positions: np.ndarray | None = None) -> DenseTop:
+    def top(
+        self, vector: np.ndarray, n: int, bitmap: np.ndarray | None = None, positions: np.ndarray | None = None
+    ) -> DenseTop:
         """The n best chunks, among `positions` or the chunks set in `bitmap` when given (else all)."""
         if positions is not None:  # a small allowed set: score it exactly
             return top_of(self.scores_of(vector, positions), n, positions)

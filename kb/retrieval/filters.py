@@ -44,11 +44,14 @@ class ChunkFilters:
         self.size = len(chunks)
         names = list(documents)
         number = {doc_id: i for i, doc_id in enumerate(names)}
-        owner = np.fromiter((number[d] for d in (doc_ids if doc_ids is not None else (c.doc_id for c in chunks))),
-                            dtype=np.int64, count=self.size)
+        owner = np.fromiter(
+            (number[d] for d in (doc_ids if doc_ids is not None else (c.doc_id for c in chunks))),
+            dtype=np.int64,
+            count=self.size,
+        )
         order = np.argsort(owner, kind="stable")
         bounds = np.searchsorted(owner[order], np.arange(len(names) + 1))
-        self._doc_chunks = {doc_id: order[bounds[i]:bounds[i + 1]] for i, doc_id in enumerate(names)}
+        self._doc_chunks = {doc_id: order[bounds[i] : bounds[i + 1]] for i, doc_id in enumerate(names)}
         topic_docs: dict[str, list[int]] = {}
         audience_docs: dict[str, list[int]] = {}
         for i, doc in enumerate(documents.values()):
@@ -65,8 +68,9 @@ class ChunkFilters:
         self._topics = {t: bitmap(d) for t, d in topic_docs.items()}
         self._audiences = {a: bitmap(d) for a, d in audience_docs.items()}
 
-    def select(self, topics: list[str] | None = None, audience: str | None = None,
-               documents: list[str] | None = None) -> Selection:
+    def select(
+        self, topics: list[str] | None = None, audience: str | None = None, documents: list[str] | None = None
+    ) -> Selection:
         """The chunks passing every filter given (a chunk passes the topic filter with any of the topics)."""
         if not topics and not audience and not documents:
             return Selection(self.size)

@@ -79,8 +79,9 @@ class Searcher:
         self.dense = DenseRetriever(index.dense, index.vectors)
         self.filters = ChunkFilters(index.documents, index.chunks, getattr(index.chunks, "doc_ids", None))
 
-    def mask(self, topics: list[str] | None = None, audience: str | None = None,
-             documents: list[str] | None = None) -> np.ndarray:
+    def mask(
+        self, topics: list[str] | None = None, audience: str | None = None, documents: list[str] | None = None
+    ) -> np.ndarray:
         """Which chunks pass the topic, audience and document filters."""
         return self.filters.mask(self.filters.select(topics, audience, documents))
 
@@ -99,9 +100,17 @@ class Searcher:
         vector = self.embedder.embed([query])[0] if vector is None else vector
         return np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(-1))
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", topics: list[str] | None = None,
-               audience: str | None = None, max_per_doc: int | None = None,
-               vector: np.ndarray | None = None, documents: list[str] | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        topics: list[str] | None = None,
+        audience: str | None = None,
+        max_per_doc: int | None = None,
+        vector: np.ndarray | None = None,
+        documents: list[str] | None = None,
+    ) -> list[Hit]:
         """The top k chunks for the query, at most max_per_doc from any one document (0: no limit)."""
         if mode not in MODES:
             raise InputError(f"mode '{mode}' is not one of {', '.join(MODES)}")
@@ -130,8 +139,9 @@ class Searcher:
             fused, bound = self._fuse(pool, mode)
             order = np.lexsort((pool.positions, -fused))
             order = order[np.isfinite(fused[order])]
-            hits, last = self._hits(pool.positions[order], fused[order], pool.dense[order], pool.bm25[order],
-                                    k, per_doc, query, mode)
+            hits, last = self._hits(
+                pool.positions[order], fused[order], pool.dense[order], pool.bm25[order], k, per_doc, query, mode
+            )
             unseen = np.isfinite(bound) and not (mode == "bm25" and pool.bm25_floor <= 0)
             settled = len(hits) >= k and last > bound
             # On an approximate (IVF) index the pool grows at most DEEPEN_LIMIT times: its bound is approximate too.
@@ -140,8 +150,16 @@ class Searcher:
                 return hits
             depth *= 4
 
-    def _pool(self, vec: np.ndarray | None, ids: np.ndarray, depth: int, selection: Selection, mode: str,
-              scan: LexicalScan | None = None, known_best: float | None = None) -> Pool:
+    def _pool(
+        self,
+        vec: np.ndarray | None,
+        ids: np.ndarray,
+        depth: int,
+        selection: Selection,
+        mode: str,
+        scan: LexicalScan | None = None,
+        known_best: float | None = None,
+    ) -> Pool:
         """Each retriever's top `depth` allowed chunks, their union, and both scores of every chunk in it."""
         small = selection.positions
         empty = np.zeros(0, dtype=np.int64)
@@ -149,8 +167,9 @@ class Searcher:
         lexical = None
         if mode != "dense":
             lexical = scan.best(depth) if scan is not None else self.index.bm25.top(ids, depth, positions=small)
-        positions = distinct(np.concatenate([dense_top.positions if dense_top else empty,
-                                             lexical.positions if lexical else empty]))
+        positions = distinct(
+            np.concatenate([dense_top.positions if dense_top else empty, lexical.positions if lexical else empty])
+        )
         dense = self.dense.scores_of(vec, positions) if vec is not None else np.zeros(len(positions), np.float32)
         if scan is not None:
             bm25 = scan.scores_of(positions)
@@ -163,8 +182,15 @@ class Searcher:
             else:  # scaled by the best score over every chunk, as when every chunk was scored
                 top = self.index.bm25.scan(ids).best(1)
                 best = float(top.scores[0]) if len(top.scores) else 0.0
-        return Pool(positions, dense, bm25, best, dense_top.floor if dense_top else -np.inf,
-                    lexical.floor if lexical else 0.0, lexical.exact if lexical else True)
+        return Pool(
+            positions,
+            dense,
+            bm25,
+            best,
+            dense_top.floor if dense_top else -np.inf,
+            lexical.floor if lexical else 0.0,
+            lexical.exact if lexical else True,
+        )
 
     def _fuse(self, pool: Pool, mode: str) -> tuple[np.ndarray, float]:
         """Fused scores of the pool, and the highest fused score an unseen chunk could have."""
@@ -181,8 +207,9 @@ class Searcher:
         lexical = pool.bm25_floor / pool.bm25_best if pool.bm25_best > 0 else 0.0
         return fused, w * pool.dense_floor + (1.0 - w) * lexical
 
-    def _rrf(self, vec: np.ndarray, ids: np.ndarray, k: int, selection: Selection, per_doc: int,
-             query: str) -> list[Hit]:
+    def _rrf(
+        self, vec: np.ndarray, ids: np.ndarray, k: int, selection: Selection, per_doc: int, query: str
+    ) -> list[Hit]:
         """Reciprocal rank fusion of each retriever's top `candidates` over all chunks, then the filter."""
         depth = min(len(self.index.chunks), self.settings.candidates)
         dense = self.dense.top(vec, depth)
@@ -197,11 +224,20 @@ class Searcher:
         dense_scores, bm25_scores = self.dense.scores_of(vec, positions), self.index.bm25.scores_of(ids, positions)
         fused = np.array([rrf[int(p)] for p in positions], dtype=np.float64)
         order = np.lexsort((positions, -fused))
-        return self._hits(positions[order], fused[order], dense_scores[order], bm25_scores[order], k, per_doc, query,
-                          "hybrid")[0]
+        return self._hits(
+            positions[order], fused[order], dense_scores[order], bm25_scores[order], k, per_doc, query, "hybrid"
+        )[0]
 
-    def rank(self, dense: np.ndarray, bm25: np.ndarray, k: int, mode: str, allowed: np.ndarray,
-             max_per_doc: int | None = None, query: str = "") -> list[Hit]:
+    def rank(
+        self,
+        dense: np.ndarray,
+        bm25: np.ndarray,
+        k: int,
+        mode: str,
+        allowed: np.ndarray,
+        max_per_doc: int | None = None,
+        query: str = "",
+    ) -> list[Hit]:
         """Fuse scores of every chunk into hits (evaluation: one embedding pass, then several fusions)."""
         s = self.settings
         per_doc = s.max_per_doc if max_per_doc is None else max_per_doc
@@ -211,8 +247,9 @@ class Searcher:
             fused = bm25.astype(np.float64)
         elif s.fusion == "rrf":
             depth = min(len(dense), s.candidates)
-            rrf = fuse_rrf([np.argsort(-dense, kind="stable")[:depth],
-                            np.argsort(-bm25, kind="stable")[:depth]], s.rrf_k)
+            rrf = fuse_rrf(
+                [np.argsort(-dense, kind="stable")[:depth], np.argsort(-bm25, kind="stable")[:depth]], s.rrf_k
+            )
             fused = np.full(len(dense), -np.inf, dtype=np.float64)
             fused[list(rrf)] = list(rrf.values())
         else:
@@ -224,8 +261,17 @@ class Searcher:
         positions = positions[np.argsort(-fused[positions], kind="stable")]
         return self._hits(positions, fused[positions], dense[positions], bm25[positions], k, per_doc, query, mode)[0]
 
-    def _hits(self, positions: np.ndarray, fused: np.ndarray, dense: np.ndarray, bm25: np.ndarray, k: int,
-              per_doc: int, query: str, mode: str) -> tuple[list[Hit], float]:
+    def _hits(
+        self,
+        positions: np.ndarray,
+        fused: np.ndarray,
+        dense: np.ndarray,
+        bm25: np.ndarray,
+        k: int,
+        per_doc: int,
+        query: str,
+        mode: str,
+    ) -> tuple[list[Hit], float]:
         """Hits in fused order (the arrays are aligned, best first) with at most per_doc per document.
 
         Also returns the lowest fused score among the chunks looked at: when it is above what an unseen
@@ -254,9 +300,19 @@ class Searcher:
                 continue
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
             doc = self.index.documents[chunk.doc_id]
-            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=float(scores[i]), title=doc.title,
-                            topics=doc.topics, audience=doc.audience, url=article_url(doc.id, chunk.section),
-                            dense_score=float(dense[i]), bm25_score=float(bm25[i])))
+            hits.append(
+                Hit(
+                    rank=len(hits) + 1,
+                    chunk=chunk,
+                    score=float(scores[i]),
+                    title=doc.title,
+                    topics=doc.topics,
+                    audience=doc.audience,
+                    url=article_url(doc.id, chunk.section),
+                    dense_score=float(dense[i]),
+                    bm25_score=float(bm25[i]),
+                )
+            )
             if len(hits) >= k:
                 break
         return hits, last

@@ -12,10 +12,12 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 def _edits1(word: str) -> set[str]:
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    return ({a + b[1:] for a, b in splits if b}
-            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-            | {a + c + b[1:] for a, b in splits if b for c in LETTERS}
-            | {a + c + b for a, b in splits for c in LETTERS})
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in LETTERS}
+        | {a + c + b for a, b in splits for c in LETTERS}
+    )
 
 
 class SpellingFixer:
@@ -31,8 +33,7 @@ class SpellingFixer:
     def correct(self, word: str) -> str:
         lower = word.lower()
         # Short words, names and acronyms, and real words the corpus lacks ("hamster") stay as typed.
-        if len(lower) < 5 or not word.islower() or lower in self.known \
-                or self.is_word(lower):
+        if len(lower) < 5 or not word.islower() or lower in self.known or self.is_word(lower):
             return word
         # Typos rarely change a word's first letter; requiring it keeps "hamster" from becoming "master".
         candidates = [w for w in _edits1(lower) if w in self.words and w[0] == lower[0]]

@@ -17,5 +17,14 @@ from kb.safety.data import (
 from kb.safety.detector import CrisisDetector, detect_crisis
 from kb.safety.rules import normalize
 
-__all__ = ["CrisisDetector", "crisis_article_entries", "crisis_articles", "crisis_resources", "crisis_sections",
-           "detect_crisis", "helping_someone_else", "normalize", "resources_for"]
+__all__ = [
+    "CrisisDetector",
+    "crisis_article_entries",
+    "crisis_articles",
+    "crisis_resources",
+    "crisis_sections",
+    "detect_crisis",
+    "helping_someone_else",
+    "normalize",
+    "resources_for",
+]

@@ -68,9 +68,12 @@ class CrisisClassifier:
         char = np.zeros((BUCKETS, columns), dtype=np.float32)
         char[arrays[f"{name}_char_rows"]] = arrays[f"{name}_char_weights"]
         embedding = arrays.get(f"{name}_embedding")
-        return _Variant(char, arrays[f"{name}_rules"].astype(np.float32),
-                        None if embedding is None else embedding.astype(np.float32),
-                        arrays[f"{name}_bias"].astype(np.float32))
+        return _Variant(
+            char,
+            arrays[f"{name}_rules"].astype(np.float32),
+            None if embedding is None else embedding.astype(np.float32),
+            arrays[f"{name}_bias"].astype(np.float32),
+        )
 
     def scores(self, clean: str, match: RuleMatch, vector: np.ndarray | None = None) -> Scores:
         """Probabilities for normalised text, its rule verdicts and (optionally) its sentence embedding."""
@@ -81,12 +84,13 @@ class CrisisClassifier:
         logits = logits + (rule_features(match) * self.rule_scale) @ variant.rules
         if use_full and variant.embedding is not None:
             logits = logits + (np.asarray(vector, dtype=np.float32) * self.embedding_scale) @ variant.embedding
-        kind_logits = logits[len(HEADS):]
+        kind_logits = logits[len(HEADS) :]
         kind_p = np.exp(kind_logits - kind_logits.max())
         kind_p /= kind_p.sum()
         best = int(np.argmax(kind_p))
-        return Scores(_sigmoid(logits[0]), _sigmoid(logits[1]), _sigmoid(logits[2]), KIND_LABELS[best],
-                      float(kind_p[best]))
+        return Scores(
+            _sigmoid(logits[0]), _sigmoid(logits[1]), _sigmoid(logits[2]), KIND_LABELS[best], float(kind_p[best])
+        )
 
     def threshold(self, name: str) -> float:
         return float(self.calibration["thresholds"][name])
@@ -101,7 +105,10 @@ def _parse(weights: bytes, calibration_bytes: bytes) -> CrisisClassifier:
     with np.load(io.BytesIO(weights), allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
     calibration = json.loads(calibration_bytes.decode("utf-8"))
-    if tuple(calibration.get("rule_features", ())) != RULE_FEATURES or set(calibration.get("thresholds", {})) != THRESHOLDS:
+    if (
+        tuple(calibration.get("rule_features", ())) != RULE_FEATURES
+        or set(calibration.get("thresholds", {})) != THRESHOLDS
+    ):
         raise KBError("kb/data/crisis_model.json: made by another version of the detector; run `kb crisis train`")
     return CrisisClassifier(arrays, calibration)
 

@@ -66,8 +66,12 @@ def _article_entries(entries: Any) -> list[tuple[str, str]]:
 
 def crisis_article_entries() -> list[tuple[str, str]]:
     """Every (article id, section) pair kb/data/crisis.yaml names, for `kb validate`."""
-    return [pair for by_person in crisis_data().get("articles", {}).values() for entries in by_person.values()
-            for pair in _article_entries(entries)]
+    return [
+        pair
+        for by_person in crisis_data().get("articles", {}).values()
+        for entries in by_person.values()
+        for pair in _article_entries(entries)
+    ]
 
 
 def crisis_sections() -> set[tuple[str, str]]:

@@ -47,10 +47,20 @@ class CrisisDetector:
         # (a film plot, a past long over): rules are right about words, the classifier about context.
         if hit is not None and (whole is None or whole.crisis >= self._threshold("veto")):
             timed = "time" in match.urgent and hit.kind in INTENT_KINDS  # "I'm going to kill myself tonight"
-            urgent = bool(overrides) or timed or hit.kind == "medical" or (
-                whole is not None and whole.urgent >= self._threshold("urgent"))
-            return self._crisis(hit.kind, hit.about_other, "urgent" if urgent else "concern", 1.0,
-                                f"pattern {hit.kind}/{hit.name}", explicit=True)
+            urgent = (
+                bool(overrides)
+                or timed
+                or hit.kind == "medical"
+                or (whole is not None and whole.urgent >= self._threshold("urgent"))
+            )
+            return self._crisis(
+                hit.kind,
+                hit.about_other,
+                "urgent" if urgent else "concern",
+                1.0,
+                f"pattern {hit.kind}/{hit.name}",
+                explicit=True,
+            )
         if whole is None:
             return Crisis(detected=False, reason="; ".join(match.vetoes))
         whole_t = self._threshold("whole" if vector is not None else "text")
@@ -61,8 +71,9 @@ class CrisisDetector:
             return Crisis(detected=False, score=whole.crisis, reason="; ".join(match.vetoes))
         urgent = bool(overrides) or best.kind == "medical" or best.urgent >= self._threshold("urgent")
         about_other = best.other >= 0.5
-        return self._crisis(best.kind, about_other, "urgent" if urgent else "concern", best.crisis,
-                            f"classifier ({best.crisis:.2f})")
+        return self._crisis(
+            best.kind, about_other, "urgent" if urgent else "concern", best.crisis, f"classifier ({best.crisis:.2f})"
+        )
 
     def _threshold(self, name: str) -> float:
         assert self.classifier is not None
@@ -77,15 +88,17 @@ class CrisisDetector:
         if len(sentences) < 2:
             return whole, None
         if len(sentences) > MAX_SENTENCES:
-            sentences = sentences[:MAX_SENTENCES // 2] + sentences[-MAX_SENTENCES // 2:]
+            sentences = sentences[: MAX_SENTENCES // 2] + sentences[-MAX_SENTENCES // 2 :]
         pieces = [self.classifier.scores(s, self.matcher.match(s)) for s in sentences]
         return whole, max(pieces, key=lambda s: s.crisis)
 
-    def _crisis(self, kind: str, about_other: bool, tier: str, score: float, reason: str,
-                explicit: bool = False) -> Crisis:
+    def _crisis(
+        self, kind: str, about_other: bool, tier: str, score: float, reason: str, explicit: bool = False
+    ) -> Crisis:
         resources = resources_for(self.settings.region, tier, kind)
-        return Crisis(True, kind, about_other, resources, score, reason, explicit, tier,
-                      panel_text(tier, kind, about_other))
+        return Crisis(
+            True, kind, about_other, resources, score, reason, explicit, tier, panel_text(tier, kind, about_other)
+        )
 
 
 def detect_crisis(text: str, settings: Settings, vector=None) -> Crisis:

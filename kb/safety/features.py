@@ -15,9 +15,21 @@ from kb.safety.rules import RuleMatch
 
 BUCKETS = 2**18
 NGRAMS = (2, 3, 4, 5)
-RULE_FEATURES = ("hit", "hit-medical", "hit-suicide", "hit-harm-others", "hit-child-safety", "hit-violence",
-                 "hit-self-harm", "veto-negation", "veto-past", "veto-general", "veto-joking", "urgent",
-                 "someone-else")
+RULE_FEATURES = (
+    "hit",
+    "hit-medical",
+    "hit-suicide",
+    "hit-harm-others",
+    "hit-child-safety",
+    "hit-violence",
+    "hit-self-harm",
+    "veto-negation",
+    "veto-past",
+    "veto-general",
+    "veto-joking",
+    "urgent",
+    "someone-else",
+)
 
 
 def char_ngrams(clean: str) -> dict[int, float]:
@@ -27,7 +39,7 @@ def char_ngrams(clean: str) -> dict[int, float]:
         padded = f" {word} "
         for n in NGRAMS:
             for start in range(max(1, len(padded) - n + 1)):
-                bucket = zlib.crc32(padded[start:start + n].encode("utf-8")) % BUCKETS
+                bucket = zlib.crc32(padded[start : start + n].encode("utf-8")) % BUCKETS
                 counts[bucket] = counts.get(bucket, 0.0) + 1.0
     return counts
 
@@ -36,10 +48,16 @@ def rule_features(match: RuleMatch) -> np.ndarray:
     """The rules' verdicts as 0/1 features, in RULE_FEATURES order."""
     kinds = {hit.kind for hit in match.hits}
     vetoes = {veto.split(":", 1)[0] for veto in match.vetoes}
-    values = [bool(match.hits), *(kind in kinds for kind in
-                                  ("medical", "suicide", "harm-others", "child-safety", "violence", "self-harm")),
-              "negation" in vetoes, "past" in vetoes, "general question" in vetoes, "joking" in vetoes,
-              bool(match.urgent), match.someone_else]
+    values = [
+        bool(match.hits),
+        *(kind in kinds for kind in ("medical", "suicide", "harm-others", "child-safety", "violence", "self-harm")),
+        "negation" in vetoes,
+        "past" in vetoes,
+        "general question" in vetoes,
+        "joking" in vetoes,
+        bool(match.urgent),
+        match.someone_else,
+    ]
     return np.asarray(values, dtype=np.float32)
 
 

@@ -20,8 +20,9 @@ MAX_CHARS = 20_000  # longer text is cut: nobody types more in a question box
 CONTEXT_CHARS = 160  # how far back a hit looks for a negation or for who it is about
 GENERAL = {"suicide", "self-harm", "harm-others"}  # kinds a general question can be about ("when a client ...")
 
-_LETTERS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'", "\u0153": "oe",
-                          "\u00e6": "ae"})
+_LETTERS = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'", "\u0153": "oe", "\u00e6": "ae"}
+)
 SENTENCES = re.compile(r"[.!?;\n]+")
 # Patterns are judged clause by clause, so "I was suicidal as a teen, now I want to understand it"
 # puts the past and the present in different clauses.
@@ -29,10 +30,14 @@ _CLAUSES = re.compile(r"\b(?:but|however|though|and now|now|mais|cependant|et ma
 # A pattern written with one of these words is itself a negation ("don't want to live").
 _OWN_NEGATION = re.compile(r"\b(?:not|no|never|nothing|plus|pas|jamais|ne|pu)\b|n't\b")
 # Words inside a hit that say whose life is at risk ("kill himself", "better off without me").
-_OTHER_REFLEXIVE = re.compile(r"\b(?:himself|herself|themselves|themself|(?:his|her|their) (?:own )?life|"
-                              r"sa vie|ses jours|se suicider|se tuer)\b")
-_SELF_REFLEXIVE = re.compile(r"\b(?:myself|my (?:own )?life|without me|mes jours|ma vie|me suicider|me tuer|"
-                             r"sans moi)\b")
+_OTHER_REFLEXIVE = re.compile(
+    r"\b(?:himself|herself|themselves|themself|(?:his|her|their) (?:own )?life|"
+    r"sa vie|ses jours|se suicider|se tuer)\b"
+)
+_SELF_REFLEXIVE = re.compile(
+    r"\b(?:myself|my (?:own )?life|without me|mes jours|ma vie|me suicider|me tuer|"
+    r"sans moi)\b"
+)
 
 
 @lru_cache(maxsize=1)
@@ -85,14 +90,28 @@ def compiled_rules() -> _Rules:
         except re.error as exc:
             raise KBError(f"kb/data/crisis.yaml: {where}: invalid pattern ({exc})") from None
 
-    patterns = tuple((kind, name, compile_(source, f"patterns.{kind}.{name}"), bool(_OWN_NEGATION.search(source)))
-                     for kind in KINDS for name, source in data["patterns"].get(kind, {}).items())
+    patterns = tuple(
+        (kind, name, compile_(source, f"patterns.{kind}.{name}"), bool(_OWN_NEGATION.search(source)))
+        for kind in KINDS
+        for name, source in data["patterns"].get(kind, {}).items()
+    )
     return _Rules(
         masks=tuple(compile_(m, f"masks[{n}]") for n, m in enumerate(data.get("masks", []))),
         patterns=patterns,
-        **{key: compile_(data[key], key) for key in
-           ("negation", "not_negation", "past", "present", "first_person", "third_person", "third_pronoun",
-            "generic_person", "joking")},
+        **{
+            key: compile_(data[key], key)
+            for key in (
+                "negation",
+                "not_negation",
+                "past",
+                "present",
+                "first_person",
+                "third_person",
+                "third_pronoun",
+                "generic_person",
+                "joking",
+            )
+        },
         urgency=tuple((name, compile_(source, f"urgency.{name}")) for name, source in data.get("urgency", {}).items()),
     )
 
@@ -142,19 +161,28 @@ class RuleMatcher:
         for sentence in SENTENCES.split(clean):
             remains = []
             bounds = [0] + [m.start() for m in _CLAUSES.finditer(sentence)] + [len(sentence)]
-            for start, end in zip(bounds, bounds[1:]):
+            for start, end in zip(bounds, bounds[1:], strict=False):
                 clause = sentence[start:end]
                 for mask in rules.masks:
                     clause = mask.sub(" ", clause)
                 past = resolved and rules.past.search(clause) is not None
                 for kind, name, regex, own_negation in rules.patterns:
 
-                    def judge(m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation,
-                              past: bool = past) -> str:
+                    def judge(
+                        m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation, past: bool = past
+                    ) -> str:
                         who = self._who(kind, m)
-                        veto = ("past" if past else "negation" if self._negated(m, own) else
-                                "general question" if who == "general" and kind in GENERAL else
-                                "joking" if kind == "harm-others" and self.rules.joking.search(m.string) else "")
+                        veto = (
+                            "past"
+                            if past
+                            else "negation"
+                            if self._negated(m, own)
+                            else "general question"
+                            if who == "general" and kind in GENERAL
+                            else "joking"
+                            if kind == "harm-others" and self.rules.joking.search(m.string)
+                            else ""
+                        )
                         if veto:
                             vetoes.append(f"{veto}: {kind}/{name}")
                             return " "  # the embedder must not see what was ruled out
@@ -173,7 +201,7 @@ class RuleMatcher:
         """A negation just before the hit, or inside it, unless the pattern itself is a negation."""
         if own_negation:
             return False  # "don't want to live", "no reason to live", "je ne veux plus vivre"
-        before = re.split(r"[,:(]", m.string[max(0, m.start() - CONTEXT_CHARS):m.start()])[-1]
+        before = re.split(r"[,:(]", m.string[max(0, m.start() - CONTEXT_CHARS) : m.start()])[-1]
         window = " ".join(self.rules.not_negation.sub(" ", before).split()[-4:]) + " " + m.group(0)
         return self.rules.negation.search(window) is not None
 
@@ -182,13 +210,13 @@ class RuleMatcher:
         hit = m.group(0)
         start = max(0, m.start() - CONTEXT_CHARS)
         if kind == "harm-others":  # who means to do it: the person named before the verb
-            return self._last_person(m.string[start:m.start()] + hit.split(" ", 1)[0])
+            return self._last_person(m.string[start : m.start()] + hit.split(" ", 1)[0])
         if kind == "violence":  # who is hit or threatened
             if re.search(r"\b(?:me|us|moi|my (?:life|safety))\b|\bm'", hit):
                 return "self"
             if re.search(r"\b(?:her|him|them|my \w+|la|le)\b|\bl'", hit):
                 return "other"
-        person = self._last_person(m.string[start:m.end()])
+        person = self._last_person(m.string[start : m.end()])
         if _SELF_REFLEXIVE.search(hit):
             return "self"
         if _OTHER_REFLEXIVE.search(hit):
@@ -198,8 +226,12 @@ class RuleMatcher:
     def _last_person(self, text: str) -> str:
         """The last person named in text; a pronoun stands for the person named before it."""
         rules = self.rules
-        kinds = (("self", rules.first_person), ("other", rules.third_person), ("pronoun", rules.third_pronoun),
-                 ("general", rules.generic_person))
+        kinds = (
+            ("self", rules.first_person),
+            ("other", rules.third_person),
+            ("pronoun", rules.third_pronoun),
+            ("general", rules.generic_person),
+        )
         named = sorted((x.end(), who) for who, regex in kinds for x in regex.finditer(text))
         person = "self"
         for _, who in named:

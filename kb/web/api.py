@@ -13,8 +13,9 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,7 +26,7 @@ from kb.config import Settings
 from kb.directory.matching import TherapistFilters, filter_therapists
 from kb.errors import IndexMismatchError, InputError, KBError
 from kb.knowledge_base import KnowledgeBase
-from kb.web.feedback import FeedbackStore, answer_kind
+from kb.web.feedback import FeedbackStore
 
 VERSION = "v1"
 PREFIX = f"/api/{VERSION}"
@@ -92,11 +93,15 @@ class API:
         def route(path: str, handler: Callable[[Request], Awaitable[Any]], method: str, limited: bool = True):
             return Route(PREFIX + path, self._endpoint(handler, limited), methods=[method, "OPTIONS"])
 
-        return [route("/health", self.health, "GET", limited=False),
-                route("/openapi.json", self.openapi, "GET", limited=False),
-                route("/ask", self.ask, "POST"), route("/search", self.search, "POST"),
-                route("/feedback", self.feedback, "POST"), route("/therapists", self.therapists, "GET"),
-                route("/articles/{doc_id}", self.article, "GET")]
+        return [
+            route("/health", self.health, "GET", limited=False),
+            route("/openapi.json", self.openapi, "GET", limited=False),
+            route("/ask", self.ask, "POST"),
+            route("/search", self.search, "POST"),
+            route("/feedback", self.feedback, "POST"),
+            route("/therapists", self.therapists, "GET"),
+            route("/articles/{doc_id}", self.article, "GET"),
+        ]
 
     def _endpoint(self, handler: Callable[[Request], Awaitable[Any]], limited: bool):
         async def endpoint(request: Request) -> Response:
@@ -105,23 +110,36 @@ class API:
             if request.method == "OPTIONS":
                 if not cors:
                     return self._error(APIError(403, "this origin may not call the API (see cors_origins)"))
-                return Response(status_code=204, headers={**cors, "Access-Control-Allow-Methods": "GET, POST",
-                                                          "Access-Control-Allow-Headers": "Content-Type",
-                                                          "Access-Control-Max-Age": "600"})
+                return Response(
+                    status_code=204,
+                    headers={
+                        **cors,
+                        "Access-Control-Allow-Methods": "GET, POST",
+                        "Access-Control-Allow-Headers": "Content-Type",
+                        "Access-Control-Max-Age": "600",
+                    },
+                )
             try:
                 if limited:
                     wait = self.limiter.allow(request.client.host if request.client else "")
                     if wait:
-                        raise APIError(429, "too many requests from this address; wait a minute and try again",
-                                       {"Retry-After": str(int(wait) + 1)})
+                        raise APIError(
+                            429,
+                            "too many requests from this address; wait a minute and try again",
+                            {"Retry-After": str(int(wait) + 1)},
+                        )
                 status, body = await handler(request)
             except APIError as exc:
                 return self._error(exc, cors)
             except IndexMismatchError as exc:
                 return self._error(APIError(503, str(exc)), cors)
             except Exception as exc:  # noqa: BLE001 - one line for the caller; the log gets no message text
-                log.error("%s in %s:\n%s", type(exc).__name__, request.url.path,
-                          "".join(traceback.format_tb(exc.__traceback__)))
+                log.error(
+                    "%s in %s:\n%s",
+                    type(exc).__name__,
+                    request.url.path,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
                 failed = APIError(500, "something went wrong; please try again")
                 return self._error(failed, cors, self._crisis_lines() if request.url.path.endswith("/ask") else None)
             return JSONResponse({"api_version": VERSION, **body}, status_code=status, headers=cors)
@@ -234,8 +252,13 @@ class API:
         from kb import __version__
 
         kb = await run_in_threadpool(self._kb)
-        return 200, {"status": "ok", "version": __version__, "documents": len(kb.index.documents),
-                     "chunks": len(kb.index.chunks), "model": kb.embedder.name}
+        return 200, {
+            "status": "ok",
+            "version": __version__,
+            "documents": len(kb.index.documents),
+            "chunks": len(kb.index.chunks),
+            "model": kb.embedder.name,
+        }
 
     async def openapi(self, request: Request) -> tuple[int, dict[str, Any]]:
         from kb.web.schemas import openapi_document
@@ -300,8 +323,11 @@ class API:
             raise APIError(400, "filter 'topic' is not a topic id")
         found = filter_therapists(kb.directory.therapists, filters)
         await run_in_threadpool(self._count, "directory", "browse")
-        return 200, {"sample_data": kb.directory.sample_data, "directory_url": kb.directory.directory_url,
-                     "therapists": [asdict(t) for t in found]}
+        return 200, {
+            "sample_data": kb.directory.sample_data,
+            "directory_url": kb.directory.directory_url,
+            "therapists": [asdict(t) for t in found],
+        }
 
     async def article(self, request: Request) -> tuple[int, dict[str, Any]]:
         from kb.retrieval.searcher import article_url
@@ -312,9 +338,17 @@ class API:
         if doc is None:
             raise APIError(404, "no article with this id")
         meta = doc.metadata
-        return 200, {"id": doc.id, "title": doc.title, "summary": str(meta.get("summary") or ""),
-                     "topics": doc.topics, "audience": doc.audience, "format": doc.format,
-                     "last_reviewed": str(meta.get("last_reviewed") or ""),
-                     "reviewed_by": str(meta.get("reviewed_by") or ""),
-                     "references": [str(r) for r in meta.get("references") or []], "url": article_url(doc.id),
-                     "source_url": str(meta.get("url") or ""), "text": doc.text}
+        return 200, {
+            "id": doc.id,
+            "title": doc.title,
+            "summary": str(meta.get("summary") or ""),
+            "topics": doc.topics,
+            "audience": doc.audience,
+            "format": doc.format,
+            "last_reviewed": str(meta.get("last_reviewed") or ""),
+            "reviewed_by": str(meta.get("reviewed_by") or ""),
+            "references": [str(r) for r in meta.get("references") or []],
+            "url": article_url(doc.id),
+            "source_url": str(meta.get("url") or ""),
+            "text": doc.text,
+        }

@@ -12,11 +12,11 @@ import json
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable
-from collections.abc import Set as AbstractSet
 
 from kb.errors import InputError
 from kb.records import Answer
@@ -88,12 +88,15 @@ class FeedbackStore:
             db = sqlite3.connect(self.path, timeout=10)
             db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise InputError(f"{self.path}: cannot open the feedback file ({exc}); set feedback_db "
-                             "(KB_FEEDBACK_DB) to a writable path") from None
+            raise InputError(
+                f"{self.path}: cannot open the feedback file ({exc}); set feedback_db "
+                "(KB_FEEDBACK_DB) to a writable path"
+            ) from None
         return db
 
-    def record_feedback(self, kind: str, helpful: bool, chunk_ids: Iterable[str],
-                        day: dt.date | None = None) -> Feedback:
+    def record_feedback(
+        self, kind: str, helpful: bool, chunk_ids: Iterable[str], day: dt.date | None = None
+    ) -> Feedback:
         """Store one thumb; an unknown kind or a malformed chunk id is an InputError (nothing is written)."""
         ids = list(chunk_ids)
         if kind not in KINDS:
@@ -104,8 +107,10 @@ class FeedbackStore:
             raise InputError("feedback: 'chunk_ids' must be at most 20 chunk ids from an answer's citations")
         row = Feedback((day or dt.date.today()).isoformat(), kind, helpful, ids)
         with _LOCK, closing(self._connect()) as db, db:
-            db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)",
-                       (row.day, row.kind, int(row.helpful), json.dumps(row.chunk_ids)))
+            db.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                (row.day, row.kind, int(row.helpful), json.dumps(row.chunk_ids)),
+            )
         return row
 
     def count(self, counter: str, key: str, day: dt.date | None = None) -> None:
@@ -114,9 +119,10 @@ class FeedbackStore:
             raise InputError(f"demand counter: unknown counter '{counter}' or malformed key")
         week = iso_week(day or dt.date.today())
         with _LOCK, closing(self._connect()) as db, db:
-            db.execute("INSERT INTO demand VALUES (?, ?, ?, 1) "
-                       "ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
-                       (week, counter, key))
+            db.execute(
+                "INSERT INTO demand VALUES (?, ?, ?, 1) ON CONFLICT (week, counter, key) DO UPDATE SET n = n + 1",
+                (week, counter, key),
+            )
 
     def count_answer(self, answer: Answer, topic_ids: AbstractSet[str], day: dt.date | None = None) -> None:
         """Count what one answer showed: its inferred topics (from the vocabulary), an abstention, a crisis tier."""

@@ -51,12 +51,18 @@ _STYLE = """<style>
 
 def quick_exit(url: str) -> None:
     """The control at the top of the page, with the Shift-three-times shortcut."""
-    st.html(_STYLE + '<div class="kb-exit-bar"><button type="button" class="kb-exit">Leave this site quickly</button>'
-            '<span class="kb-exit-hint">Or press Shift three times.</span></div>'
-            + _SCRIPT % json.dumps(check_exit_url(url)), unsafe_allow_javascript=True)
+    st.html(
+        _STYLE + '<div class="kb-exit-bar"><button type="button" class="kb-exit">Leave this site quickly</button>'
+        '<span class="kb-exit-hint">Or press Shift three times.</span></div>'
+        + _SCRIPT
+        % json.dumps(check_exit_url(url)),
+        unsafe_allow_javascript=True,
+    )
 
 
 def prominent_quick_exit() -> None:
     """A large second control inside the crisis panel for violence at home (the top one's script handles it)."""
-    st.html(_STYLE + "<p>If someone could see this screen, you can leave at once:</p>"
-            '<button type="button" class="kb-exit kb-exit-large">Leave this site quickly</button>')
+    st.html(
+        _STYLE + "<p>If someone could see this screen, you can leave at once:</p>"
+        '<button type="button" class="kb-exit kb-exit-large">Leave this site quickly</button>'
+    )

@@ -34,8 +34,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"feedback": self.feedback_count, "by_kind": self.by_kind,
-                "articles": [a.__dict__ for a in self.articles], "demand": self.demand, "notes": self.notes}
+        return {
+            "feedback": self.feedback_count,
+            "by_kind": self.by_kind,
+            "articles": [a.__dict__ for a in self.articles],
+            "demand": self.demand,
+            "notes": self.notes,
+        }
 
 
 def chunk_documents(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
@@ -49,8 +54,9 @@ def chunk_documents(settings: Settings) -> tuple[dict[str, str], dict[str, str]]
     return {c.id: c.doc_id for c in chunks}, {d.id: d.title for d in read_documents(build).values()}
 
 
-def build_report(feedback: list[Feedback], demand: list[DemandCount], chunk_doc: dict[str, str],
-                 titles: dict[str, str]) -> Report:
+def build_report(
+    feedback: list[Feedback], demand: list[DemandCount], chunk_doc: dict[str, str], titles: dict[str, str]
+) -> Report:
     """Tally thumbs per cited article and per answer kind, and demand per counter and week."""
     articles: dict[str, ArticleFeedback] = {}
     kinds: dict[str, Counter] = defaultdict(Counter)
@@ -73,9 +79,13 @@ def build_report(feedback: list[Feedback], demand: list[DemandCount], chunk_doc:
     for c in demand:
         table[c.counter][c.week][c.key] = c.n
     ranked = sorted(articles.values(), key=lambda a: (a.helpful - a.unhelpful, a.title))  # worst first
-    return Report(ranked, {k: dict(v) for k, v in sorted(kinds.items())},
-                  {k: {w: dict(keys) for w, keys in weeks.items()} for k, weeks in table.items()},
-                  len(feedback), notes)
+    return Report(
+        ranked,
+        {k: dict(v) for k, v in sorted(kinds.items())},
+        {k: {w: dict(keys) for w, keys in weeks.items()} for k, weeks in table.items()},
+        len(feedback),
+        notes,
+    )
 
 
 def load_report(settings: Settings) -> Report:
@@ -104,15 +114,20 @@ def demand_figure(report: Report, labels: dict[str, str] | None = None):
     for tid, _ in totals.most_common(8):
         values = [topics.get(w, {}).get(tid, 0) for w in weeks]
         top.bar(weeks, values, bottom=base, label=labels.get(tid, tid))
-        base = [b + v for b, v in zip(base, values)]
+        base = [b + v for b, v in zip(base, values, strict=False)]
     top.set_title("Topics of questions per week")
     top.set_ylabel("questions")
     if totals:
         top.legend(fontsize="small", loc="upper left")
-    series = {"Abstentions": report.demand.get("abstention", {}),
-              "Directory questions": report.demand.get("directory", {})}
-    for tier, name in (("urgent", "Crisis panels (urgent)"), ("concern", "Crisis panels (concern)"),
-                       ("detected", "Crisis panels")):
+    series = {
+        "Abstentions": report.demand.get("abstention", {}),
+        "Directory questions": report.demand.get("directory", {}),
+    }
+    for tier, name in (
+        ("urgent", "Crisis panels (urgent)"),
+        ("concern", "Crisis panels (concern)"),
+        ("detected", "Crisis panels"),
+    ):
         series[name] = {w: {tier: keys.get(tier, 0)} for w, keys in report.demand.get("crisis", {}).items()}
     for name, by_week in series.items():
         values = [sum(by_week.get(w, {}).values()) for w in weeks]
@@ -134,8 +149,12 @@ def report_markdown(report: Report) -> str:
         lines += [f"| {kind} | {v.get('helpful', 0)} | {v.get('unhelpful', 0)} |" for kind, v in report.by_kind.items()]
         lines.append("")
     if report.articles:
-        lines += ["## Articles cited in rated answers (most disappointing first)", "",
-                  "| Article | Helpful | Not helpful |", "|---|---|---|"]
+        lines += [
+            "## Articles cited in rated answers (most disappointing first)",
+            "",
+            "| Article | Helpful | Not helpful |",
+            "|---|---|---|",
+        ]
         lines += [f"| {a.title} (`{a.doc_id}`) | {a.helpful} | {a.unhelpful} |" for a in report.articles]
         lines.append("")
     totals: Counter = Counter()
@@ -144,13 +163,18 @@ def report_markdown(report: Report) -> str:
     if totals:
         lines += ["## Topics asked about (all weeks)", ""] + [f"- {tid}: {n}" for tid, n in totals.most_common()]
         lines.append("")
-    for counter, title in (("abstention", "Abstentions"), ("crisis", "Crisis panels by tier"),
-                           ("directory", "Directory questions")):
+    for counter, title in (
+        ("abstention", "Abstentions"),
+        ("crisis", "Crisis panels by tier"),
+        ("directory", "Directory questions"),
+    ):
         weeks = report.demand.get(counter, {})
         if weeks:
             lines += [f"## {title} per week", ""]
-            lines += [f"- {w}: " + ", ".join(f"{k} {n}" if k != "all" else str(n) for k, n in sorted(keys.items()))
-                      for w, keys in sorted(weeks.items())]
+            lines += [
+                f"- {w}: " + ", ".join(f"{k} {n}" if k != "all" else str(n) for k, n in sorted(keys.items()))
+                for w, keys in sorted(weeks.items())
+            ]
             lines.append("")
     lines += [f"_{note}_" for note in report.notes]
     return "\n".join(lines).rstrip() + "\n"

@@ -8,9 +8,10 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -25,8 +26,10 @@ WIDGET = Path(__file__).parent / "widget"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = ("practice-page.html", "practice-page.css")  # served as they are; nothing else from there
 # The served pages load nothing from elsewhere; the quick exit still works (navigation is not restricted).
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-       "frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+)
 log = logging.getLogger(__name__)
 
 
@@ -53,11 +56,17 @@ def widget_routes(settings: Settings) -> list[Route]:
     async def example(request: Request) -> Response:
         name = request.url.path.rsplit("/", 1)[-1]
         kind = "text/html" if name.endswith(".html") else "text/css"
-        return FileResponse(EXAMPLES / name, media_type=f"{kind}; charset=utf-8",
-                            headers={**plain, "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+        return FileResponse(
+            EXAMPLES / name,
+            media_type=f"{kind}; charset=utf-8",
+            headers={**plain, "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"},
+        )
 
-    return [Route("/widget.js", widget_js, methods=["GET"]), Route("/widget.css", widget_css, methods=["GET"]),
-            *(Route(f"/examples/{name}", example, methods=["GET"]) for name in EXAMPLE_FILES)]
+    return [
+        Route("/widget.js", widget_js, methods=["GET"]),
+        Route("/widget.css", widget_css, methods=["GET"]),
+        *(Route(f"/examples/{name}", example, methods=["GET"]) for name in EXAMPLE_FILES),
+    ]
 
 
 def routes(settings: Settings, knowledge_base: Callable[[], KnowledgeBase]) -> list[Route]:

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from kb.retrieval.bm25 import tokenize
 from kb.config import Settings
 from kb.ingest.loaders import clean_markdown, split_front_matter
 from kb.records import Document
+from kb.retrieval.bm25 import tokenize
 from kb.retrieval.searcher import article_url
 
 PRACTICE_NAME = Settings.practice_name  # the default author of the library in citations (setting practice_name)
@@ -32,9 +32,70 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _UNLINK = re.compile(r":(?=//)|\bwww(?=\.)|@", re.I)
 _URL = re.compile(r"https?://[^\s<>\"'()]+")
 # Words a question is made of but an answer is not about (BM25's own stopword list is short).
-_QUIET = frozenset("""i me my mine myself you your we our us he she him her his its them what why how when where
-which who whom whose do does did done doing can could would should shall may might must have has had am been
-being so too very just about than from up out over any some all get got""".split())
+_QUIET = frozenset(
+    [
+        "i",
+        "me",
+        "my",
+        "mine",
+        "myself",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "he",
+        "she",
+        "him",
+        "her",
+        "his",
+        "its",
+        "them",
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "do",
+        "does",
+        "did",
+        "done",
+        "doing",
+        "can",
+        "could",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "have",
+        "has",
+        "had",
+        "am",
+        "been",
+        "being",
+        "so",
+        "too",
+        "very",
+        "just",
+        "about",
+        "than",
+        "from",
+        "up",
+        "out",
+        "over",
+        "any",
+        "some",
+        "all",
+        "get",
+        "got",
+    ]
+)
 _PHONE = re.compile(r"\b\d(?:-?\d){2,}\b")
 
 
@@ -92,7 +153,7 @@ def linkify(text: str) -> str:
     out, pos = [], 0
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(".,;")
-        out += [escape_markdown(text[pos:match.start()]), link(url, url)]
+        out += [escape_markdown(text[pos : match.start()]), link(url, url)]
         pos = match.start() + len(url)
     return "".join(out) + escape_markdown(text[pos:])
 
@@ -109,7 +170,7 @@ def highlight(text: str, terms: set[str]) -> str:
     for match in _WORD.finditer(text):
         stems = tokenize(match.group(0))
         if stems and stems[0] in terms:
-            out.append(escape_markdown(text[pos:match.start()]) if pos < match.start() else "")
+            out.append(escape_markdown(text[pos : match.start()]) if pos < match.start() else "")
             out.append(f"**{escape_markdown(match.group(0))}**")
             pos = match.end()
     out.append(escape_markdown(text[pos:]))
@@ -119,6 +180,7 @@ def highlight(text: str, terms: set[str]) -> str:
 def answer_markdown(text: str, anchor: str = "source-") -> str:
     """The answer, escaped, with each [n] marker a link to the passage card anchored at #source-n; a quoted list
     stays a list ("- " lines) and paragraphs stay apart."""
+
     def line(part: str) -> str:
         pieces = _MARKER.split(part)
         return "".join(f"[\\[{p}\\]](#{anchor}{p})" if i % 2 else escape_markdown(p) for i, p in enumerate(pieces))
@@ -130,7 +192,7 @@ def phone_links(action: str) -> str:
     """Escaped text of a crisis resource's action with its phone numbers as tel: links (tap to call)."""
     out, pos = [], 0
     for match in _PHONE.finditer(action):
-        out.append(escape_markdown(action[pos:match.start()]))
+        out.append(escape_markdown(action[pos : match.start()]))
         out.append(f"[{escape_markdown(match.group(0))}](tel:{re.sub(r'[^0-9]', '', match.group(0))})")
         pos = match.end()
     out.append(escape_markdown(action[pos:]))
@@ -236,8 +298,16 @@ class _Writer:
                 rows.append("| " + " | ".join(cells) + " |")
                 if part.type == "thead":
                     aligns = [str(cell.attrs.get("style", "")) for cell in row.children]
-                    rows.append("| " + " | ".join({"text-align:left": ":---", "text-align:right": "---:",
-                                                   "text-align:center": ":---:"}.get(a, "---") for a in aligns) + " |")
+                    rows.append(
+                        "| "
+                        + " | ".join(
+                            {"text-align:left": ":---", "text-align:right": "---:", "text-align:center": ":---:"}.get(
+                                a, "---"
+                            )
+                            for a in aligns
+                        )
+                        + " |"
+                    )
         self.in_table = False
         return "\n".join(rows)
 
@@ -332,7 +402,7 @@ def article_sections(text: str, title: str, is_markdown: bool) -> list[Section]:
         sections.append(Section(level, heading, path, ""))
         parts.append([])
     parts[-1].append((pos, len(lines)))
-    for section, ranges in zip(sections, parts):
+    for section, ranges in zip(sections, parts, strict=False):
         raw = "\n\n".join("\n".join(lines[a:b]) for a, b in ranges).strip()
         if is_markdown:
             section.body = _Writer().document(_MD.parse(raw, {"references": dict(references)})).strip() if raw else ""

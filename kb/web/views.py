@@ -6,29 +6,32 @@ text goes through kb.ui's escaping before it reaches st.markdown; unsafe HTML is
 
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
-
 import logging
 import threading
 import traceback
+from collections.abc import Set as AbstractSet
 
 import streamlit as st
 
-from kb.web import text as ui
-from kb.index.build import build_index, changes_on_disk
 from kb.config import Settings, load_settings
-from kb.models.embedders import BUNDLED, Embedder, load_embedder
+from kb.directory.therapists import Directory
 from kb.errors import KBError
+from kb.index.build import build_index, changes_on_disk
+from kb.index.store import current_build, read_manifest
 from kb.knowledge_base import KnowledgeBase
+from kb.models.embedders import BUNDLED, Embedder, load_embedder
 from kb.records import Answer, Citation, Crisis, Document, Hit, Resource, TherapistMatch
 from kb.safety import crisis_resources, helping_someone_else
-from kb.index.store import current_build, read_manifest
-from kb.directory.therapists import Directory
+from kb.web import text as ui
 from kb.web.feedback import FeedbackStore, answer_kind
 from kb.web.quick_exit import prominent_quick_exit, quick_exit  # noqa: F401 - every page's control
 
-PAGES = {"ask": "pages/ask.py", "library": "pages/library.py", "therapists": "pages/therapists.py",
-         "about": "pages/about.py"}
+PAGES = {
+    "ask": "pages/ask.py",
+    "library": "pages/library.py",
+    "therapists": "pages/therapists.py",
+    "about": "pages/about.py",
+}
 SAMPLE_DATA_NOTE = "Sample data: fictional therapists. These profiles are made up for demonstration."
 log = logging.getLogger(__name__)
 esc = ui.escape_markdown
@@ -52,8 +55,16 @@ def _embedder(model: str, allow_hub: bool, batch_size: int) -> Embedder:
 def _knowledge_base(settings: Settings, build: str) -> KnowledgeBase:
     """One KnowledgeBase per settings and live build, shared by every session (used read-only after warming)."""
     kb = KnowledgeBase(settings, _embedder(settings.model, settings.allow_hub, settings.batch_size))
-    for name in ("index", "searcher", "topics", "directory", "topic_vectors", "profile_vectors", "crisis_detector",
-                 "spelling"):
+    for name in (
+        "index",
+        "searcher",
+        "topics",
+        "directory",
+        "topic_vectors",
+        "profile_vectors",
+        "crisis_detector",
+        "spelling",
+    ):
         getattr(kb, name)  # fill every cached property now, so sessions never race to build one
     return kb
 
@@ -161,10 +172,12 @@ def region() -> str:
 
 # Our own constant CSS, never corpus or visitor text: long link labels (article titles) wrap at phone width
 # instead of being cut off.
-_WRAP_LINKS = ("<style>[data-testid='stPageLink-NavLink'], [data-testid='stPageLink-NavLink'] * "
-               "{white-space: normal !important; text-overflow: clip !important; height: auto !important;}"
-               # Captions solid, not Streamlit's 60 % opacity grey (3.9:1): WCAG AA wants 4.5:1 on white.
-               "[data-testid='stCaptionContainer'] {opacity: 1 !important; color: #5c5b5a !important;}</style>")
+_WRAP_LINKS = (
+    "<style>[data-testid='stPageLink-NavLink'], [data-testid='stPageLink-NavLink'] * "
+    "{white-space: normal !important; text-overflow: clip !important; height: auto !important;}"
+    # Captions solid, not Streamlit's 60 % opacity grey (3.9:1): WCAG AA wants 4.5:1 on white.
+    "[data-testid='stCaptionContainer'] {opacity: 1 !important; color: #5c5b5a !important;}</style>"
+)
 
 
 def wrap_long_links() -> None:
@@ -260,8 +273,12 @@ def therapist_card(m: TherapistMatch) -> None:
     with st.container(border=True):
         st.subheader(esc(f"{m.name}, {m.credentials}"))
         st.markdown("**Why:** " + esc(m.why))
-        st.page_link(PAGES["therapists"], label=esc(f"View {m.name}'s profile"), query_params={"id": m.id},
-                     icon=":material/person:")
+        st.page_link(
+            PAGES["therapists"],
+            label=esc(f"View {m.name}'s profile"),
+            query_params={"id": m.id},
+            icon=":material/person:",
+        )
 
 
 def directory_links(directory: Directory) -> None:
@@ -274,12 +291,14 @@ def topic_links(topic_ids: list[str], labels: dict[str, str]) -> None:
     """Links to the library filtered by each topic."""
     with st.container(horizontal=True):
         for tid in topic_ids:
-            st.page_link(PAGES["library"], label=esc(labels.get(tid, tid)), query_params={"topic": tid},
-                         icon=":material/label:")
+            st.page_link(
+                PAGES["library"], label=esc(labels.get(tid, tid)), query_params={"topic": tid}, icon=":material/label:"
+            )
 
 
-def count_demand(counter: str, key: str = "all", answer: Answer | None = None,
-                 topic_ids: AbstractSet[str] = frozenset()) -> None:
+def count_demand(
+    counter: str, key: str = "all", answer: Answer | None = None, topic_ids: AbstractSet[str] = frozenset()
+) -> None:
     """Add to this week's counters (never the question); off with demand_counts = false. A feedback file that
     cannot be written is logged by path only and never stops the page."""
     s = settings()
@@ -306,11 +325,15 @@ def _record_feedback(key: str, kind: str, chunk_ids: list[str]) -> None:
 
 
 def answer_feedback(answer: Answer, serial: int) -> None:
-    """"Was this helpful?" with thumbs; keeps the date, the answer kind, the cited chunk ids and the thumb."""
+    """ "Was this helpful?" with thumbs; keeps the date, the answer kind, the cited chunk ids and the thumb."""
     key = f"feedback-{serial}"
     with st.container(key="answer-feedback"):
         st.markdown("**Was this helpful?**")
-        st.feedback("thumbs", key=key, on_change=_record_feedback,
-                    args=(key, answer_kind(answer), [c.chunk_id for c in answer.citations if c.chunk_id]))
+        st.feedback(
+            "thumbs",
+            key=key,
+            on_change=_record_feedback,
+            args=(key, answer_kind(answer), [c.chunk_id for c in answer.citations if c.chunk_id]),
+        )
         if st.session_state.get(key) is not None:
             st.caption("Thank you. Only your thumb and the articles cited were kept, never your question.")
