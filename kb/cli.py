@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -20,18 +21,32 @@ def _emit(data: Any) -> None:
 
 def common(func: Callable) -> Callable:
     """Options every command shares; they override environment and config file."""
-    func = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Config file (TOML); default: ./kb.toml if present, or $KB_CONFIG.")(func)
+    func = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file (TOML); default: ./kb.toml if present, or $KB_CONFIG.",
+    )(func)
     func = click.option("--model", default=None, help="Embedding model name or local path ($KB_MODEL).")(func)
-    func = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Index folder ($KB_INDEX, default index/).")(func)
-    func = click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        help="Corpus folder ($KB_CORPUS, default corpus/).")(func)
+    func = click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Index folder ($KB_INDEX, default index/).",
+    )(func)
+    func = click.option(
+        "--corpus",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Corpus folder ($KB_CORPUS, default corpus/).",
+    )(func)
     return func
 
 
-def make_settings(corpus: Path | None, index_dir: Path | None, model: str | None,
-                  config_file: Path | None, **more: Any) -> Settings:
+def make_settings(
+    corpus: Path | None, index_dir: Path | None, model: str | None, config_file: Path | None, **more: Any
+) -> Settings:
     return load_settings({"corpus": corpus, "index": index_dir, "model": model, **more}, config_file=config_file)
 
 
@@ -84,9 +99,11 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
     if as_json:
         _emit(report.to_json())
     else:
-        click.echo(f"Indexed {report.documents} documents, {report.chunks} chunks into {settings.index} "
-                   f"in {report.seconds:.1f} s: embedded {report.embedded}; added {len(report.added)}, "
-                   f"changed {len(report.changed)}, removed {len(report.removed)}.")
+        click.echo(
+            f"Indexed {report.documents} documents, {report.chunks} chunks into {settings.index} "
+            f"in {report.seconds:.1f} s: embedded {report.embedded}; added {len(report.added)}, "
+            f"changed {len(report.changed)}, removed {len(report.removed)}."
+        )
         for note in report.skipped:
             click.echo(f"skipped {note}")
         for failure in report.failed:
@@ -169,8 +186,8 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
     Example:
       kb stats --json
     """
-    from kb.index.build import changes_on_disk
     from kb.errors import IndexMismatchError
+    from kb.index.build import changes_on_disk
     from kb.index.store import read_manifest
 
     settings = make_settings(corpus, index_dir, model, config_file)
@@ -185,16 +202,23 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
     for doc in (read_documents(build) if build is not None else {}).values():
         for topic in doc.topics:
             topics[topic] = topics.get(topic, 0) + 1
-    data = {"documents": manifest["counts"]["documents"], "chunks": manifest["counts"]["chunks"],
-            "topics": dict(sorted(topics.items())), "model": manifest["model"], "built_at": manifest["built_at"],
-            "index": str(settings.index), "changed_since_build": changes}
+    data = {
+        "documents": manifest["counts"]["documents"],
+        "chunks": manifest["counts"]["chunks"],
+        "topics": dict(sorted(topics.items())),
+        "model": manifest["model"],
+        "built_at": manifest["built_at"],
+        "index": str(settings.index),
+        "changed_since_build": changes,
+    }
     if as_json:
         _emit(data)
         return
     stale = sum(len(v) for v in changes.values())
     click.echo(f"{data['documents']} documents, {data['chunks']} chunks, {len(topics)} topics")
-    click.echo(f"model {manifest['model']['name']} ({manifest['model']['dimension']} dimensions), "
-               f"built {manifest['built_at']}")
+    click.echo(
+        f"model {manifest['model']['name']} ({manifest['model']['dimension']} dimensions), built {manifest['built_at']}"
+    )
     click.echo(f"{stale} files changed since the build" + (": run 'kb index'" if stale else ""))
     for kind, paths in changes.items():
         for path in paths:
@@ -227,8 +251,11 @@ def validate(corpus, index_dir, model, config_file, as_json) -> None:
 
 def therapist_filters(func: Callable) -> Callable:
     """The visitor's therapist filters, shared by `kb ask` and `kb therapists`."""
-    func = click.option("--population", type=click.Choice(["adults", "couples", "adolescents", "families",
-                                                           "older adults"]), default=None)(func)
+    func = click.option(
+        "--population",
+        type=click.Choice(["adults", "couples", "adolescents", "families", "older adults"]),
+        default=None,
+    )(func)
     func = click.option("--sliding-scale", is_flag=True, help="Only therapists with a sliding scale.")(func)
     func = click.option("--max-fee", type=int, default=None, help="Highest fee per session.")(func)
     func = click.option("--accepting", is_flag=True, help="Only therapists accepting new clients.")(func)
@@ -240,8 +267,15 @@ def therapist_filters(func: Callable) -> Callable:
 def _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic=None):
     from kb.directory.matching import TherapistFilters
 
-    return TherapistFilters(topic=topic, language=language, format=fmt, accepting=accepting, max_fee=max_fee,
-                            sliding_scale=sliding_scale, population=population)
+    return TherapistFilters(
+        topic=topic,
+        language=language,
+        format=fmt,
+        accepting=accepting,
+        max_fee=max_fee,
+        sliding_scale=sliding_scale,
+        population=population,
+    )
 
 
 @cli.command()
@@ -252,8 +286,23 @@ def _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic
 @therapist_filters
 @click.option("--batch", type=click.File("r", encoding="utf-8"), help="File with one question per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line with --batch).")
-def ask(corpus, index_dir, model, config_file, question, topics, audience, language, fmt, accepting, max_fee,
-        sliding_scale, population, batch, as_json) -> None:
+def ask(
+    corpus,
+    index_dir,
+    model,
+    config_file,
+    question,
+    topics,
+    audience,
+    language,
+    fmt,
+    accepting,
+    max_fee,
+    sliding_scale,
+    population,
+    batch,
+    as_json,
+) -> None:
     """Answer a question with cited sentences from the library, crisis resources first when needed.
 
     \b
@@ -292,17 +341,18 @@ def ask(corpus, index_dir, model, config_file, question, topics, audience, langu
 @click.option("--topic", default=None, help="A specialty (topic id).")
 @therapist_filters
 @click.option("--json", "as_json", is_flag=True)
-def therapists(corpus, index_dir, model, config_file, topic, language, fmt, accepting, max_fee, sliding_scale,
-               population, as_json) -> None:
+def therapists(
+    corpus, index_dir, model, config_file, topic, language, fmt, accepting, max_fee, sliding_scale, population, as_json
+) -> None:
     """List the therapist directory (sample data), filtered.
 
     \b
     Example:
       kb therapists --topic trauma --language French --accepting
     """
+    from kb.answering.topics import load_topics
     from kb.directory.matching import filter_therapists
     from kb.directory.therapists import load_directory
-    from kb.answering.topics import load_topics
 
     settings = make_settings(corpus, index_dir, model, config_file)
     vocabulary = {t.id for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else None
@@ -311,44 +361,74 @@ def therapists(corpus, index_dir, model, config_file, topic, language, fmt, acce
     directory = load_directory(settings.therapists_path, vocabulary)
     for failure in directory.failures:  # a bad row is left out, the rest are listed
         click.echo(f"{failure.path}: {failure.reason}", err=True)
-    found = filter_therapists(directory.therapists,
-                              _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic))
+    found = filter_therapists(
+        directory.therapists, _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic)
+    )
     if as_json:
         from dataclasses import asdict
 
-        _emit({"sample_data": directory.sample_data, "directory_url": directory.directory_url,
-               "therapists": [asdict(t) for t in found]})
+        _emit(
+            {
+                "sample_data": directory.sample_data,
+                "directory_url": directory.directory_url,
+                "therapists": [asdict(t) for t in found],
+            }
+        )
         return
     if directory.sample_data:
         click.echo("Sample data: these therapists are fictional.")
     for t in found:
         status = "accepting new clients" if t.accepting_new_clients else "waitlist"
         scale = ", sliding scale" if t.sliding_scale else ""
-        click.echo(f"{t.name}, {t.credentials} ({t.pronouns}) · {', '.join(t.specialties)} · "
-                   f"{', '.join(t.languages)} · {' and '.join(t.formats)} · ${t.fee}{scale} · {status}")
+        click.echo(
+            f"{t.name}, {t.credentials} ({t.pronouns}) · {', '.join(t.specialties)} · "
+            f"{', '.join(t.languages)} · {' and '.join(t.formats)} · ${t.fee}{scale} · {status}"
+        )
         click.echo(f"  {t.profile_url}")
     click.echo(f"{len(found)} of {len(directory.therapists)} therapists")
 
 
 @cli.command(name="eval")
 @common
-@click.option("--dataset", type=click.Choice(["golden", "counsel-chat", "crisis"]), default="golden",
-              show_default=True)
-@click.option("--questions", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("tests/eval/questions.yaml"), show_default=True, help="Golden question set.")
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("../shared/data/counsel-chat/train.jsonl"), show_default=True,
-              help="counsel-chat train.jsonl.")
+@click.option("--dataset", type=click.Choice(["golden", "counsel-chat", "crisis"]), default="golden", show_default=True)
+@click.option(
+    "--questions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("tests/eval/questions.yaml"),
+    show_default=True,
+    help="Golden question set.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("../shared/data/counsel-chat/train.jsonl"),
+    show_default=True,
+    help="counsel-chat train.jsonl.",
+)
 @click.option("--sweep", is_flag=True, help="Also measure each fusion setting (convex weights, RRF).")
-@click.option("--part", type=click.Choice(["train", "held-out"]), default="train", show_default=True,
-              help="counsel-chat: which part's questions are asked of the library (held-out: final runs only).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Where the Markdown and JSON reports go.")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=Path(".kb-cache"),
-              show_default=True, help="Where the counsel-chat index is kept between runs.")
+@click.option(
+    "--part",
+    type=click.Choice(["train", "held-out"]),
+    default="train",
+    show_default=True,
+    help="counsel-chat: which part's questions are asked of the library (held-out: final runs only).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where the Markdown and JSON reports go.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".kb-cache"),
+    show_default=True,
+    help="Where the counsel-chat index is kept between runs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
-def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, part, out, cache,
-             as_json) -> None:
+def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sweep, part, out, cache, as_json) -> None:
     """Measure retrieval (bm25 / dense / hybrid), abstention, faithfulness, answers as read, matching and crisis.
 
     Answers as read: orphan list items, fragments, single-passage share and faithfulness, on the golden set and
@@ -380,19 +460,22 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
         report = evaluate_golden(kb, items)
         if weights:
             graded = [i for i in items if i.should_answer and i.expected_articles]
-            report["fusion_sweep"] = fusion_sweep(kb, [i.question for i in graded],
-                                                  [i.expected_articles for i in graded], weights)
+            report["fusion_sweep"] = fusion_sweep(
+                kb, [i.question for i in graded], [i.expected_articles for i in graded], weights
+            )
         markdown, name = golden_markdown(report), "eval-golden"
     else:
         from kb.evaluation.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat
 
-        report = evaluate_counsel_chat(kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"),
-                                       weights)
+        report = evaluate_counsel_chat(
+            kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"), weights
+        )
         from kb.evaluation.answers import counsel_chat_answers, metrics_markdown
 
         report["answers"], report["answer_sample"] = counsel_chat_answers(kb, data, part)
         markdown = counsel_chat_markdown(report) + "\n".join(
-            [f"## Answers to the {part} part, asked of our library", "", *metrics_markdown(report["answers"])])
+            [f"## Answers to the {part} part, asked of our library", "", *metrics_markdown(report["answers"])]
+        )
         name = "eval-counsel-chat"
     out.mkdir(parents=True, exist_ok=True)
     sample = report.pop("answer_sample", None)
@@ -404,22 +487,38 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
         _emit(report)
     else:
         click.echo(markdown)
-        click.echo(f"reports written to {out / name}.md and .json" +
-                   (f"; a sample of answers to {out / f'answers-{dataset}.md'}" if sample else ""))
+        click.echo(
+            f"reports written to {out / name}.md and .json"
+            + (f"; a sample of answers to {out / f'answers-{dataset}.md'}" if sample else "")
+        )
 
 
 @cli.command()
 @common
 @click.argument("what", type=click.Choice(["all", "index", "ask", "app", "scale", "load", "crisis"]), default="all")
-@click.option("--chunks", default="10000,100000", show_default=True,
-              help="scale: synthetic index sizes, comma-separated (e.g. 10000,100000,1000000).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
-              help="scale: where scale.json and scale.png go.")
+@click.option(
+    "--chunks",
+    default="10000,100000",
+    show_default=True,
+    help="scale: synthetic index sizes, comma-separated (e.g. 10000,100000,1000000).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="scale: where scale.json and scale.png go.",
+)
 @click.option("--clients", type=click.IntRange(1, 256), default=32, show_default=True, help="load: concurrent askers.")
 @click.option("--seconds", type=click.FloatRange(1, 600), default=60.0, show_default=True, help="load: duration.")
 @click.option("--url", default=None, help="load: a running server on this machine (default: start one).")
-@click.option("--target", type=click.Choice(["api", "library"]), default="api", show_default=True,
-              help="load: the HTTP API, or the library in threads without HTTP.")
+@click.option(
+    "--target",
+    type=click.Choice(["api", "library"]),
+    default="api",
+    show_default=True,
+    help="load: the HTTP API, or the library in threads without HTTP.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, seconds, url, target, as_json) -> None:
     """Measure build throughput (vs the raw encoder), incremental reindex and answer latency.
@@ -445,7 +544,9 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
         try:
             sizes = [int(size) for size in chunks.split(",") if size.strip()]
         except ValueError:
-            raise click.BadParameter(f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks") from None
+            raise click.BadParameter(
+                f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks"
+            ) from None
         results["scale"] = bench_scale(settings, sizes, out)
     if what == "load":
         from kb.evaluation.load import bench_load
@@ -494,14 +595,29 @@ def crisis() -> None:
 
 
 @crisis.command()
-@click.option("--data", "folder", type=click.Path(file_okay=False, path_type=Path), default=CRISIS_DATA,
-              show_default=True, help="Folder with train*.jsonl and dev.jsonl.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the model files go (default: the package's kb/data/).")
+@click.option(
+    "--data",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=CRISIS_DATA,
+    show_default=True,
+    help="Folder with train*.jsonl and dev.jsonl.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the model files go (default: the package's kb/data/).",
+)
 @click.option("-c", "c", type=float, default=4.0, show_default=True, help="Inverse regularisation strength.")
-@click.option("--real", "real_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("../shared/data/counsel-chat/train.jsonl"), show_default=True,
-              help="Real visitors' questions (counsel-chat; only its train part is read) the panel must not alarm on.")
+@click.option(
+    "--real",
+    "real_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("../shared/data/counsel-chat/train.jsonl"),
+    show_default=True,
+    help="Real visitors' questions (counsel-chat; only its train part is read) the panel must not alarm on.",
+)
 def train(folder, out, c, real_path) -> None:
     """Fit on the train split, calibrate thresholds on dev; the test split is never read.
 
@@ -514,15 +630,19 @@ def train(folder, out, c, real_path) -> None:
     target = out or Path(__file__).resolve().parent / "data"
     from kb.safety.training import real_questions
 
-    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo,
-                     real=real_questions(real_path))
+    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo, real=real_questions(real_path))
     click.echo(f"wrote {target / 'crisis_model.npz'} and crisis_model.json")
 
 
 @cli.command()
 @common
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Where feedback.md, feedback.json and demand.png go.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where feedback.md, feedback.json and demand.png go.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
 def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     """Which articles help, which answers disappoint, and what visitors need (from the feedback file).

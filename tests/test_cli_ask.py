@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 import kb.knowledge_base
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, cited_sentences
+from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.directory.therapists import load_directory
-from kb.answering.topics import load_topics
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "why do I keep choosing people who hurt me?"
 OFF_TOPIC = "what's a good recipe for banana bread"
-KEYS = {"query", "answer", "abstained", "citations", "passages", "topics", "therapists", "crisis", "disclaimer",
-        "notices"}
+KEYS = {
+    "query",
+    "answer",
+    "abstained",
+    "citations",
+    "passages",
+    "topics",
+    "therapists",
+    "crisis",
+    "disclaimer",
+    "notices",
+}
 CITATION_KEYS = {"n", "doc_id", "chunk_id", "title", "section", "page", "url", "source_url", "quote"}
 PASSAGE_KEYS = {"rank", "doc_id", "chunk_id", "title", "section", "page", "score", "text", "topics", "url"}
 THERAPIST_KEYS = {"id", "name", "credentials", "specialties", "matched_topics", "why", "profile_url", "score"}

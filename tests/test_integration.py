@@ -12,12 +12,13 @@ import time
 
 import pytest
 
-import kb.models.embedders
 import kb.knowledge_base
-from conftest import KB_SCRIPT, write_files
+import kb.models.embedders
 from kb.config import DEFAULT_MODEL, Settings
-from kb.knowledge_base import KnowledgeBase
 from kb.index.store import current_build, load_index, read_manifest
+from kb.knowledge_base import KnowledgeBase
+
+from conftest import KB_SCRIPT, write_files
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +73,43 @@ its most familiar forms.
 """,
 }
 
-WORDS = ("attachment memory anxious avoidant secure caregiver infant mother father sibling school friendship "
-         "rupture repair mentalizing defence projection splitting idealization envy gratitude mourning desire "
-         "shame guilt pride boundary autonomy dependency intimacy conflict compromise symptom wish fear").split()
+WORDS = [
+    "attachment",
+    "memory",
+    "anxious",
+    "avoidant",
+    "secure",
+    "caregiver",
+    "infant",
+    "mother",
+    "father",
+    "sibling",
+    "school",
+    "friendship",
+    "rupture",
+    "repair",
+    "mentalizing",
+    "defence",
+    "projection",
+    "splitting",
+    "idealization",
+    "envy",
+    "gratitude",
+    "mourning",
+    "desire",
+    "shame",
+    "guilt",
+    "pride",
+    "boundary",
+    "autonomy",
+    "dependency",
+    "intimacy",
+    "conflict",
+    "compromise",
+    "symptom",
+    "wish",
+    "fear",
+]
 
 
 def long_article(n: int, sections: int = 4, paragraphs: int = 4) -> str:
@@ -84,8 +119,9 @@ def long_article(n: int, sections: int = 4, paragraphs: int = 4) -> str:
     for s in range(sections):
         out.append(f"## Part {s + 1}\n")
         for _ in range(paragraphs):
-            sentences = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 20))).capitalize() + "."
-                         for _ in range(4)]
+            sentences = [
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 20))).capitalize() + "." for _ in range(4)
+            ]
             out.append(" ".join(sentences) + "\n")
     return "\n".join(out)
 
@@ -179,8 +215,9 @@ def test_deleting_a_file_removes_it_from_dense_and_bm25_results(real, run_kb):
     assert top_doc(run_kb, query, mode="dense", k=10)  # the other articles are still found
 
 
-def test_a_build_killed_mid_embedding_leaves_the_previous_index_and_the_next_run_completes(real, run_kb, model,
-                                                                                            tmp_path):
+def test_a_build_killed_mid_embedding_leaves_the_previous_index_and_the_next_run_completes(
+    real, run_kb, model, tmp_path
+):
     config = tmp_path / "slow.toml"
     config.write_text("[kb]\nbatch_size = 4\nmax_tokens = 128\n")  # progress every 16 chunks
     env = {"KB_CONFIG": str(config)}
@@ -189,8 +226,9 @@ def test_a_build_killed_mid_embedding_leaves_the_previous_index_and_the_next_run
     for n in range(3):  # about 48 chunks: three progress steps of 16
         (real.corpus / f"long-{n}.md").write_text(long_article(n), encoding="utf-8")
 
-    proc = subprocess.Popen([str(KB_SCRIPT), "index"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **env})
+    proc = subprocess.Popen(
+        [str(KB_SCRIPT), "index"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env}
+    )
     try:
         progress = read_until(proc, b"embedding", timeout=120)  # the progress bar: embedding has begun
         assert proc.poll() is None, f"the build ended before it could be killed: {progress!r}"

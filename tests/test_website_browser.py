@@ -14,18 +14,25 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from conftest import REPO, files_containing, privacy_roots
 from kb.evaluation.bench import CHROMIUM, serving_app
+
+from conftest import REPO, files_containing, privacy_roots
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT = 120_000  # ms
 AXE = REPO / ".kb-cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
@@ -40,8 +47,14 @@ def server(app_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """The app on a free port against the session's index; yields (base url, feedback file, server log)."""
     folder = tmp_path_factory.mktemp("website")
     feedback = folder / "feedback" / "feedback.sqlite"
-    env = {**os.environ, "KB_CORPUS": str(app_index.corpus), "KB_INDEX": str(app_index.index),
-           "KB_FEEDBACK_DB": str(feedback), "KB_QUICK_EXIT_URL": "about:blank", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "KB_CORPUS": str(app_index.corpus),
+        "KB_INDEX": str(app_index.index),
+        "KB_FEEDBACK_DB": str(feedback),
+        "KB_QUICK_EXIT_URL": "about:blank",
+        "PYTHONUNBUFFERED": "1",
+    }
     log = folder / "server.log"
     with open(log, "wb") as out, serving_app(env, out, timeout=WAIT / 1000) as base:
         yield base, feedback, log
@@ -186,8 +199,15 @@ def test_keyboard_only_question_box_answer_links_and_quick_exit_in_the_widget(wi
     widget.wait_for_url("about:blank", timeout=WAIT)
 
 
-@pytest.mark.parametrize("path, ready", [("/", "Ask the library"), ("/library", "Library"),
-                                         ("/therapists", "Therapists"), ("/about", "About this library")])
+@pytest.mark.parametrize(
+    "path, ready",
+    [
+        ("/", "Ask the library"),
+        ("/library", "Library"),
+        ("/therapists", "Therapists"),
+        ("/about", "About this library"),
+    ],
+)
 def test_every_app_page_has_the_quick_exit(context, server, path, ready):
     page = context.new_page()
     page.goto(server[0] + path)
@@ -237,8 +257,12 @@ def axe_source() -> str:
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail("npm is needed to install axe-core for the accessibility test (apt-get install npm)")
-        subprocess.run([npm, "install", "--prefix", str(AXE.parents[2]), "--no-audit", "--no-fund", "axe-core@4"],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [npm, "install", "--prefix", str(AXE.parents[2]), "--no-audit", "--no-fund", "axe-core@4"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return AXE.read_text(encoding="utf-8")
 
 
@@ -247,8 +271,10 @@ def violations(page, source: str) -> list[str]:
     page.wait_for_timeout(500)
     page.add_script_tag(content=source)
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG)
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(json.dumps(n['target']) for n in v['nodes'][:3])}"
-            for v in result["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(json.dumps(n['target']) for n in v['nodes'][:3])}"
+        for v in result["violations"]
+    ]
 
 
 def settle(page) -> None:
@@ -270,9 +296,11 @@ APP_STATES = [
 ]
 
 
-@pytest.mark.parametrize("path, ready, question", APP_STATES,
-                         ids=["ask", "ask-answer", "ask-crisis", "ask-abstain", "library", "article", "therapists",
-                              "profile", "about"])
+@pytest.mark.parametrize(
+    "path, ready, question",
+    APP_STATES,
+    ids=["ask", "ask-answer", "ask-crisis", "ask-abstain", "library", "article", "therapists", "profile", "about"],
+)
 def test_app_pages_pass_axe_wcag_22_aa(context, server, axe_source, path, ready, question):
     page = context.new_page()
     page.goto(server[0] + path)
@@ -285,8 +313,11 @@ def test_app_pages_pass_axe_wcag_22_aa(context, server, axe_source, path, ready,
     assert violations(page, axe_source) == []
 
 
-@pytest.mark.parametrize("question", [None, "Why do I keep choosing people who hurt me?", "I want to kill myself"],
-                         ids=["empty", "answer", "crisis"])
+@pytest.mark.parametrize(
+    "question",
+    [None, "Why do I keep choosing people who hurt me?", "I want to kill myself"],
+    ids=["empty", "answer", "crisis"],
+)
 def test_the_widget_page_passes_axe_wcag_22_aa(widget, axe_source, question):
     if question:
         ask_widget(widget, question)

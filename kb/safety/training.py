@@ -62,7 +62,9 @@ def load_items(paths: Sequence[Path]) -> list[CrisisItem]:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InputError(f"{path}:{number}: not a crisis item ({exc})") from None
             if item.tier not in ("urgent", "concern", "none") or (item.tier == "none") == item.crisis:
-                raise InputError(f"{path}:{number}: field 'tier' must be urgent or concern for a crisis, none otherwise")
+                raise InputError(
+                    f"{path}:{number}: field 'tier' must be urgent or concern for a crisis, none otherwise"
+                )
             if item.crisis and item.kind not in KIND_LABELS:
                 raise InputError(f"{path}:{number}: field 'kind' must be one of {', '.join(KIND_LABELS)}")
             items.append(item)
@@ -152,9 +154,12 @@ def train_variant(features: Features, items: Sequence[CrisisItem], full: bool, c
     char = weights[:BUCKETS]
     rows = np.flatnonzero(np.abs(char).sum(axis=1) > 0).astype(np.int32)
     name = "full" if full else "text"
-    arrays = {f"{name}_char_rows": rows, f"{name}_char_weights": char[rows],
-              f"{name}_rules": weights[BUCKETS:rule_end],
-              f"{name}_bias": np.concatenate([biases, bias]).astype(np.float32)}
+    arrays = {
+        f"{name}_char_rows": rows,
+        f"{name}_char_weights": char[rows],
+        f"{name}_rules": weights[BUCKETS:rule_end],
+        f"{name}_bias": np.concatenate([biases, bias]).astype(np.float32),
+    }
     if full:
         arrays[f"{name}_embedding"] = weights[rule_end:]
     return arrays
@@ -178,8 +183,14 @@ def real_questions(path: Path | None) -> list[str]:
     return texts
 
 
-def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out: Path, c: float = 4.0,
-                     log: Callable[[str], None] = print, real: Sequence[str] = ()) -> dict:
+def train_classifier(
+    folder: Path,
+    embed: Callable[[list[str]], np.ndarray],
+    out: Path,
+    c: float = 4.0,
+    log: Callable[[str], None] = print,
+    real: Sequence[str] = (),
+) -> dict:
     """Fit on train, calibrate on dev, write the model files into `out`; returns the calibration.
 
     real: real visitors' questions (no crisis pattern in them); half join training as non-crises, the other
@@ -190,23 +201,36 @@ def train_classifier(folder: Path, embed: Callable[[list[str]], np.ndarray], out
     train_paths, dev_paths = split_files(folder, "train"), split_files(folder, "dev")
     train, dev = load_items(train_paths), load_items(dev_paths)
     real_train, real_check = list(real[0::2]), list(real[1::2])
-    train += [CrisisItem(f"real-{n}", text, False, "none", None, False, "en", "real-question")
-              for n, text in enumerate(real_train)]
-    log(f"train: {len(train)} items from {len(train_paths)} files and {len(real_train)} real questions; "
-        f"dev: {len(dev)} items; {len(real_check)} real questions for calibration")
+    train += [
+        CrisisItem(f"real-{n}", text, False, "none", None, False, "en", "real-question")
+        for n, text in enumerate(real_train)
+    ]
+    log(
+        f"train: {len(train)} items from {len(train_paths)} files and {len(real_train)} real questions; "
+        f"dev: {len(dev)} items; {len(real_check)} real questions for calibration"
+    )
     features = Features([i.text for i in train], embed([i.text for i in train]))
     arrays = {"idf": features.idf}
     for full in (True, False):
         arrays.update(train_variant(features, train, full, c))
-    calibration = {"rule_features": list(RULE_FEATURES), "rule_scale": RULE_SCALE, "embedding_scale": EMBEDDING_SCALE,
-                   "c": c, "thresholds": {"whole": 0.5, "text": 0.5, "sentence": 0.9, "veto": 0.1, "urgent": 0.5},
-                   "train": {"files": [p.name for p in train_paths], "items": len(train), "hash": data_hash(train_paths)},
-                   "dev": {"files": [p.name for p in dev_paths], "items": len(dev), "hash": data_hash(dev_paths)}}
+    calibration = {
+        "rule_features": list(RULE_FEATURES),
+        "rule_scale": RULE_SCALE,
+        "embedding_scale": EMBEDDING_SCALE,
+        "c": c,
+        "thresholds": {"whole": 0.5, "text": 0.5, "sentence": 0.9, "veto": 0.1, "urgent": 0.5},
+        "train": {"files": [p.name for p in train_paths], "items": len(train), "hash": data_hash(train_paths)},
+        "dev": {"files": [p.name for p in dev_paths], "items": len(dev), "hash": data_hash(dev_paths)},
+    }
     classifier = CrisisClassifier(arrays, calibration)
-    calibration["thresholds"] = calibrate(classifier, dev, embed([i.text for i in dev]), real_check,
-                                          embed(real_check) if real_check else None)
-    calibration["real_questions"] = {"train": len(real_train), "calibration": len(real_check),
-                                     "max_share_alarmed": REAL_ALARMS}
+    calibration["thresholds"] = calibrate(
+        classifier, dev, embed([i.text for i in dev]), real_check, embed(real_check) if real_check else None
+    )
+    calibration["real_questions"] = {
+        "train": len(real_train),
+        "calibration": len(real_check),
+        "max_share_alarmed": REAL_ALARMS,
+    }
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / MODEL_FILE, allow_pickle=False, **arrays)
     (out / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
@@ -218,8 +242,13 @@ def _grid(scores: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([np.quantile(scores, np.linspace(0.02, 0.995, 80)), [0.5, 0.9, 1.01]]))
 
 
-def _best(decide: Callable[..., np.ndarray], crisis: np.ndarray, grids: Sequence[np.ndarray],
-          max_false_alarms: float, real: Callable[..., np.ndarray] | None = None) -> tuple[float, ...]:
+def _best(
+    decide: Callable[..., np.ndarray],
+    crisis: np.ndarray,
+    grids: Sequence[np.ndarray],
+    max_false_alarms: float,
+    real: Callable[..., np.ndarray] | None = None,
+) -> tuple[float, ...]:
     """The thresholds with the highest recall whose false alarms stay allowed (on dev near misses, and on
     real questions when given); fewer alarms break ties."""
     best: tuple[float, float, tuple[float, ...]] = (-1.0, 1.0, tuple(float(g[-1]) for g in grids))
@@ -243,15 +272,27 @@ def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]
         match = matcher.match(clean)
         full = classifier.scores(clean, match, vector)
         pieces = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
-        sentence = max((classifier.scores(p, matcher.match(p)).crisis for p in pieces), default=0.0) \
-            if len(pieces) >= 2 else 0.0
-        rows.append((full.crisis, classifier.scores(clean, match).crisis, sentence, bool(match.hits), full.urgent,
-                     any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical"))
+        sentence = (
+            max((classifier.scores(p, matcher.match(p)).crisis for p in pieces), default=0.0)
+            if len(pieces) >= 2
+            else 0.0
+        )
+        rows.append(
+            (
+                full.crisis,
+                classifier.scores(clean, match).crisis,
+                sentence,
+                bool(match.hits),
+                full.urgent,
+                any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical",
+            )
+        )
     return tuple(np.array(column) for column in zip(*rows, strict=True))
 
 
-def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray, real: Sequence[str] = (),
-              real_vectors=None) -> dict[str, float]:
+def calibrate(
+    classifier, dev: Sequence[CrisisItem], vectors: np.ndarray, real: Sequence[str] = (), real_vectors=None
+) -> dict[str, float]:
     """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, the
     classifier's veto over a pattern hit, and urgency."""
     crisis = np.array([i.crisis for i in dev])
@@ -265,11 +306,17 @@ def calibrate(classifier, dev: Sequence[CrisisItem], vectors: np.ndarray, real: 
 
     vetoes = np.array([0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
     on_real = None if real_whole is None else (lambda t, s, v: (real_whole >= t) | (real_sentence >= s))
-    whole_t, sentence_t, veto_t = _best(shown(whole), crisis, [_grid(whole), _grid(sentence), vetoes],
-                                        MAX_FALSE_ALARMS, on_real)
+    whole_t, sentence_t, veto_t = _best(
+        shown(whole), crisis, [_grid(whole), _grid(sentence), vetoes], MAX_FALSE_ALARMS, on_real
+    )
     # Without the model (a fault state) more false alarms are allowed: showing help needlessly is the lesser harm.
-    text_t, = _best(lambda t: shown(text)(t, sentence_t, veto_t), crisis, [_grid(text)], 2 * MAX_FALSE_ALARMS)
+    (text_t,) = _best(lambda t: shown(text)(t, sentence_t, veto_t), crisis, [_grid(text)], 2 * MAX_FALSE_ALARMS)
     is_urgent = np.array([i.tier == "urgent" for i in dev]) & ~override
     urgent_t = float(np.quantile(urgent[is_urgent], 1 - URGENT_RECALL)) if is_urgent.any() else 0.5
-    return {"whole": round(whole_t, 6), "text": round(text_t, 6), "sentence": round(sentence_t, 6),
-            "veto": round(veto_t, 6), "urgent": round(min(urgent_t, 0.5), 6)}
+    return {
+        "whole": round(whole_t, 6),
+        "text": round(text_t, 6),
+        "sentence": round(sentence_t, 6),
+        "veto": round(veto_t, 6),
+        "urgent": round(min(urgent_t, 0.5), 6),
+    }
