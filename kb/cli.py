@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,15 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
     export_model(settings)  # once: later runs, searches and the app then load the model without torch
     embedder = load_embedder(settings)
     bar = None
+    last_line = 0.0
 
     def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if as_json:
+        nonlocal bar, last_line
+        if as_json:  # stdout stays one JSON object; progress goes to stderr as JSON lines, at most one a second
+            now = time.monotonic()
+            if done in (0, total) or now - last_line >= 1.0:
+                last_line = now
+                click.echo(json.dumps({"progress": {"stage": "embedding", "done": done, "total": total}}), err=True)
             return
         if bar is None:
             from tqdm import tqdm

@@ -17,7 +17,8 @@ from kb.config import Settings, load_settings
 from kb.directory.therapists import Directory
 from kb.errors import KBError
 from kb.index.build import build_index, changes_on_disk
-from kb.index.store import current_build, read_manifest
+from kb.index.integrity import damaged_files
+from kb.index.store import BUILD_FILES, current_build, read_manifest
 from kb.knowledge_base import KnowledgeBase
 from kb.models.embedders import BUNDLED, Embedder, load_embedder
 from kb.records import Answer, Citation, Crisis, Document, Hit, Resource, TherapistMatch
@@ -109,6 +110,10 @@ def stale_reason(s: Settings) -> str:
     model = manifest.get("model", {}).get("name")
     if model != s.model and not (model in BUNDLED and s.model in BUNDLED):
         return f"the index was built with model '{model}'"
+    folder = current_build(s.index)
+    damaged = damaged_files(folder, manifest, list(BUILD_FILES)) if folder is not None else []
+    if damaged:  # rebuilt from the embedding cache: unchanged passages are not embedded again
+        return f"the live build is damaged ({damaged[0]})"
     changed = sum(len(paths) for paths in changes_on_disk(s).values())
     return f"{changed} files changed since the last build" if changed else ""
 
