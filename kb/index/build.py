@@ -34,7 +34,7 @@ from kb.index.store import (
     read_vectors,
     write_build,
 )
-from kb.ingest.chunking import chunk_document
+from kb.ingest.chunking import chunk_document, question_openings
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
 from kb.models.embedders import Embedder, embed_key, passage_sentence_texts
@@ -158,7 +158,9 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     report.embedded = len(todo)
     texts, data_failures = fixed_inputs(settings)
     report.failed.extend(data_failures)
-    fixed = embed_fixed(texts + passage_sentence_texts(chunks), embedder, cache)  # answers embed only the question
+    # Question headings (FAQ answers compare questions) and passage sentences: a warm answer embeds only the question.
+    headings = [question for _, question in question_openings(chunks)]
+    fixed = embed_fixed(texts + headings + passage_sentence_texts(chunks), embedder, cache)
 
     old_hash = {doc_id: info.get("hash") for doc_id, info in old.items()}
     for doc in documents:

@@ -159,6 +159,23 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
     return chunks
 
 
+def question_openings(chunks: list[Chunk]) -> list[tuple[Chunk, str]]:
+    """The first chunk of each section whose own heading is a question, with that question.
+
+    "## How long does therapy last?" makes its section an answer to a question people ask: when a
+    visitor asks nearly that, the section's opening is the answer (kb/answering/faq.py).
+    """
+    out: dict[tuple[str, str], tuple[Chunk, str]] = {}
+    for chunk in chunks:
+        heading = chunk.section.rsplit(" > ", 1)[-1].strip()
+        if not heading.endswith("?"):
+            continue
+        key = (chunk.doc_id, chunk.section)
+        if key not in out or chunk.start < out[key][0].start:
+            out[key] = (chunk, heading)
+    return list(out.values())
+
+
 def context_prefix(title: str, section: str) -> str:
     """The title and heading path the model sees before a chunk's text (nothing when neither is known)."""
     context = " > ".join(part for part in (title, section) if part)
