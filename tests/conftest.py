@@ -23,7 +23,7 @@ TOPICS_YAML = """\
 topics:
   - {id: transference-and-relationship, label: Transference, kind: concern,
      description: Old patterns in new relationships.}
-  - {id: sleep, label: Sleep, kind: concern, description: Sleep, dreams and rest.}
+  - {id: sleep, label: Sleep, kind: concern, description: "Sleep, dreams and rest."}
   - {id: anger, label: Anger, kind: concern, description: Anger and irritability.}
 """
 
