@@ -6,7 +6,8 @@ from functools import cached_property
 
 import numpy as np
 
-from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead, is_relevant
+from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead
+from kb.answering.decide import decide
 from kb.answering.directory_answer import answer_from_directory, directory_matches
 from kb.answering.language import detect_language
 from kb.answering.scope import out_of_scope
@@ -17,7 +18,7 @@ from kb.directory.therapists import Directory, load_directory
 from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.index.store import Index, load_index
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
-from kb.records import Answer, Citation, Crisis, Failure, Hit, Query, TherapistMatch
+from kb.records import Answer, Crisis, Decision, Draft, Failure, Hit, Query, Retrieval, Suggestions, TherapistMatch
 from kb.retrieval.searcher import Searcher, load_reranker
 from kb.retrieval.spelling import SpellingFixer
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
@@ -66,6 +67,15 @@ class KnowledgeBase:
     @cached_property
     def topic_vectors(self) -> np.ndarray:
         return self.known.embed([topic_text(t) for t in self.topics])
+
+    @cached_property
+    def topic_labels(self) -> dict[str, str]:
+        return {t.id: t.label for t in self.topics}
+
+    @cached_property
+    def source_urls(self) -> dict[str, str]:
+        """Each article's original address (front matter `url`), by document id."""
+        return {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
 
     @cached_property
     def directory(self) -> Directory:
@@ -136,9 +146,8 @@ class KnowledgeBase:
         query_vec = self.embedder.embed([question])[0] if vector is None else vector
         hits = self.search(question, k=PASSAGES, vector=query_vec)
         topic_scores = infer_topics(query_vec, self.topic_vectors, self.topics, [h.topics for h in hits])
-        labels = {t.id: t.label for t in self.topics}
         return match_therapists(
-            self.directory.therapists, topic_scores, query_vec, self.profile_vectors, filters, labels
+            self.directory.therapists, topic_scores, query_vec, self.profile_vectors, filters, self.topic_labels
         )
 
     def understand(self, text: str) -> Query:
@@ -168,9 +177,10 @@ class KnowledgeBase:
     ) -> Answer:
         """Crisis check first, then passages, a cited answer or an abstention, topics and therapists.
 
-        Whatever fails after the question is read (no index, a model that will not load, a damaged file),
-        a crisis is still detected from package data and raised with the error (CrisisAnswerError), so the
-        front ends show crisis help first.
+        The stages, in order: understand, check_safety, retrieve, decide, compose, suggest. Whatever fails
+        after the question is read (no index, a model that will not load, a damaged file), a crisis is still
+        detected from package data and raised with the error (CrisisAnswerError), so the front ends show
+        crisis help first.
         """
         text, notices = clean_query(question)
         try:
@@ -182,101 +192,138 @@ class KnowledgeBase:
             raise
         crisis = self.check_safety(text, query)  # always first, on the words as typed
         try:
-            return self._respond(query, crisis, notices, topics, audience, filters, mode)
+            retrieval = self.retrieve(query, crisis, topics, audience, mode)
+            decision = self.decide(query, retrieval)
+            draft = self.compose(query, crisis, retrieval, decision, filters)
+            suggestions = self.suggest(query, crisis, retrieval, decision, draft, filters)
         except Exception as exc:
             if crisis.detected:
                 raise CrisisAnswerError(_one_line(exc), crisis) from exc
             raise
+        return Answer(
+            query=text,
+            text=draft.text,
+            abstained=not draft.answered,
+            citations=draft.citations,
+            passages=draft.passages,
+            topics=suggestions.topics,
+            therapists=suggestions.therapists,
+            crisis=crisis,
+            disclaimer=DISCLAIMER,
+            notices=notices + _notices(query, crisis, draft),
+            from_directory=draft.from_directory,
+        )
 
-    def _respond(
+    def retrieve(
         self,
-        understood: Query,
+        query: Query,
         crisis: Crisis,
-        notices: list[str],
-        topics: list[str] | None,
-        audience: str | None,
-        filters: TherapistFilters,
-        mode: str,
-    ) -> Answer:
-        text, refusal, french, query_vec = understood.text, understood.refusal, understood.french, understood.vector
-        query = understood.retrieval_text
-        if query != text and not crisis.detected:  # never echo a crisis message back, even corrected
-            notices.append(f"Searched for: {query}")
-        if french:
-            notices.append(
-                "Our articles are in English, so answers to questions in other languages may be less precise."
-            )
-        searchable = any(ch.isalnum() for ch in text)
+        topics: list[str] | None = None,
+        audience: str | None = None,
+        mode: str = "hybrid",
+    ) -> Retrieval:
+        """The passages to answer from: the crisis article's for a crisis that has one, else a search."""
+        if not any(ch.isalnum() for ch in query.text):
+            return Retrieval([])
         # A person in crisis is answered from the crisis article whatever the filters or the wording (French
         # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is.
-        crisis_hits = self.crisis_passages(query, query_vec, crisis, mode) if searchable and refusal is None else []
-        hits = crisis_hits or (
-            self.search(query, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query_vec)
-            if searchable
-            else []
+        crisis_hits = (
+            self.crisis_passages(query.retrieval_text, query.vector, crisis, mode) if query.refusal is None else []
+        )
+        if crisis_hits:
+            return Retrieval(crisis_hits, crisis_article=True)
+        hits = self.search(
+            query.retrieval_text, k=PASSAGES, mode=mode, topics=topics, audience=audience, vector=query.vector
         )
         if not crisis.detected:  # words written for a person in crisis are never quoted to anyone else
             written_for_crisis = crisis_sections()
             hits = [h for h in hits if (h.chunk.doc_id, h.chunk.section) not in written_for_crisis]
-        threshold = self.settings.abstain_below_other_language if french else self.settings.abstain_below
-        relevant = refusal is None and (bool(crisis_hits) or is_relevant(hits, threshold))
-        if refusal:
-            notices.append(refusal)
-        topic_scores = infer_topics(
-            query_vec, self.topic_vectors, self.topics, [h.topics for h in hits] if relevant else []
+        return Retrieval(hits)
+
+    def decide(self, query: Query, retrieval: Retrieval, below: float | None = None) -> Decision:
+        """Answer or abstain (kb.answering.decide); `below` overrides the English threshold (`kb eval --sweep`)."""
+        settings = self.settings
+        threshold = settings.abstain_below if below is None else below
+        return decide(query, retrieval, threshold, settings.abstain_below_other_language)
+
+    def compose(
+        self,
+        query: Query,
+        crisis: Crisis,
+        retrieval: Retrieval,
+        decision: Decision,
+        filters: TherapistFilters = TherapistFilters(),
+    ) -> Draft:
+        """The answer's text and citations, from the first composer that has one, in order: the directory (a
+        question about our therapists), the crisis article's opening, the best quoted span of the passages.
+        A composer that finds nothing to quote leaves the answer to abstain.
+        """
+        reply = (
+            None
+            if crisis.detected or query.refusal
+            else answer_from_directory(
+                query.text, self.directory, filters, self.settings.booking_text or "", self.settings.booking_url or ""
+            )
         )
+        if reply is not None:  # a question about our therapists is answered from the directory's fields
+            passages = retrieval.hits if decision.answer else []
+            return Draft(reply.text, [], passages, from_directory=True, therapist_ids=reply.ids)
+        if decision.abstain:
+            return Draft(None, [], [])
+        hits, limit = retrieval.hits, self.settings.answer_sentences
+        if retrieval.crisis_article:
+            text, citations = compose_lead(hits[0], limit, self.source_urls)
+        else:
+            text, citations = compose(
+                query.retrieval_text, hits, self.passage_vectors, limit, self.source_urls, query.vector
+            )
+        if not citations:  # nothing in the passages reads well on its own
+            return Draft(None, [], [])
+        return Draft(text, citations, hits)
+
+    def suggest(
+        self,
+        query: Query,
+        crisis: Crisis,
+        retrieval: Retrieval,
+        decision: Decision,
+        draft: Draft,
+        filters: TherapistFilters = TherapistFilters(),
+    ) -> Suggestions:
+        """The question's topics (from its meaning and the passages it answers from) and the therapists who fit."""
+        passage_topics = [h.topics for h in retrieval.hits] if decision.answer else []
+        topic_scores = infer_topics(query.vector, self.topic_vectors, self.topics, passage_topics)
         if crisis.detected:
             wanted = 2 if crisis.kind in ("suicide", "self-harm") else 1
             for tid in ("crisis-support", "self-harm-and-suicide")[:wanted]:
                 if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
                     topic_scores.insert(0, (tid, 1.0))
-        answer_text: str | None = None
-        citations: list[Citation] = []
-        reply = (
-            None
-            if crisis.detected or refusal
-            else answer_from_directory(
-                text, self.directory, filters, self.settings.booking_text or "", self.settings.booking_url or ""
-            )
-        )
-        if relevant and reply is None:
-            sources = {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
-            if crisis_hits:
-                answer_text, citations = compose_lead(crisis_hits[0], self.settings.answer_sentences, sources)
-            else:
-                answer_text, citations = compose(
-                    query, hits, self.passage_vectors, self.settings.answer_sentences, sources, query_vec
-                )
-            relevant = bool(citations)
-        if reply is not None:  # a question about our therapists is answered from the directory's fields
-            hits = hits if relevant else []
-            answer_text, citations, relevant = reply.text, [], True
-        if not relevant:
-            notices.append(ABSTAIN_MESSAGE)
-            answer_text, citations = None, []
-        matches = []
-        if self.directory.therapists and (relevant or crisis.detected):
-            labels = {t.id: t.label for t in self.topics}
-            matches = match_therapists(
-                self.directory.therapists, topic_scores, query_vec, self.profile_vectors, filters, labels
-            )
-            if reply is not None:
+        matches: list[TherapistMatch] = []
+        therapists = self.directory.therapists
+        if therapists and (draft.answered or crisis.detected):
+            if draft.from_directory:
                 matches = directory_matches(
-                    reply, self.directory.therapists, topic_scores, query_vec, self.profile_vectors, labels
+                    draft.therapist_ids, therapists, topic_scores, query.vector, self.profile_vectors, self.topic_labels
                 )
-        return Answer(
-            query=text,
-            text=answer_text,
-            abstained=not relevant,
-            citations=citations,
-            passages=hits if relevant else [],
-            topics=[tid for tid, _ in topic_scores],
-            therapists=matches,
-            crisis=crisis,
-            disclaimer=DISCLAIMER,
-            notices=notices,
-            from_directory=reply is not None,
-        )
+            else:
+                matches = match_therapists(
+                    therapists, topic_scores, query.vector, self.profile_vectors, filters, self.topic_labels
+                )
+        return Suggestions([tid for tid, _ in topic_scores], matches)
+
+
+def _notices(query: Query, crisis: Crisis, draft: Draft) -> list[str]:
+    """What the answer says about how the question was read, in order."""
+    notices = []
+    if query.retrieval_text != query.text and not crisis.detected:  # never echo a crisis message back
+        notices.append(f"Searched for: {query.retrieval_text}")
+    if query.french:
+        notices.append("Our articles are in English, so answers to questions in other languages may be less precise.")
+    if query.refusal:
+        notices.append(query.refusal)
+    if not draft.answered:
+        notices.append(ABSTAIN_MESSAGE)
+    return notices
 
 
 def _one_line(exc: Exception) -> str:

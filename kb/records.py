@@ -195,6 +195,51 @@ class TherapistMatch:
 
 
 @dataclass
+class Retrieval:
+    """What the retrieve stage found for a query: the passages, and whether they are a crisis article's."""
+
+    hits: list[Hit]
+    crisis_article: bool = False  # the hits are the crisis article's (relevant by definition, quoted from its lead)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to answer from the library (the one abstention decision: ask, the app and `kb eval` share it)."""
+
+    answer: bool
+    reason: str  # refused | crisis-article | relevant | below-threshold | no-passages
+    best_score: float | None  # best dense similarity of the passages (None when none has one)
+    threshold: float
+
+    @property
+    def abstain(self) -> bool:
+        return not self.answer
+
+
+@dataclass
+class Draft:
+    """The compose stage's answer before topics and therapists: quoted, cited text, or nothing (abstain)."""
+
+    text: str | None
+    citations: list[Citation]
+    passages: list[Hit]  # what the answer shows to read (empty when it abstains)
+    from_directory: bool = False  # built from the therapist directory's fields
+    therapist_ids: list[str] = field(default_factory=list)  # a directory answer: the therapists it names
+
+    @property
+    def answered(self) -> bool:
+        return self.text is not None
+
+
+@dataclass
+class Suggestions:
+    """The suggest stage: the question's topics, best first, and the therapists whose specialties fit."""
+
+    topics: list[str]
+    therapists: list[TherapistMatch]
+
+
+@dataclass
 class Answer:
     """What a visitor gets back: crisis first, then a cited answer or an honest abstention."""
 

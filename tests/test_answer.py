@@ -14,7 +14,6 @@ from kb.answering.compose import (
     compose,
     compose_lead,
     is_faithful,
-    is_relevant,
 )
 from kb.errors import InputError
 from kb.index.build import build_index
@@ -453,23 +452,3 @@ def test_a_sentence_from_a_passage_that_was_not_retrieved_is_not_faithful(answer
 
 def test_an_abstention_is_trivially_faithful(hits):
     assert is_faithful(None, [], hits) and is_faithful("", [], hits)
-
-
-# is_relevant
-
-
-def test_relevant_when_the_best_dense_score_reaches_the_threshold():
-    hits = [make_hit("a", dense=0.2), make_hit("b", "b", rank=2, dense=0.5)]
-    assert is_relevant(hits, 0.5)
-    assert is_relevant(hits, 0.35)
-    assert not is_relevant(hits, 0.51)
-
-
-def test_not_relevant_without_hits_or_dense_scores():
-    assert not is_relevant([], 0.0)
-    assert not is_relevant([make_hit("a", dense=None)], 0.0)  # a BM25-only hit says nothing about meaning
-
-
-def test_a_dense_score_of_exactly_zero_counts_as_zero():
-    assert is_relevant([make_hit("a", dense=0.0)], 0.0)
-    assert not is_relevant([make_hit("a", dense=0.0)], 0.01)

@@ -336,11 +336,6 @@ def compose_lead(hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = 
     return "", []
 
 
-def is_relevant(hits: list[Hit], threshold: float) -> bool:
-    """Whether the best passage is close enough in meaning to answer from (calibrated by `kb eval`)."""
-    return bool(hits) and max(-1.0 if h.dense_score is None else h.dense_score for h in hits) >= threshold
-
-
 _CITED = re.compile(r"(.+?)\s\[(\d+)\](?:\s|$)", re.S)
 
 

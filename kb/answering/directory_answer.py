@@ -490,7 +490,7 @@ def _profile(t: Therapist, currency: str) -> str:
 
 
 def directory_matches(
-    reply: DirectoryAnswer,
+    ids: list[str],
     therapists: list[Therapist],
     topic_scores: list[tuple[str, float]],
     query_vec: np.ndarray | None,
@@ -499,6 +499,6 @@ def directory_matches(
     k: int = 3,
 ) -> list[TherapistMatch]:
     """The profiles a directory answer names, best fit to the question first."""
-    keep = [i for i, t in enumerate(therapists) if t.id in set(reply.ids)]
+    keep = [i for i, t in enumerate(therapists) if t.id in set(ids)]
     vecs = profile_vecs[keep] if profile_vecs is not None and len(keep) else None
     return match_therapists([therapists[i] for i in keep], topic_scores, query_vec, vecs, TherapistFilters(), labels, k)

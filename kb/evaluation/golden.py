@@ -8,8 +8,7 @@ from typing import Any
 
 import yaml
 
-from kb.answering.compose import is_faithful
-from kb.answering.scope import looks_french, out_of_scope
+from kb.answering.compose import clean_query, is_faithful
 from kb.errors import InputError
 from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
 from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
@@ -104,20 +103,17 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     report["retrieval"] = {
         m: retrieval_summary(list(zip(rankings[m], [i.expected_articles for i in graded], strict=False))) for m in modes
     }
-    # Abstention: off-topic items should abstain; answerable and near-miss should not. The sweep varies
-    # the English threshold; the decision is otherwise the one ask() makes.
+    # Abstention: off-topic items should abstain; answerable and near-miss should not. The decision is the
+    # one ask() makes (kb.answering.decide), on the passages ask() retrieves; the sweep varies the English bar.
     judged = [i for i in items if i.kind != "crisis"]
-    queries = [kb.retrieval_query(i.question) for i in judged]
-    best_dense, lenient, refused = [], [], []
-    for item, query, vector in zip(judged, queries, kb.embedder.embed(queries), strict=False):
-        dense, _ = kb.searcher.scores(query, vector)
-        best_dense.append(float(dense.max()) if len(dense) else -1.0)
-        lenient.append(looks_french(item.question))
-        refused.append(out_of_scope(item.question) is not None)
+    retrieved = []
+    for item in judged:
+        text, _ = clean_query(item.question)
+        query = kb.understand(text)
+        retrieved.append((query, kb.retrieve(query, kb.check_safety(text, query))))
 
     def abstains(threshold: float) -> list[bool]:
-        other = kb.settings.abstain_below_other_language
-        return [r or s < (other if f else threshold) for s, f, r in zip(best_dense, lenient, refused, strict=False)]
+        return [kb.decide(query, retrieval, below=threshold).abstain for query, retrieval in retrieved]
 
     actual = [i.kind == "off-topic" for i in judged]
     threshold = kb.settings.abstain_below

@@ -1,0 +1,53 @@
+"""The one abstention decision: a refused question is never answered, a crisis article always is, and otherwise
+the best passage's similarity in meaning must reach the bar (lower for questions in French)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.answering.decide import best_dense, decide, is_relevant
+from kb.records import Chunk, Hit, Query, Retrieval
+
+
+def hit(dense: float | None, n: int = 0) -> Hit:
+    chunk = Chunk(id=f"doc#{n}", doc_id="doc", ordinal=n, text="Some text.", section="S", start=0, end=10)
+    return Hit(rank=n + 1, chunk=chunk, score=0.5, title="T", topics=[], audience="public", url="", dense_score=dense)
+
+
+def query(language: str = "en", refusal: str | None = None) -> Query:
+    return Query(text="a question", language=language, retrieval_text="a question", refusal=refusal)
+
+
+def test_relevant_when_the_best_dense_score_reaches_the_threshold():
+    hits = [hit(0.2), hit(0.5, 1)]
+    assert is_relevant(hits, 0.5)
+    assert is_relevant(hits, 0.35)
+    assert not is_relevant(hits, 0.51)
+
+
+def test_not_relevant_without_hits_or_dense_scores():
+    assert not is_relevant([], 0.0)
+    assert not is_relevant([hit(None)], 0.0)  # a BM25-only hit says nothing about meaning
+    assert best_dense([hit(None)]) is None
+
+
+def test_a_dense_score_of_exactly_zero_counts_as_zero():
+    assert is_relevant([hit(0.0)], 0.0)
+    assert not is_relevant([hit(0.0)], 0.01)
+
+
+@pytest.mark.parametrize(
+    ("q", "retrieval", "answer", "reason"),
+    [
+        (query(), Retrieval([hit(0.4)]), True, "relevant"),
+        (query(), Retrieval([hit(0.2)]), False, "below-threshold"),
+        (query(), Retrieval([]), False, "no-passages"),
+        (query("fr"), Retrieval([hit(0.2)]), True, "relevant"),  # the lenient bar for other languages
+        (query(refusal="We can't advise on medication."), Retrieval([hit(0.9)]), False, "refused"),
+        (query(), Retrieval([hit(0.05)], crisis_article=True), True, "crisis-article"),
+    ],
+)
+def test_the_decision_and_its_reason(q, retrieval, answer, reason):
+    decision = decide(q, retrieval, below=0.3, below_other_language=0.1)
+    assert (decision.answer, decision.abstain, decision.reason) == (answer, not answer, reason)
+    assert decision.threshold == (0.1 if q.french else 0.3)
