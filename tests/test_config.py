@@ -63,9 +63,9 @@ def test_flags_override_environment_and_file(workdir):
 
 
 def test_kb_config_variable_points_at_the_file(workdir, tmp_path):
-    path = write_toml(tmp_path / "elsewhere.toml", '[kb]\nregion = "ON"\n')
-    write_toml(workdir / "kb.toml", '[kb]\nregion = "BC"\n')
-    assert load_settings(environ={"KB_CONFIG": str(path)}).region == "ON"
+    path = write_toml(tmp_path / "elsewhere.toml", '[kb]\nregion = "US"\n')
+    write_toml(workdir / "kb.toml", '[kb]\nregion = "other"\n')
+    assert load_settings(environ={"KB_CONFIG": str(path)}).region == "US"
 
 
 def test_relative_paths_in_a_config_file_are_relative_to_that_file(workdir, tmp_path):
@@ -78,9 +78,9 @@ def test_relative_paths_in_a_config_file_are_relative_to_that_file(workdir, tmp_
 
 
 def test_explicit_config_file_beats_kb_config(workdir, tmp_path):
-    chosen = write_toml(tmp_path / "chosen.toml", '[kb]\nregion = "QC"\n')
-    other = write_toml(tmp_path / "other.toml", '[kb]\nregion = "ON"\n')
-    assert load_settings(environ={"KB_CONFIG": str(other)}, config_file=chosen).region == "QC"
+    chosen = write_toml(tmp_path / "chosen.toml", '[kb]\nregion = "US"\n')
+    other = write_toml(tmp_path / "other.toml", '[kb]\nregion = "other"\n')
+    assert load_settings(environ={"KB_CONFIG": str(other)}, config_file=chosen).region == "US"
 
 
 def test_process_environment_is_the_default_source(workdir, monkeypatch):
@@ -136,3 +136,94 @@ def test_data_file_paths_live_in_the_corpus():
     s = Settings(corpus=Path("/data/c"))
     assert s.topics_path == Path("/data/c/topics.yaml")
     assert s.therapists_path == Path("/data/c/therapists.yaml")
+
+
+# Bad values are refused with one line naming the source, the setting and what it allows
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ('fusion = "bogus"', "'fusion' has an invalid value 'bogus': must be one of convex, rrf"),
+        ("dense_weight = 5", "'dense_weight' has an invalid value 5: must be a number from 0 to 1"),
+        ("max_tokens = -3", "'max_tokens' has an invalid value -3: must be a whole number from 16 to 8192"),
+        ("candidates = 0", "'candidates' has an invalid value 0: must be a whole number of at least 1"),
+        ('region = "ON"', "'region' has an invalid value 'ON': must be one of CA, US, other"),
+        ('allow_hub = "maybe"', "'allow_hub' has an invalid value 'maybe': must be true or false"),
+        ('quick_exit_url = "javascript:alert(1)"', "'quick_exit_url' has an invalid value 'javascript:alert(1)'"),
+        ("model = 5", "'model' has an invalid value 5: must be text"),
+    ],
+)
+def test_a_bad_value_in_the_config_file_is_one_line_naming_file_setting_and_what_is_allowed(workdir, line, words):
+    write_toml(workdir / "kb.toml", f"[kb]\n{line}\n")
+    with pytest.raises(InputError) as caught:
+        load_settings(environ={})
+    message = str(caught.value)
+    assert message.startswith(f"kb.toml: {words}") and "must be" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "var, value, words",
+    [
+        ("KB_REGION", "Ontario", "'region' has an invalid value 'Ontario': must be one of CA, US, other"),
+        ("KB_API_RATE_LIMIT", "-1", "'api_rate_limit' has an invalid value '-1': must be a whole number of at least 0"),
+        ("KB_API_RATE_LIMIT", "lots", "'api_rate_limit' has an invalid value 'lots': must be a whole number"),
+    ],
+)
+def test_a_bad_environment_value_is_one_line_naming_the_variable(workdir, var, value, words):
+    with pytest.raises(InputError) as caught:
+        load_settings(environ={var: value})
+    assert str(caught.value).startswith(f"environment {var}: {words}") and "\n" not in str(caught.value)
+
+
+def test_a_bad_option_is_one_line_naming_the_option(workdir):
+    with pytest.raises(InputError) as caught:
+        load_settings({"candidates": 0}, environ={})
+    assert str(caught.value) == (
+        "option 'candidates': 'candidates' has an invalid value 0: must be a whole number of at least 1"
+    )
+
+
+def test_the_environment_is_blamed_only_for_what_it_set(workdir):
+    write_toml(workdir / "kb.toml", '[kb]\nfusion = "bogus"\n')
+    with pytest.raises(InputError, match=r"^kb.toml: 'fusion'"):
+        load_settings(environ={"KB_MODEL": "hashing-64"})
+
+
+def test_a_region_code_is_read_in_any_case(workdir):
+    assert load_settings(environ={"KB_REGION": " us "}).region == "US"
+    assert load_settings(environ={"KB_REGION": "other"}).region == "other"
+
+
+def test_the_regions_are_the_ones_with_crisis_resources():
+    from kb.config import REGIONS
+    from kb.safety.data import crisis_data
+
+    assert set(REGIONS) == set(crisis_data()["resources"])
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"fusion": "bogus"}, "setting 'fusion' has an invalid value 'bogus': must be one of convex, rrf"),
+        ({"dense_weight": 5}, "setting 'dense_weight' has an invalid value 5: must be a number from 0 to 1"),
+        ({"max_tokens": -3}, "setting 'max_tokens' has an invalid value -3: must be a whole number from 16 to 8192"),
+        ({"booking_url": "book.example"}, "setting 'booking_url' has an invalid value 'book.example'"),
+        ({"no_such_thing": 1}, "unknown setting 'no_such_thing'"),
+    ],
+)
+def test_replace_validates_the_change(change, words):
+    with pytest.raises(InputError, match=f"^{words}"):
+        Settings().replace(**change)
+
+
+def test_settings_are_frozen_and_hashable():
+    s = Settings()
+    with pytest.raises(ValueError, match="frozen"):
+        s.model = "other"  # type: ignore[misc]
+    assert hash(s) == hash(Settings()) and s.replace(model="hashing-64") != s
+
+
+def test_a_home_relative_path_is_expanded(workdir, monkeypatch):
+    monkeypatch.setenv("HOME", str(workdir))
+    assert load_settings(environ={"KB_INDEX": "~/idx"}).index == workdir / "idx"
