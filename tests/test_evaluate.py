@@ -147,6 +147,14 @@ def test_near_miss_should_be_answered_and_off_topic_and_crisis_should_not():
             "questions:\n  - {id: q1, question: what is transference, kind: answerble}\n",
             "question 'q1': kind 'answerble' is not one of",
         ),
+        (
+            "questions:\n  - {id: q1, question: what is transference, kind: answerable, expected_articles: x}\n",
+            "question 'q1': field 'expected_articles' must be a list of text$",
+        ),
+        (
+            "questions:\n  - {id: q1, question: [what, is, it], kind: answerable}\n",
+            "question 'q1': field 'question' must be text$",
+        ),
     ],
 )
 def test_a_bad_golden_file_is_a_clear_input_error(tmp_path, text, words):

@@ -209,10 +209,14 @@ def test_an_alias_bomb_in_the_directory_or_topics_is_one_line(live, run_kb):
     assert indexed_ids(live) == DOC_IDS
 
 
-def test_an_unknown_front_matter_field_is_dropped_not_stored(live, run_kb):
+def test_an_unknown_front_matter_field_is_refused_in_one_line_and_never_stored(live, run_kb):
     article = SLEEP_MD.replace("audience: public\n", "audience: public\nextra: {deep: [[1, 2], [3]]}\nnotes: x\n")
     (live.corpus / "articles/sleep.md").write_text(article, encoding="utf-8")
-    index_json(run_kb)
+    report = index_json(run_kb)
+    [failure] = report["failed"]
+    assert failure["path"] == "articles/sleep.md" and "\n" not in failure["reason"]
+    assert failure["reason"].startswith("field 'extra': not a front matter field (use id, title, summary, topics")
+    assert "articles/sleep.md" in report["kept"]  # its previous version stays searchable, without the field
     doc = load_index(live.index).documents["sleep-and-dreams"]
     assert set(doc.metadata) == {
         "summary",
@@ -223,6 +227,8 @@ def test_an_unknown_front_matter_field_is_dropped_not_stored(live, run_kb):
         "references",
         "related",
     }
+    validate = run_kb("validate")
+    assert validate.code == 1 and f"articles/sleep.md: {failure['reason']}" in validate.err.splitlines()
 
 
 def test_a_document_with_too_many_passages_fails_with_the_limit(live, run_kb, monkeypatch):

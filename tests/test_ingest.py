@@ -87,11 +87,26 @@ def test_split_front_matter_returns_body_after_closing_fence():
         ("---\n- a\n- b\n---\nText\n", "must be a mapping"),
         ("---\ntopics: {a: 1}\n---\nText\n", "field 'topics'"),
         ("---\nid: ../escape\n---\nText\n", "not a valid id"),
+        ("---\nsummary: [a, b]\n---\nText\n", "field 'summary': must be text"),
+        ("---\nreferences: [[nested]]\n---\nText\n", "field 'references': must be a list of text"),
+        ("---\naudience: true\n---\nText\n", "field 'audience': must be text"),
+        ("---\nsumary: a typo\n---\nText\n", "field 'sumary': not a front matter field \\(use id, title, summary"),
     ],
 )
 def test_bad_front_matter_names_the_problem(tmp_path, raw, reason):
-    with pytest.raises(InputError, match=reason.replace("[", r"\[")):
+    with pytest.raises(InputError, match=reason.replace("[", r"\[")) as caught:
         load_one(tmp_path, "bad.md", raw)
+    assert "\n" not in str(caught.value)
+
+
+def test_front_matter_numbers_and_dates_are_stored_as_text(tmp_path):
+    doc = load_one(tmp_path, "n.md", "---\nid: 2024\nlast_reviewed: 2026-01-15\nreviewed_by: 7\nurl: ~\n---\nText\n")
+    assert doc.id == "2024" and doc.metadata == {"last_reviewed": "2026-01-15", "reviewed_by": "7"}
+
+
+def test_a_single_reference_is_a_list_of_one(tmp_path):
+    doc = load_one(tmp_path, "r.md", "---\nreferences: Freud, S. (1912). The dynamics of transference.\n---\nText\n")
+    assert doc.metadata["references"] == ["Freud, S. (1912). The dynamics of transference."]
 
 
 def test_clean_markdown_drops_inline_marks_but_keeps_headings_and_lists():

@@ -199,6 +199,30 @@ def test_a_bad_fee_says_the_allowed_range(tmp_path):
     )
 
 
+def test_an_unknown_field_is_refused_in_one_line_naming_it(tmp_path):
+    directory = load_directory(write_directory(tmp_path, [changed(fees=120), changed(id="ana")]), VOCABULARY)
+    assert [t.id for t in directory.therapists] == ["ana"]
+    [failure] = directory.failures
+    assert failure.reason.startswith("therapist 'sam-lee': field 'fees' is not a directory field (the fields are id,")
+    assert "\n" not in failure.reason
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("topics:\n  - {id: a, label: A, kind: worry, description: d}\n", "topic #1 \\(a\\): field 'kind' must be one of"),
+        ("topics:\n  - {id: a, label: A, description: [d]}\n", "topic #1 \\(a\\): field 'description' is missing"),
+        ("topics:\n  - {id: a, label: A, description: d, colour: red}\n", "field 'colour' is not a topic field"),
+    ],
+)
+def test_a_bad_topic_is_one_line_naming_the_entry_and_field(tmp_path, text, words):
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=words) as caught:
+        load_topics(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+
+
 def test_a_duplicate_id_is_named_and_the_first_is_kept(tmp_path):
     directory = load_directory(write_directory(tmp_path, [GOOD, changed(name="Another Sam")]), VOCABULARY)
     assert [t.name for t in directory.therapists] == ["Sam Lee"]

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.errors import InputError
 from kb.ingest.data_files import read_yaml_list
+from kb.validation import allowed, problems
+
+Text = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,27 @@ class Topic:
     description: str
 
 
+class TopicRow(BaseModel):
+    """One entry of topics.yaml as written."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", title="Topic")
+
+    id: Text = Field(description="Used in articles' `topics`, therapists' `specialties` and the golden set.")
+    label: Text = Field(description="What visitors see.")
+    kind: Literal["concern", "approach", "practical"] = Field(
+        default="concern", description="concern: a difficulty people bring to therapy (needs two therapists)."
+    )
+    description: Text = Field(description="A sentence the model embeds to recognise the topic in a question.")
+
+
+class TopicsFile(BaseModel):
+    """topics.yaml as a whole (for its JSON Schema)."""
+
+    model_config = ConfigDict(extra="forbid", title="Topic vocabulary")
+
+    topics: list[TopicRow]
+
+
 def load_topics(path: Path) -> list[Topic]:
     """Read and check the vocabulary; an error names the file, the entry and the field."""
     _, rows = read_yaml_list(path, "topics", "topic vocabulary")
@@ -24,13 +51,20 @@ def load_topics(path: Path) -> list[Topic]:
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise InputError(f"{path}: topic #{n} must be a mapping")
-        for field in ("id", "label", "description"):
-            if not isinstance(row.get(field), str) or not row[field].strip():
-                raise InputError(f"{path}: topic #{n} ({row.get('id', '?')}): field '{field}' is missing")
-        if row["id"] in seen:
-            raise InputError(f"{path}: topic '{row['id']}' is listed twice")
-        seen.add(row["id"])
-        topics.append(Topic(row["id"], row["label"], str(row.get("kind", "concern")), row["description"]))
+        try:
+            valid = TopicRow.model_validate(row)
+        except ValidationError as exc:
+            problem = problems(exc)[0]
+            where = f"{path}: topic #{n} ({row.get('id', '?')}): field '{problem.field}'"
+            if problem.kind == "extra_forbidden":
+                raise InputError(f"{where} is not a topic field (use {', '.join(TopicRow.model_fields)})") from None
+            if problem.field != "kind":
+                raise InputError(f"{where} is missing or not text") from None
+            raise InputError(f"{where} must be {allowed(TopicRow, problem.field)}") from None
+        if valid.id in seen:
+            raise InputError(f"{path}: topic '{valid.id}' is listed twice")
+        seen.add(valid.id)
+        topics.append(Topic(valid.id, valid.label, valid.kind, valid.description))
     return topics
 
 

@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from kb.answering.compose import clean_query, is_faithful
-from kb.errors import InputError
 from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
+from kb.evaluation.golden_set import KINDS, GoldenItem, load_golden  # noqa: F401 - load_golden: kb eval reads it here
 from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
-from kb.ingest.data_files import read_yaml_list
 from kb.knowledge_base import KnowledgeBase
 
 DEPTH = 50  # chunks ranked per query before documents are counted
-KINDS = ("answerable", "near-miss", "off-topic", "crisis")
 THRESHOLDS = [round(0.20 + 0.01 * i, 2) for i in range(36)]
-
-
-@dataclass
-class GoldenItem:
-    id: str
-    question: str
-    kind: str  # answerable | off-topic | crisis | near-miss
-    expected_articles: list[str] = field(default_factory=list)
-    expected_topics: list[str] = field(default_factory=list)
-    style: str = ""
-    crisis_type: str = ""
-
-    @property
-    def should_answer(self) -> bool:
-        return self.kind in ("answerable", "near-miss")
-
-
-def load_golden(path: Path) -> list[GoldenItem]:
-    """Read tests/eval/questions.yaml."""
-    _, rows = read_yaml_list(path, "questions", "golden set", bare_list=True)
-    fields = set(GoldenItem.__dataclass_fields__)
-    items = []
-    for n, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not all(row.get(k) for k in ("id", "question", "kind")):
-            raise InputError(f"{path}: question #{n} needs an id, a question and a kind")
-        if row["kind"] not in KINDS:
-            raise InputError(f"{path}: question '{row['id']}': kind '{row['kind']}' is not one of {', '.join(KINDS)}")
-        items.append(GoldenItem(**{k: v for k, v in row.items() if k in fields}))
-    return items
 
 
 def doc_rankings(kb: KnowledgeBase, questions: list[str], modes: tuple[str, ...]) -> dict[str, list[list[str]]]:

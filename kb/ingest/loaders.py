@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import re
@@ -16,14 +15,12 @@ import yaml
 
 from kb.errors import InputError
 from kb.ingest.data_files import AliasError, load_yaml
+from kb.ingest.front_matter import read_front_matter
 from kb.records import Document, Failure
 
 SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".txt": "text"}
 MAX_BYTES = 20 * 1024 * 1024  # a PDF (images make them large)
 MAX_TEXT_BYTES = 2 * 1024 * 1024  # Markdown, HTML, text: the longest article is about 12 KB
-LIST_FIELDS = ("topics", "related", "references")
-TEXT_FIELDS = ("id", "title", "summary", "audience", "url", "reviewed_by")
-DATE_FIELDS = ("last_reviewed",)
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")  # always fullmatch: `$` would let "id\n" through
 
 
@@ -134,7 +131,7 @@ def load_document(path: Path, root: Path) -> Document:
             meta, text = {}, raw.replace("\r\n", "\n").strip()
     if not text.strip():
         raise InputError("no text after conversion")
-    meta = _normalize_meta(meta)
+    meta = read_front_matter(meta)
     explicit_id = meta.pop("id", "")
     doc_id = str(explicit_id or rel.rsplit(".", 1)[0])
     # Only a written id is checked: a PDF or text file cannot set one, so its path (spaces and all) must do.
@@ -209,36 +206,6 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
         raise InputError("front matter: must be a mapping of field: value")
     body_start = raw.find("\n", end + 4)
     return meta, raw[body_start + 1 :] if body_start != -1 else ""
-
-
-def _normalize_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Only the known fields, each checked and turned into its type (text, date text or list of text).
-
-    Anything else is dropped: an unknown field is never stored, so nothing odd in it (a huge or nested
-    value) reaches the index.
-    """
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        key = str(key)
-        if value is None:
-            continue
-        if key in LIST_FIELDS:
-            if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()] if key != "references" else [value]
-            if not isinstance(value, list) or not all(_scalar(v) for v in value):
-                raise InputError(f"field '{key}': must be a list of text")
-            out[key] = [str(v) for v in value]
-        elif key in DATE_FIELDS and isinstance(value, (dt.date, dt.datetime)):
-            out[key] = value.isoformat()
-        elif key in TEXT_FIELDS or key in DATE_FIELDS:
-            if not _scalar(value):
-                raise InputError(f"field '{key}': must be text")
-            out[key] = str(value)
-    return out
-
-
-def _scalar(value: Any) -> bool:
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 # A link's destination may hold one level of parentheses: [attachment](https://en.wikipedia.org/wiki/Attachment_(psychology))

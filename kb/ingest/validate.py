@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.errors import InputError
 from kb.index.build import corpus_ignores
 from kb.ingest.data_files import without_path
+from kb.ingest.front_matter import article_problems
 from kb.ingest.loaders import load_corpus
 from kb.records import Document, Failure
-
-ARTICLE_FIELDS = (
-    "id",
-    "title",
-    "summary",
-    "topics",
-    "audience",
-    "last_reviewed",
-    "reviewed_by",
-    "references",
-    "related",
-)
-AUDIENCES = ("public", "clinician")
 
 
 def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
@@ -88,17 +74,11 @@ def check_crisis_sections(settings: Settings, documents: list[Document]) -> list
 
 
 def check_document(doc: Document, ids: set[str], vocabulary: set[str] | None) -> list[str]:
-    """Schema problems of one document; Markdown with front matter must have every article field."""
+    """Problems of one document: its metadata against `Article` (Markdown with front matter must give every
+    field), then what only the whole corpus can tell (topics in the vocabulary, related articles that exist)."""
     meta = doc.metadata
-    problems = []
-    if doc.format == "markdown" and meta:
-        for field in ARTICLE_FIELDS:
-            if field in ("id", "title"):
-                continue  # popped into Document.id / .title; checked by ingest
-            if not meta.get(field):
-                problems.append(f"field '{field}' is missing or empty")
-    if "audience" in meta and meta["audience"] not in AUDIENCES:
-        problems.append(f"field 'audience': '{meta['audience']}' is not one of {', '.join(AUDIENCES)}")
+    complete = doc.format == "markdown" and bool(meta)
+    problems = article_problems({**meta, "id": doc.id, "title": doc.title}, complete)
     if vocabulary is not None:
         for topic in doc.topics:
             if topic not in vocabulary:
@@ -108,12 +88,4 @@ def check_document(doc: Document, ids: set[str], vocabulary: set[str] | None) ->
             problems.append(f"field 'related': no article with id '{related}'")
         elif related == doc.id:
             problems.append("field 'related': an article cannot be related to itself")
-    if meta.get("last_reviewed"):
-        try:
-            dt.date.fromisoformat(str(meta["last_reviewed"])[:10])
-        except ValueError:
-            problems.append(f"field 'last_reviewed': '{meta['last_reviewed']}' is not a date (YYYY-MM-DD)")
-    summary = meta.get("summary")
-    if summary is not None and not isinstance(summary, str):
-        problems.append("field 'summary': must be text")
     return problems
