@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: app test lint setup index browser bench eval clean
+.PHONY: app test lint schemas setup index browser bench eval clean
 
 # Create the virtual environment and install the project (CPU torch; see README).
 $(BIN)/kb: pyproject.toml
@@ -38,6 +38,10 @@ lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy kb
+
+# Rewrite kb/data/schemas/*.schema.json from the models (after changing a settings or data-file model).
+schemas: setup
+	$(BIN)/python -m kb.file_schemas
 
 bench: setup
 	$(BIN)/kb bench

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import click
 
 from kb.config import Settings, load_settings
 from kb.errors import CrisisAnswerError, KBError
+from kb.models.embedders import PLUGIN_VARIABLE, load_plugins
 from kb.safety import detect_crisis
 
 
@@ -676,6 +678,7 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
 def main() -> None:
     """Entry point: library errors become one line and exit status 1 (usage errors: 2)."""
     try:
+        load_plugins(os.environ.get(PLUGIN_VARIABLE, ""))  # embedders registered outside the library (tests)
         cli(prog_name="kb", standalone_mode=False)
     except CrisisAnswerError as exc:  # crisis help first, whatever broke
         if "--json" in sys.argv[1:]:

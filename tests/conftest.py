@@ -15,9 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from kb.config import ENV_FIELDS, Settings
-from kb.models.embedders import HashingEmbedder
+from kb.models.embedders import PLUGIN_VARIABLE
+
+from fakes import HashingEmbedder  # importing it registers the fake's model names, "hashing-N"
 
 KB_SCRIPT = Path(sys.executable).parent / "kb"  # the console script installed beside the venv's python
+TESTS = Path(__file__).resolve().parent
+# A `kb` subprocess registers the fake too: the front ends import the module KB_EMBEDDER_PLUGIN names.
+os.environ[PLUGIN_VARIABLE] = "fakes"
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
 
 TOPICS_YAML = """\
 topics:

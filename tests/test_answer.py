@@ -18,8 +18,9 @@ from kb.answering.compose import (
 from kb.errors import InputError
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
-from kb.models.embedders import HashingEmbedder
 from kb.records import Chunk, Citation, Hit
+
+from fakes import HashingEmbedder
 
 QUERY = "what is transference and where do those feelings come from"
 

@@ -8,8 +8,9 @@ import pytest
 
 from kb.ingest.chunking import SPECIAL_TOKENS, chunk_document, context_prefix, sections, split_sentences
 from kb.ingest.loaders import load_document
-from kb.models.embedders import HashingEmbedder
 from kb.records import Document
+
+from fakes import HashingEmbedder
 
 count = HashingEmbedder().count_tokens
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")

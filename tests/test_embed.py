@@ -11,7 +11,6 @@ import pytest
 from kb.config import Settings
 from kb.models.embedders import (
     MEAN_POOLING_PIPELINE,
-    HashingEmbedder,
     KnownVectors,
     MeanPoolingEmbedder,
     SentenceEmbedder,
@@ -20,6 +19,8 @@ from kb.models.embedders import (
     load_embedder,
     mean_pooling_config,
 )
+
+from fakes import HashingEmbedder
 
 
 def model_folder(root: Path, modules=None, pooling=None, config=None) -> Path:

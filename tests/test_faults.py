@@ -24,9 +24,9 @@ from kb.index.build import build_index
 from kb.index.store import BUILDS, CURRENT, current_build, load_index
 from kb.ingest.loaders import load_corpus
 from kb.knowledge_base import KnowledgeBase
-from kb.models.embedders import HashingEmbedder
 
 from conftest import DOC_IDS, SLEEP_MD, blank_pdf_bytes, encrypted_pdf_bytes, write_files
+from fakes import HashingEmbedder
 
 # --- Helpers ---------------------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from kb.config import Settings
 from kb.evaluation.scale import SyntheticChunks, synthetic_bm25, synthetic_index
 from kb.index.build import build_index
 from kb.index.store import load_index
-from kb.models.embedders import HashingEmbedder
 from kb.retrieval import bm25 as bm25_module
 from kb.retrieval import dense as dense_module
 from kb.retrieval.bm25 import BM25Index
@@ -17,6 +16,7 @@ from kb.retrieval.filters import ChunkFilters
 from kb.retrieval.searcher import Searcher
 
 from conftest import make_corpus
+from fakes import HashingEmbedder
 
 QUESTIONS = [
     "transference feelings from a parent",

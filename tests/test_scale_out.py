@@ -20,7 +20,7 @@ from pathlib import Path
 from kb.config import Settings
 from kb.index.store import current_build
 from kb.knowledge_base import KnowledgeBase
-from kb.models.embedders import HashingEmbedder
+from fakes import HashingEmbedder
 
 settings = Settings(corpus=Path(sys.argv[1]), index=Path(sys.argv[2]), model="hashing-64")
 stop = Path(sys.argv[3])

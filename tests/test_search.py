@@ -10,11 +10,11 @@ from kb.errors import IndexMismatchError, InputError
 from kb.index.build import build_index
 from kb.index.store import load_index
 from kb.knowledge_base import KnowledgeBase
-from kb.models.embedders import HashingEmbedder
 from kb.retrieval.bm25 import tokenize
 from kb.retrieval.searcher import Searcher, article_url, fuse_convex, fuse_rrf
 
 from conftest import make_corpus
+from fakes import HashingEmbedder
 
 QUERY = "transference feelings from a parent in relationships"
 

@@ -15,10 +15,11 @@ from kb.index.build import build_index, changes_on_disk, fixed_texts
 from kb.index.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build, index_lock, load_index
 from kb.ingest.chunking import chunk_document
 from kb.ingest.loaders import load_document
-from kb.models.embedders import HashingEmbedder, KnownVectors, embed_key, passage_sentence_texts
+from kb.models.embedders import KnownVectors, embed_key, passage_sentence_texts
 from kb.retrieval.searcher import Searcher
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
+from fakes import HashingEmbedder
 
 
 def chunk_count(settings, rel: str) -> int:

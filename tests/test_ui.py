@@ -9,7 +9,6 @@ import pytest
 
 from kb.ingest.chunking import chunk_document
 from kb.ingest.loaders import load_document
-from kb.models.embedders import HashingEmbedder
 from kb.records import Document
 from kb.web.text import (
     PRACTICE_NAME,
@@ -30,6 +29,7 @@ from kb.web.text import (
 )
 
 from conftest import TRANSFERENCE_MD
+from fakes import HashingEmbedder
 
 UNESCAPED = re.compile(r"(?<!\\)[*_`<>\[\]$#|~:]")
 

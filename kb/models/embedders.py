@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
-import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +17,7 @@ from kb.config import DEFAULT_MODEL, Settings
 from kb.errors import KBError
 
 BUNDLED = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
-HASHING_PREFIX = "hashing-"
+PLUGIN_VARIABLE = "KB_EMBEDDER_PLUGIN"  # modules the front ends import so they can register embedders
 
 
 class Embedder(Protocol):
@@ -90,14 +91,43 @@ def passage_sentence_texts(chunks: list) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t))
 
 
+_REGISTERED: dict[str, Callable[[str], Embedder]] = {}
+
+
+def register(prefix: str, factory: Callable[[str], Embedder]) -> None:
+    """Serve every model name that starts with prefix from factory(name) instead of a model on disk.
+
+    The tests register their fake embedder this way (tests/fakes.py); the library registers none.
+    """
+    _REGISTERED[prefix] = factory
+
+
+def registered(model: str) -> Callable[[str], Embedder] | None:
+    """The factory registered for a model name, if any."""
+    return next((f for prefix, f in _REGISTERED.items() if model.startswith(prefix)), None)
+
+
+def load_plugins(modules: str) -> None:
+    """Import each module of a comma-separated list; importing one registers its embedders (see register).
+
+    The front ends pass the KB_EMBEDDER_PLUGIN environment variable, so a `kb` subprocess can use them.
+    """
+    for name in filter(None, (m.strip() for m in modules.split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise KBError(f"{PLUGIN_VARIABLE}: cannot import module '{name}' ({exc}); fix or unset it") from None
+
+
 def load_embedder(settings: Settings) -> Embedder:
     """The configured model: ONNX when exported (see export_model), else transformers or sentence-transformers.
 
     torch, transformers and sentence-transformers are imported only from here, and not at all for an
     exported model.
     """
-    if settings.model.startswith(HASHING_PREFIX):
-        return HashingEmbedder(int(settings.model[len(HASHING_PREFIX) :] or 64))
+    factory = registered(settings.model)
+    if factory is not None:
+        return factory(settings.model)
     source = resolve_model(settings.model, settings.allow_hub)
     max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
     if max_seq_length is not None:
@@ -114,11 +144,11 @@ def load_embedder(settings: Settings) -> Embedder:
 def export_model(settings: Settings, force: bool = False) -> Path | None:
     """Export the configured mean-pooling model to ONNX beside the index, unless a current export exists.
 
-    Returns the ONNX file, or None for a model that is served by sentence-transformers (or the fake one).
+    Returns the ONNX file, or None for a model that is served by sentence-transformers (or is registered).
     """
     from kb.models.onnx import export_is_current, export_onnx, onnx_path
 
-    if settings.model.startswith(HASHING_PREFIX):
+    if registered(settings.model) is not None:
         return None
     source = resolve_model(settings.model, settings.allow_hub)
     max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
@@ -291,28 +321,3 @@ class MeanPoolingEmbedder(SentenceEmbedder):
                 vectors = torch.nn.functional.normalize(mean, p=2, dim=1)
             out[batch] = vectors.numpy()
         return out
-
-
-class HashingEmbedder:
-    """A tiny deterministic bag-of-words model for fast unit tests (not for real use)."""
-
-    max_seq_length = 512
-
-    def __init__(self, dimension: int = 64):
-        self.dimension = dimension
-        self.name = f"{HASHING_PREFIX}{dimension}"
-        self.calls: list[int] = []  # batch sizes, so tests can see what was embedded
-
-    def count_tokens(self, text: str) -> int:
-        return len(re.findall(r"\w+|[^\w\s]", text))
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.calls.append(len(texts))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                bucket = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension
-                out[row, bucket] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return out / norms
