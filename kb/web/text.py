@@ -21,7 +21,8 @@ from kb.records import Document
 from kb.retrieval.bm25 import tokenize
 from kb.retrieval.searcher import article_url
 
-PRACTICE_NAME = Settings.practice_name  # the default author of the library in citations (setting practice_name)
+# The default author of the library in citations (setting practice_name).
+PRACTICE_NAME = Settings.model_fields["practice_name"].default
 LIBRARY_NAME = "Psychoeducation library"
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&^=])")
