@@ -39,7 +39,7 @@ class TopicRow(BaseModel):
 class TopicsFile(BaseModel):
     """topics.yaml as a whole (for its JSON Schema)."""
 
-    model_config = ConfigDict(extra="forbid", title="Topic vocabulary")
+    model_config = ConfigDict(extra="forbid", title="Topic vocabulary", defer_build=True)
 
     topics: list[TopicRow]
 

@@ -90,7 +90,7 @@ class DirectoryFile(BaseModel):
     """therapists.yaml as a whole (for its JSON Schema: rows are validated one by one, so one bad row is
     left out and the rest load)."""
 
-    model_config = ConfigDict(extra="forbid", title="Therapist directory")
+    model_config = ConfigDict(extra="forbid", title="Therapist directory", defer_build=True)
 
     sample_data: bool = Field(description="True while the therapists are fictional; the app then says so.")
     directory_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(

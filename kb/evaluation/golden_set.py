@@ -37,7 +37,7 @@ class GoldenItem:
 class GoldenFile(BaseModel):
     """questions.yaml as a whole (for its JSON Schema; a bare list of questions is read too)."""
 
-    model_config = ConfigDict(title="Golden set")
+    model_config = ConfigDict(title="Golden set", defer_build=True)
 
     questions: list[GoldenItem]
 

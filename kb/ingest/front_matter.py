@@ -43,7 +43,7 @@ AUDIENCES = ("public", "clinician")
 class FrontMatter(BaseModel):
     """The metadata fields a corpus file may set, each optional; what is given is stored with the document."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", title="Front matter")
+    model_config = ConfigDict(strict=True, extra="forbid", title="Front matter", defer_build=True)
 
     id: Text | None = Field(default=None, description="Stable id (letters, digits, - _ . /); default: the file's path.")
     title: Text | None = Field(default=None, description="Default: the first heading.")
@@ -60,7 +60,7 @@ class FrontMatter(BaseModel):
 class Article(FrontMatter):
     """A Markdown article's front matter, as `kb validate` wants it: every field given, each value allowed."""
 
-    model_config = ConfigDict(title="Article front matter")
+    model_config = ConfigDict(title="Article front matter", defer_build=True)
 
     id: Text = Field(description="Stable id (letters, digits, - _ . /).")
     title: Text
