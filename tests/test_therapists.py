@@ -210,7 +210,10 @@ def test_an_unknown_field_is_refused_in_one_line_naming_it(tmp_path):
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("topics:\n  - {id: a, label: A, kind: worry, description: d}\n", "topic #1 \\(a\\): field 'kind' must be one of"),
+        (
+            "topics:\n  - {id: a, label: A, kind: worry, description: d}\n",
+            "topic #1 \\(a\\): field 'kind' must be one of",
+        ),
         ("topics:\n  - {id: a, label: A, description: [d]}\n", "topic #1 \\(a\\): field 'description' is missing"),
         ("topics:\n  - {id: a, label: A, description: d, colour: red}\n", "field 'colour' is not a topic field"),
     ],
