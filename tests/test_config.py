@@ -227,3 +227,10 @@ def test_settings_are_frozen_and_hashable():
 def test_a_home_relative_path_is_expanded(workdir, monkeypatch):
     monkeypatch.setenv("HOME", str(workdir))
     assert load_settings(environ={"KB_INDEX": "~/idx"}).index == workdir / "idx"
+
+
+def test_constructing_settings_in_code_refuses_a_bad_value_too():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="fusion"):
+        Settings(fusion="bogus")  # type: ignore[arg-type]
