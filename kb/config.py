@@ -48,11 +48,10 @@ Count = Annotated[int, Field(ge=1)]
 
 
 class Settings(BaseModel):
-    """Everything configurable, with the defaults the shipped corpus was tuned on.
+    """Everything configurable, with the defaults the shipped corpus was tuned on."""
 
-    Built from user input by `load_settings` (and changed by `replace`), which raise a one-line InputError;
-    constructing it directly with a bad value raises pydantic's ValidationError (a ValueError), a bug.
-    """
+    # Built from user input by `load_settings` (and changed by `replace`), which raise a one-line InputError;
+    # constructing it in code with a bad value raises pydantic's ValidationError (a ValueError): a bug.
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
