@@ -32,9 +32,19 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# libyaml's safe loader when PyYAML was built with it: 5-20x faster than the Python one (the directory took
+# 140 ms of a fresh process's first answer). Its composer is C, so aliases are refused from its events.
+_CSafeLoader = getattr(yaml, "CSafeLoader", None)
+
+
 def load_yaml(text: str) -> Any:
     """Parse YAML text with safe types only and no aliases; raises yaml.YAMLError (AliasError for an alias)."""
-    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    if _CSafeLoader is None:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    for event in yaml.parse(text, Loader=_CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise AliasError(event.start_mark.line + 1 if event.start_mark else 0)
+    return yaml.load(text, Loader=_CSafeLoader)  # noqa: S506 - libyaml's SafeLoader
 
 
 def read_yaml_list(path: Path, key: str, what: str, bare_list: bool = False) -> tuple[dict[str, Any], list[Any]]:

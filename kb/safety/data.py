@@ -29,7 +29,7 @@ def package_text(name: str) -> str:
 def crisis_data() -> dict[str, Any]:
     """kb/data/crisis.yaml, parsed once."""
     try:
-        data = yaml.safe_load(package_text("crisis.yaml"))
+        data = yaml.load(package_text("crisis.yaml"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise KBError(f"kb/data/crisis.yaml: cannot read the crisis data ({exc}); reinstall the package") from None
     if not isinstance(data, dict) or "patterns" not in data or "resources" not in data:
