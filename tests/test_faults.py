@@ -405,7 +405,6 @@ def test_an_unreadable_directory_leaves_the_app_answering(live):
 BUILD_FILES = [
     "documents.jsonl",
     "chunks.jsonl",
-    "vectors.npy",
     "dense.faiss",
     "fixed.npz",
     "manifest.json",
@@ -469,7 +468,7 @@ def test_an_unfinished_build_is_never_the_fallback(live):
 
 def test_a_damaged_live_and_previous_build_re_embed_only_what_was_lost(live, run_kb):
     for folder in (live.index / BUILDS).iterdir():
-        damage(folder / "vectors.npy", "half-truncated")
+        damage(folder / "dense.faiss", "half-truncated")
     report = index_json(run_kb)
     assert report["embedded"] == report["chunks"] > 0  # nothing intact was left to reuse
     assert indexed_ids(live) == DOC_IDS
@@ -484,8 +483,8 @@ def test_a_build_written_before_checksums_is_still_checked_for_consistency(live)
     (folder / "documents.jsonl").write_text("")
     with pytest.raises(IndexMismatchError, match="inconsistent .*run 'kb index' to rebuild it"):
         load_index(live.index)
-    (folder / "vectors.npy").write_bytes(b"")
-    with pytest.raises(IndexMismatchError, match="vectors.npy cannot be read"):
+    (folder / "dense.faiss").write_bytes(b"")
+    with pytest.raises(IndexMismatchError, match="dense.faiss cannot be read"):
         load_index(live.index)
 
 
@@ -595,7 +594,7 @@ def test_a_short_write_without_a_file_name_names_the_file(settings, monkeypatch)
         raise OSError("194688 requested and 92128 written")
 
     monkeypatch.setattr(np, "save", short_write)
-    with pytest.raises(StorageError, match=r"vectors\.npy: 194688 requested and 92128 written") as error:
+    with pytest.raises(StorageError, match=r"bm25: 194688 requested and 92128 written") as error:
         build_index(settings, HashingEmbedder(64), full=True)
     assert "\n" not in str(error.value)
     assert [p.name for p in (settings.index / BUILDS).iterdir()] == [current_build(settings.index).name]

@@ -78,7 +78,8 @@ def test_index_files_are_inspectable_and_never_pickled(settings, embedder):
     build_index(settings, embedder)
     folder = current_build(settings.index)
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert {"manifest.json", "documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss"} <= names
+    assert {"manifest.json", "documents.jsonl", "chunks.jsonl", "dense.faiss"} <= names
+    assert "vectors.npy" not in names  # each vector is stored once, in dense.faiss
     assert any(n.startswith("bm25/") for n in names)
     assert not any(n.endswith((".pkl", ".pickle")) for n in names)
     rows = [json.loads(line) for line in (folder / "chunks.jsonl").read_text().splitlines()]
@@ -341,9 +342,22 @@ def test_an_index_in_another_format_is_refused(settings, embedder):
 
 def test_a_damaged_index_is_refused_with_the_fix(settings, embedder):
     build_index(settings, embedder)
-    (current_build(settings.index) / "vectors.npy").write_bytes(b"not numpy")
-    with pytest.raises(IndexMismatchError, match=r"vectors.npy is 9 bytes.*run 'kb index' to rebuild it"):
+    (current_build(settings.index) / "dense.faiss").write_bytes(b"not faiss")
+    with pytest.raises(IndexMismatchError, match=r"dense.faiss is 9 bytes.*run 'kb index' to rebuild it"):
         load_index(settings.index)
+
+
+def test_a_format_2_build_still_loads_and_its_vectors_are_reused(settings, embedder):
+    report = build_index(settings, embedder)
+    folder = current_build(settings.index)
+    vectors = load_index(settings.index).vectors
+    np.save(folder / "vectors.npy", vectors, allow_pickle=False)  # what format 2 wrote beside dense.faiss
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    assert np.array_equal(load_index(settings.index, "hashing-64", 64).vectors, vectors)
+    again = HashingEmbedder(64)
+    assert build_index(settings, again).embedded == 0 and report.embedded > 0
+    assert json.loads((current_build(settings.index) / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
 
 
 # Vectors of texts besides chunks (topics, therapist profiles), stored so a fresh process

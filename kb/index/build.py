@@ -220,7 +220,7 @@ def previous_builds(root: Path) -> PreviousBuilds | None:
                 if isinstance(v, dict) and isinstance(v.get("path"), str)
             }
         records = None
-        if not damaged_files(folder, manifest, ["documents.jsonl", "chunks.jsonl", "vectors.npy"]):
+        if not damaged_files(folder, manifest, ["documents.jsonl", "chunks.jsonl", "dense.faiss"]):
             try:
                 records = read_documents(folder), read_chunks(folder), read_vectors(folder)
             except IndexMismatchError:

@@ -19,9 +19,10 @@ from kb.errors import IndexBusyError, IndexMismatchError
 from kb.index.integrity import MANIFEST, damaged_files, file_digests, writing
 from kb.records import Chunk, Document
 from kb.retrieval.bm25 import BM25Index
-from kb.retrieval.dense import build_dense_index
+from kb.retrieval.dense import build_dense_index, stored_vectors
 
-FORMAT_VERSION = 2  # 2: chunks carry their sentence spans
+FORMAT_VERSION = 3  # 3: the vectors are stored once, in dense.faiss (2 also wrote them to vectors.npy)
+READABLE_FORMATS = (2, 3)  # a format-2 build reads the same way: its vectors.npy is simply not opened
 CURRENT = "CURRENT"
 BUILDS = "builds"
 KEEP_BUILDS = 2  # the live build and the one before it, so a reader mid-swap still finds its files
@@ -35,7 +36,7 @@ class Index:
     manifest: dict[str, Any]
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: np.ndarray | None  # None: the dense index holds them (kb bench scale's synthetic indexes)
+    vectors: np.ndarray | None  # a read-only view of a flat dense index's vectors; None for IVF
     dense: Any  # faiss.Index
     bm25: BM25Index
     fixed: dict[str, np.ndarray] = field(default_factory=dict)  # embed_key -> vector of texts besides chunks
@@ -111,8 +112,6 @@ def write_build(
     with writing(folder / "chunks.jsonl"), open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk, key in zip(chunks, keys, strict=False):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
-    with writing(folder / "vectors.npy"):
-        np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
     dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, IVF when large
     try:
         faiss.write_index(dense, str(folder / "dense.faiss"))
@@ -194,12 +193,22 @@ def read_chunks(folder: Path) -> tuple[list[Chunk], list[str]]:
 
 
 def read_vectors(folder: Path) -> np.ndarray:
-    """vectors.npy as a 2-D float array; raises IndexMismatchError naming the file."""
-    with _reading(folder, "vectors.npy"):
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-        if vectors.ndim != 2:
-            raise ValueError(f"{vectors.ndim} dimensions")
-    return vectors
+    """Every chunk's vector, read back from dense.faiss (the one copy); raises IndexMismatchError naming the file."""
+    import faiss
+
+    with _reading(folder, "dense.faiss"):
+        return dense_vectors(faiss.read_index(str(folder / "dense.faiss")))
+
+
+def dense_vectors(dense: Any) -> np.ndarray:
+    """The vectors a FAISS index holds, in position order: a flat index's own, an IVF-Flat's read back."""
+    view = stored_vectors(dense)
+    if view is not None:
+        return np.array(view)
+    if dense.ntotal == 0:
+        return np.zeros((0, dense.d), dtype=np.float32)
+    dense.make_direct_map()
+    return np.asarray(dense.reconstruct_n(0, dense.ntotal), dtype=np.float32)
 
 
 @contextmanager
@@ -272,33 +281,46 @@ def _load_build(root: Path, folder: Path, model: str | None, dimension: int | No
         raise IndexMismatchError(f"index build {folder} is damaged: {'; '.join(damaged[:3])}; {REPAIR}")
     documents = read_documents(folder)
     chunks, _ = read_chunks(folder)
-    vectors = read_vectors(folder)
     with _reading(folder, "dense.faiss"):
         dense = faiss.read_index(str(folder / "dense.faiss"))
     with _reading(folder, "bm25"):
         bm25 = BM25Index.load(folder / "bm25")
     counts = manifest.get("counts") or {}
     if (
-        len(chunks) != len(vectors)
-        or dense.ntotal != len(chunks)
+        dense.ntotal != len(chunks)
+        or dense.d != manifest.get("model", {}).get("dimension", dense.d)
         or counts.get("chunks", len(chunks)) != len(chunks)
         or counts.get("documents", len(documents)) != len(documents)
         or any(c.doc_id not in documents for c in chunks)
     ):
         raise IndexMismatchError(
             f"index build {folder} is inconsistent (documents.jsonl, chunks.jsonl, "
-            f"vectors.npy and dense.faiss disagree); {REPAIR}"
+            f"dense.faiss and the manifest disagree); {REPAIR}"
         )
-    return Index(folder, manifest, documents, chunks, vectors, dense, bm25, read_fixed(folder))
+    return Index(folder, manifest, documents, chunks, _vectors_of(dense), dense, bm25, read_fixed(folder))
 
 
-BUILD_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "bm25")  # fixed.npz is a cache
+class _Holder:
+    """Keeps a FAISS index alive for as long as a numpy view of its vectors exists (the view's base)."""
+
+    def __init__(self, dense: Any, view: np.ndarray):
+        self.dense = dense
+        self.__array_interface__ = view.__array_interface__
+
+
+def _vectors_of(dense: Any) -> np.ndarray | None:
+    """A flat index's vectors without a copy, safe to keep after the index is dropped; None for IVF."""
+    view = stored_vectors(dense)
+    return None if view is None else np.asarray(_Holder(dense, view))
+
+
+BUILD_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "bm25")  # fixed.npz is a cache
 
 
 def check_manifest(manifest: dict[str, Any], root: Path, model: str | None, dimension: int | None) -> None:
     """Refuse an index whose format, model or dimension differs from what is configured."""
     fix = "run 'kb index --full' to rebuild it"
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise IndexMismatchError(
             f"index in {root} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}: {fix}"
         )
