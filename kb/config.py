@@ -178,6 +178,8 @@ def _read_config(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{path}: cannot read config file ({exc})") from None
     section = data.get("kb", data)
+    if not isinstance(section, dict):
+        raise InputError(f"{path}: 'kb' must be a table of settings ([kb] with one name = value a line)")
     values = {}
     for name, value in section.items():
         if name not in _FIELDS:

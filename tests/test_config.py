@@ -234,3 +234,9 @@ def test_constructing_settings_in_code_refuses_a_bad_value_too():
 
     with pytest.raises(ValidationError, match="fusion"):
         Settings(fusion="bogus")  # type: ignore[arg-type]
+
+
+def test_a_kb_key_that_is_not_a_table_is_one_line(workdir):
+    write_toml(workdir / "kb.toml", "kb = 5\n")
+    with pytest.raises(InputError, match=r"^kb.toml: 'kb' must be a table of settings"):
+        load_settings(environ={})
