@@ -37,7 +37,7 @@ from kb.index.store import (
 from kb.ingest.chunking import chunk_document, question_openings
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import load_corpus
-from kb.models.embedders import Embedder, embed_key, passage_sentence_texts
+from kb.models.embedders import Embedder, embed_key, embed_known, passage_sentence_texts
 from kb.records import Chunk, Document, Failure
 
 Progress = Callable[[int, int], None]
@@ -137,24 +137,8 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
             report.kept.append(failure.path)
 
     keys = [embed_key(embedder.name, c.embed_text) for c in chunks]
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    todo = []
-    for i, key in enumerate(keys):
-        cached = cache.get(key)
-        if cached is not None and len(cached) == embedder.dimension:
-            vectors[i] = cached
-        else:
-            todo.append(i)
-    done = 0
     step = max(1, settings.batch_size * 4)
-    if progress and todo:
-        progress(0, len(todo))  # before the first batch, so a progress bar's clock starts with the work
-    for start in range(0, len(todo), step):
-        batch = todo[start : start + step]
-        vectors[batch] = embedder.embed([chunks[i].embed_text for i in batch])
-        done += len(batch)
-        if progress:
-            progress(done, len(todo))
+    vectors, todo = embed_known([c.embed_text for c in chunks], embedder, [cache], step, progress)
     report.embedded = len(todo)
     texts, data_failures = fixed_inputs(settings)
     report.failed.extend(data_failures)
@@ -271,12 +255,8 @@ def fixed_inputs(settings: Settings) -> tuple[list[str], list[Failure]]:
 
 def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Vectors of the fixed texts by embed key, reusing any already computed."""
-    keys = [embed_key(embedder.name, t) for t in texts]
-    todo = [i for i, key in enumerate(keys) if key not in cache or len(cache[key]) != embedder.dimension]
-    if todo:
-        for i, vector in zip(todo, embedder.embed([texts[i] for i in todo]), strict=False):
-            cache[keys[i]] = vector
-    return {key: cache[key] for key in keys}
+    vectors, _ = embed_known(texts, embedder, [cache])
+    return {embed_key(embedder.name, t): v for t, v in zip(texts, vectors, strict=True)}
 
 
 def make_manifest(

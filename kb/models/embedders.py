@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -55,24 +55,44 @@ class KnownVectors:
         self._learned: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        keys = [embed_key(self.name, t) for t in texts]
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        missing = []
-        for i, key in enumerate(keys):
-            vector = self.known.get(key)
-            if vector is None:
-                vector = self._learned.get(key)
-            if vector is not None and len(vector) == self.dimension:
-                out[i] = vector
-            else:
-                missing.append(i)
-        if missing:
-            out[missing] = self.embedder.embed([texts[i] for i in missing])
-            if self.remember:
-                if len(self._learned) + len(missing) > self.remember:
-                    self._learned = {}  # bounded; a new dict, so a reader in another thread is unaffected
-                self._learned.update({keys[i]: out[i].copy() for i in missing})
+        out, missing = embed_known(texts, self.embedder, [self.known, self._learned])
+        if missing and self.remember:
+            if len(self._learned) + len(missing) > self.remember:
+                self._learned = {}  # bounded; a new dict, so a reader in another thread is unaffected
+            self._learned.update({embed_key(self.name, texts[i]): out[i].copy() for i in missing})
         return out
+
+
+def embed_known(
+    texts: list[str],
+    embedder: Embedder,
+    stores: list[Mapping[str, np.ndarray]],
+    batch: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """Look up stored vectors, embed what is missing: the vectors of texts, in order, and which were embedded.
+
+    stores: embed key -> vector, searched in order (a vector of another size is not used). batch: texts per
+    call to the model (0: one call); progress(done, total) runs before the first call and after each.
+    """
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    missing = []
+    for i, text in enumerate(texts):
+        key = embed_key(embedder.name, text)
+        vector = next((store[key] for store in stores if key in store), None)
+        if vector is not None and len(vector) == embedder.dimension:
+            out[i] = vector
+        else:
+            missing.append(i)
+    step = batch or max(1, len(missing))
+    if progress and missing:
+        progress(0, len(missing))  # before the first batch, so a progress bar's clock starts with the work
+    for start in range(0, len(missing), step):
+        part = missing[start : start + step]
+        out[part] = embedder.embed([texts[i] for i in part])
+        if progress:
+            progress(start + len(part), len(missing))
+    return out, missing
 
 
 def passage_sentence_texts(chunks: list) -> list[str]:
