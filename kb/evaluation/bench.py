@@ -83,6 +83,8 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     code = (
         "import time; t=time.perf_counter(); from kb.config import load_settings; "
         "from kb.knowledge_base import KnowledgeBase; "
+        "import os; from kb.models.embedders import PLUGIN_VARIABLE as P, load_plugins; "
+        "load_plugins(os.environ.get(P, '')); "
         f"kb=KnowledgeBase(load_settings({{'corpus': {str(settings.corpus)!r}, 'index': {str(settings.index)!r}, "
         f"'model': {settings.model!r}}})); kb.ask('what is psychodynamic therapy?'); "
         "print(time.perf_counter()-t)"

@@ -26,6 +26,7 @@ import numpy as np
 
 from kb.config import Settings
 from kb.index.store import Index, load_index
+from kb.models.embedders import PLUGIN_VARIABLE, load_plugins
 from kb.records import Chunk, Document
 from kb.retrieval.bm25 import BM25Index, tokenize
 
@@ -356,4 +357,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    load_plugins(os.environ.get(PLUGIN_VARIABLE, ""))  # a front end of its own: embedders registered outside kb
     main(sys.argv[1:])
