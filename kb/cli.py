@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -211,26 +212,25 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
         for topic in doc.topics:
             topics[topic] = topics.get(topic, 0) + 1
     data = {
-        "documents": manifest["counts"]["documents"],
-        "chunks": manifest["counts"]["chunks"],
+        "documents": manifest.document_count,
+        "chunks": manifest.chunk_count,
         "topics": dict(sorted(topics.items())),
-        "model": manifest["model"],
-        "built_at": manifest["built_at"],
+        "model": asdict(manifest.model),
+        "built_at": manifest.built_at,
         "index": str(settings.index),
-        "changed_since_build": changes,
+        "changed_since_build": changes.to_json(),
     }
     if as_json:
         _emit(data)
         return
-    stale = sum(len(v) for v in changes.values())
+    stale = changes.total
     click.echo(f"{data['documents']} documents, {data['chunks']} chunks, {len(topics)} topics")
     click.echo(
-        f"model {manifest['model']['name']} ({manifest['model']['dimension']} dimensions), built {manifest['built_at']}"
+        f"model {manifest.model.name} ({manifest.model.dimension} dimensions), built {manifest.built_at}"
     )
     click.echo(f"{stale} files changed since the build" + (": run 'kb index'" if stale else ""))
-    for kind, paths in changes.items():
-        for path in paths:
-            click.echo(f"  {kind}: {path}")
+    for line in changes.lines():
+        click.echo(f"  {line}")
 
 
 @cli.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -200,6 +200,7 @@ class Retrieval:
 
     hits: list[Hit]
     crisis_article: bool = False  # the hits are the crisis article's (relevant by definition, quoted from its lead)
+    faq: bool = False  # hits[0] opens a section whose question heading matches the question (quoted from its lead)
 
 
 @dataclass(frozen=True)
@@ -268,3 +269,115 @@ class Answer:
             "disclaimer": self.disclaimer,
             "notices": self.notices,
         }
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model a build was embedded with."""
+
+    name: str
+    dimension: int
+    normalized: bool = True
+    max_seq_length: int = 0
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """One document as a build's manifest lists it: where it came from and what it held."""
+
+    path: str
+    hash: str = ""  # SHA-256 of the file's bytes
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """A build file's size and checksum, as the manifest vouches for them."""
+
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    """A build's manifest.json, read once into a record (the file's JSON is unchanged: see to_json)."""
+
+    format_version: int | None
+    model: ModelInfo
+    documents: dict[str, IndexedDocument] = field(default_factory=dict)
+    document_count: int | None = None  # "counts" in the file; None when an old build did not say
+    chunk_count: int | None = None
+    built_at: str = ""
+    chunker: dict[str, int] = field(default_factory=dict)
+    corpus: str = ""
+    versions: dict[str, str | None] = field(default_factory=dict)
+    files: dict[str, FileDigest] = field(default_factory=dict)  # empty: written before builds listed their files
+
+    @classmethod
+    def from_json(cls, data: Any) -> Manifest:
+        """Read manifest.json's object; a field of the wrong shape raises ValueError naming it."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        try:
+            model = data.get("model") or {}
+            counts = data.get("counts") or {}
+            return cls(
+                format_version=data.get("format_version"),
+                model=ModelInfo(
+                    str(model.get("name") or ""),
+                    int(model.get("dimension") or 0),
+                    bool(model.get("normalized", True)),
+                    int(model.get("max_seq_length") or 0),
+                ),
+                documents={
+                    str(k): IndexedDocument(v["path"], str(v.get("hash") or ""), int(v.get("chunks") or 0))
+                    for k, v in (data.get("documents") or {}).items()
+                    if isinstance(v, dict) and isinstance(v.get("path"), str)
+                },
+                document_count=counts.get("documents"),
+                chunk_count=counts.get("chunks"),
+                built_at=str(data.get("built_at") or ""),
+                chunker=dict(data.get("chunker") or {}),
+                corpus=str(data.get("corpus") or ""),
+                versions=dict(data.get("versions") or {}),
+                files={
+                    str(k): FileDigest(v.get("bytes"), v.get("sha256")) for k, v in (data.get("files") or {}).items()
+                },
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"a field has the wrong shape ({exc})") from None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format_version": self.format_version,
+            "model": asdict(self.model),
+            "chunker": self.chunker,
+            "corpus": self.corpus,
+            "documents": {k: asdict(v) for k, v in self.documents.items()},
+            "counts": {"documents": self.document_count, "chunks": self.chunk_count},
+            "built_at": self.built_at,
+            "versions": self.versions,
+        }
+        if self.files:
+            out["files"] = {k: asdict(v) for k, v in self.files.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class CorpusChanges:
+    """Corpus files added, changed or removed since the live build (by content hash), relative paths."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+    def lines(self) -> list[str]:
+        """'added: articles/x.md', ... for a list shown to maintainers."""
+        return [f"{kind}: {path}" for kind, paths in self.to_json().items() for path in paths]
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"added": self.added, "changed": self.changed, "removed": self.removed}

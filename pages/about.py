@@ -44,22 +44,19 @@ manifest = read_manifest(settings.index)
 if manifest is None:
     st.warning("There is no search index yet.")
 else:
-    counts = manifest.get("counts", {})
-    model = manifest.get("model", {})
     st.markdown(
         "\n".join(
             f"- **{name}:** {ui.escape_markdown(str(value))}"
             for name, value in {
-                "Model": f"{model.get('name')} ({model.get('dimension')} dimensions)",
-                "Documents": counts.get("documents"),
-                "Chunks": counts.get("chunks"),
-                "Built at": manifest.get("built_at"),
+                "Model": f"{manifest.model.name} ({manifest.model.dimension} dimensions)",
+                "Documents": manifest.document_count,
+                "Chunks": manifest.chunk_count,
+                "Built at": manifest.built_at,
                 "Index folder": settings.index,
             }.items()
         )
     )
-changes = changes_on_disk(settings)
-changed = [f"{kind}: {path}" for kind, paths in changes.items() for path in paths]
+changed = changes_on_disk(settings).lines()
 st.markdown(f"**Documents changed since the build:** {len(changed)}")
 if changed:
     st.markdown("\n".join(f"- {ui.escape_markdown(line)}" for line in changed))

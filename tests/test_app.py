@@ -238,7 +238,7 @@ def test_a_missing_index_is_built_at_start_and_hostile_text_is_shown_as_text(
     monkeypatch.setattr("kb.web.views.load_embedder", lambda settings: real_model)
 
     at = open_app()
-    assert read_manifest(tmp_path / "index")["counts"]["documents"] == 2
+    assert read_manifest(tmp_path / "index").document_count == 2
     assert any("Search index ready: 2 documents" in t.value for t in at.toast)
     at.switch_page("pages/library.py")
     at.query_params["doc"] = "hostile"

@@ -70,7 +70,7 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> tupl
 def test_twenty_sessions_asking_over_http_during_rebuilds_all_get_whole_answers(live_server, embedder):
     site, port = live_server
     manifest = read_manifest(site.index)
-    counts = {(manifest["counts"]["documents"], manifest["counts"]["chunks"])}
+    counts = {(manifest.document_count, manifest.chunk_count)}
     errors: list[str] = []
     answers = 0
     health: list[tuple[int, int]] = []
@@ -107,7 +107,7 @@ def test_twenty_sessions_asking_over_http_during_rebuilds_all_get_whole_answers(
             build_index(site, embedder)
             manifest = read_manifest(site.index)
             with lock:
-                counts.add((manifest["counts"]["documents"], manifest["counts"]["chunks"]))
+                counts.add((manifest.document_count, manifest.chunk_count))
     finally:
         stop.set()
         for thread in threads:

@@ -633,8 +633,8 @@ def test_twenty_sessions_searching_during_rebuilds_all_get_whole_builds(live):
         while not stop.is_set():
             try:
                 index = load_index(live.index, "hashing-64", 64)
-                counts = index.manifest["counts"]
-                assert len(index.documents) == counts["documents"] and len(index.chunks) == counts["chunks"]
+                manifest = index.manifest
+                assert len(index.documents) == manifest.document_count and len(index.chunks) == manifest.chunk_count
                 assert len(index.vectors) == index.dense.ntotal == len(index.chunks)
                 kb = KnowledgeBase(live, HashingEmbedder(64))
                 kb.__dict__["index"] = index  # this session's build, as the app's per-build cache holds it

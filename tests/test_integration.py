@@ -185,7 +185,7 @@ def test_search_finds_the_right_article(real, run_kb, model):
     report = run_kb("index", "--json").json()
     assert report["documents"] == 4 and report["embedded"] == report["chunks"]
     manifest = read_manifest(real.index)
-    assert manifest["model"]["name"] == DEFAULT_MODEL and manifest["model"]["dimension"] == 384
+    assert manifest.model.name == DEFAULT_MODEL and manifest.model.dimension == 384
     # No words shared with the articles: only the meaning can find them.
     assert top_doc(run_kb, "my dad passed away last spring and I still cry", mode="dense") == ["grief"]
     assert top_doc(run_kb, "my heart races and I feel I might faint", mode="dense") == ["panic"]
@@ -199,7 +199,7 @@ def test_editing_one_file_re_embeds_only_its_chunks(real, run_kb):
     path.write_text(path.read_text().replace("title: Panic attacks", "title: Panic attacks and what helps"))
     report = run_kb("index", "--json").json()
     assert report["changed"] == 1 and report["added"] == 0 and report["removed"] == 0
-    assert report["embedded"] == read_manifest(real.index)["documents"]["panic"]["chunks"] >= 2
+    assert report["embedded"] == read_manifest(real.index).documents["panic"].chunks >= 2
     assert run_kb("index", "--json").json()["embedded"] == 0
 
 

@@ -16,6 +16,7 @@ from kb.index.store import BUILDS, CURRENT, FIXED, FORMAT_VERSION, current_build
 from kb.ingest.chunking import chunk_document
 from kb.ingest.loaders import load_document
 from kb.models.embedders import KnownVectors, embed_key, passage_sentence_texts
+from kb.records import CorpusChanges, Manifest
 from kb.retrieval.searcher import Searcher
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
@@ -185,17 +186,25 @@ def test_progress_is_reported_up_to_the_total(settings, embedder):
     assert seen == []  # nothing to embed, nothing reported
 
 
+def test_the_manifest_record_reads_and_writes_the_same_json(settings, embedder):
+    build_index(settings, embedder)
+    on_disk = json.loads((current_build(settings.index) / "manifest.json").read_text())
+    manifest = Manifest.from_json(on_disk)
+    assert manifest.to_json() == on_disk and list(manifest.to_json()) == list(on_disk)  # same keys, same order
+    assert manifest.documents["sleep-and-dreams"].path == "articles/sleep.md"
+    with pytest.raises(ValueError, match="wrong shape"):
+        Manifest.from_json({**on_disk, "files": {"dense.faiss": "not a digest"}})
+
+
 def test_changes_on_disk_since_the_build(settings, embedder):
     build_index(settings, embedder)
-    assert changes_on_disk(settings) == {"added": [], "changed": [], "removed": []}
+    assert changes_on_disk(settings) == CorpusChanges()
     (settings.corpus / "articles/sleep.md").write_text(SLEEP_MD + "\nOne more line.\n")
     (settings.corpus / "articles/anger.md").unlink()
     (settings.corpus / "new.txt").write_text("A new plain text note.")
-    assert changes_on_disk(settings) == {
-        "added": ["new.txt"],
-        "changed": ["articles/sleep.md"],
-        "removed": ["articles/anger.md"],
-    }
+    assert changes_on_disk(settings) == CorpusChanges(
+        added=["new.txt"], changed=["articles/sleep.md"], removed=["articles/anger.md"]
+    )
 
 
 # Bad files
@@ -265,7 +274,7 @@ def test_a_failure_while_writing_removes_the_half_written_build(settings, embedd
     assert "\n" not in str(error.value)
     assert build_folders(settings) == [live.name]
     assert current_build(settings.index) == live
-    assert load_index(settings.index).manifest["counts"]["documents"] == 3
+    assert load_index(settings.index).manifest.document_count == 3
 
 
 def test_leftovers_of_a_killed_build_are_ignored_then_pruned(settings, embedder):

@@ -166,7 +166,7 @@ def synthetic_index(base: Index, size: int, seed: int = 0) -> Index:
     dense = build_dense_index(vectors, vectors.shape[1])
     del vectors  # the FAISS index holds its own copy; the searcher reads that one
     bm25 = synthetic_bm25([c.embed_text or c.text for c in base.chunks], size, rng)
-    manifest = {**base.manifest, "counts": {"documents": len(base.documents) * replicas, "chunks": size}}
+    manifest = dataclasses.replace(base.manifest, document_count=len(base.documents) * replicas, chunk_count=size)
     chunks = cast("list[Chunk]", SyntheticChunks(base.chunks, size, seed))  # a list's reading side, made on demand
     return Index(base.folder, manifest, synthetic_documents(base.documents, replicas), chunks, None, dense, bm25)
 

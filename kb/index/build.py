@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import shutil
 import time
@@ -27,6 +26,7 @@ from kb.index.store import (
     new_build_folder,
     prune_builds,
     publish,
+    read_build_manifest,
     read_chunks,
     read_documents,
     read_fixed,
@@ -36,9 +36,9 @@ from kb.index.store import (
 )
 from kb.ingest.chunking import chunk_document, question_openings
 from kb.ingest.data_files import without_path
-from kb.ingest.loaders import load_corpus
+from kb.ingest.loaders import SUPPORTED, iter_corpus_files, load_corpus
 from kb.models.embedders import Embedder, embed_key, embed_known, passage_sentence_texts
-from kb.records import Chunk, Document, Failure
+from kb.records import Chunk, CorpusChanges, Document, Failure, IndexedDocument, Manifest, ModelInfo
 
 Progress = Callable[[int, int], None]
 
@@ -105,7 +105,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     prune_builds(root)  # leftovers of an interrupted build
     previous = None if full else previous_builds(root)
     old = previous.manifest_documents if previous else {}
-    corpus = load_corpus(settings.corpus, corpus_ignores(settings), {i: d["path"] for i, d in old.items()})
+    corpus = load_corpus(settings.corpus, corpus_ignores(settings), {i: d.path for i, d in old.items()})
     report = BuildReport(failed=corpus.failures, skipped=corpus.skipped)
     cache = dict(previous.vectors) if previous else {}
 
@@ -146,7 +146,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     headings = [question for _, question in question_openings(chunks)]
     fixed = embed_fixed(texts + headings + passage_sentence_texts(chunks), embedder, cache)
 
-    old_hash = {doc_id: info.get("hash") for doc_id, info in old.items()}
+    old_hash = {doc_id: info.hash for doc_id, info in old.items()}
     for doc in documents:
         if doc.path in report.kept:
             continue
@@ -173,7 +173,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
 class PreviousBuilds:
     """What earlier builds still offer: the live manifest's documents, its records, and every intact vector."""
 
-    manifest_documents: dict[str, dict[str, Any]]  # id -> {path, hash, chunks}, from the live manifest
+    manifest_documents: dict[str, IndexedDocument]  # from the live manifest
     documents: dict[str, Document]  # from the newest build whose documents and chunks read intact
     chunks: list[Chunk]
     vectors: dict[str, np.ndarray]  # embed key -> vector, from every build whose files check out
@@ -191,18 +191,11 @@ def previous_builds(root: Path) -> PreviousBuilds | None:
     folders = [live] + [f for f in reversed(build_folders(root)) if f != live]
     found = PreviousBuilds({}, {}, [], {})
     for n, folder in enumerate(folders):
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(manifest, dict):
+        manifest = read_build_manifest(folder)
+        if manifest is None:
             continue
         if n == 0:
-            found.manifest_documents = {
-                k: v
-                for k, v in (manifest.get("documents") or {}).items()
-                if isinstance(v, dict) and isinstance(v.get("path"), str)
-            }
+            found.manifest_documents = manifest.documents
         records = None
         if not damaged_files(folder, manifest, ["documents.jsonl", "chunks.jsonl", "dense.faiss"]):
             try:
@@ -259,33 +252,25 @@ def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarra
     return {embed_key(embedder.name, t): v for t, v in zip(texts, vectors, strict=True)}
 
 
-def make_manifest(
-    settings: Settings, embedder: Embedder, documents: list[Document], chunks: list[Chunk]
-) -> dict[str, Any]:
+def make_manifest(settings: Settings, embedder: Embedder, documents: list[Document], chunks: list[Chunk]) -> Manifest:
     per_doc: dict[str, int] = {}
     for chunk in chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-    return {
-        "format_version": FORMAT_VERSION,
-        "model": {
-            "name": embedder.name,
-            "dimension": embedder.dimension,
-            "normalized": True,
-            "max_seq_length": embedder.max_seq_length,
-        },
-        "chunker": {"max_tokens": settings.max_tokens, "overlap_sentences": settings.overlap_sentences},
-        "corpus": str(settings.corpus),
-        "documents": {
-            d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)} for d in documents
-        },
-        "counts": {"documents": len(documents), "chunks": len(chunks)},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        model=ModelInfo(embedder.name, embedder.dimension, True, embedder.max_seq_length),
+        documents={d.id: IndexedDocument(d.path, d.content_hash, per_doc.get(d.id, 0)) for d in documents},
+        document_count=len(documents),
+        chunk_count=len(chunks),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        chunker={"max_tokens": settings.max_tokens, "overlap_sentences": settings.overlap_sentences},
+        corpus=str(settings.corpus),
+        versions={
             "kb": __version__,
             "python": platform.python_version(),
             **{name: _version(name) for name in ("sentence-transformers", "torch", "faiss-cpu", "bm25s", "pypdf")},
         },
-    }
+    )
 
 
 def _version(package: str) -> str | None:
@@ -295,16 +280,10 @@ def _version(package: str) -> str | None:
         return None
 
 
-def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
+def changes_on_disk(settings: Settings) -> CorpusChanges:
     """Files added, changed or removed in the corpus since the live build (by content hash)."""
-    manifest = read_manifest(settings.index) or {}
-    built: dict[str, Any] = {
-        info["path"]: info.get("hash")
-        for info in (manifest.get("documents") or {}).values()
-        if isinstance(info, dict) and isinstance(info.get("path"), str)
-    }
-    from kb.ingest.loaders import SUPPORTED, iter_corpus_files
-
+    manifest = read_manifest(settings.index)
+    built = {d.path: d.hash for d in manifest.documents.values()} if manifest is not None else {}
     now = {}
     if settings.corpus.is_dir():
         for path in iter_corpus_files(settings.corpus, corpus_ignores(settings)):
@@ -314,8 +293,8 @@ def changes_on_disk(settings: Settings) -> dict[str, list[str]]:
                 except OSError:
                     digest = ""  # unreadable now: `kb index` reports it
                 now[path.relative_to(settings.corpus).as_posix()] = digest
-    return {
-        "added": sorted(set(now) - set(built)),
-        "changed": sorted(p for p in now if p in built and built[p] != now[p]),
-        "removed": sorted(set(built) - set(now)),
-    }
+    return CorpusChanges(
+        added=sorted(set(now) - set(built)),
+        changed=sorted(p for p in now if p in built and built[p] != now[p]),
+        removed=sorted(set(built) - set(now)),
+    )

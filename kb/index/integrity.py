@@ -8,9 +8,9 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from kb.errors import StorageError
+from kb.records import FileDigest, Manifest
 
 MANIFEST = "manifest.json"
 
@@ -47,13 +47,13 @@ def _nearly_full(root: Path) -> bool:
         return False
 
 
-def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+def file_digests(folder: Path) -> dict[str, FileDigest]:
     """Size and SHA-256 of every file in a build folder except the manifest, by relative path."""
     out = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and rel != MANIFEST:
-            out[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            out[rel] = FileDigest(path.stat().st_size, _sha256(path))
     return out
 
 
@@ -65,14 +65,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def damaged_files(folder: Path, manifest: dict[str, Any], names: list[str] | None = None) -> list[str]:
+def damaged_files(folder: Path, manifest: Manifest, names: list[str] | None = None) -> list[str]:
     """The files of a build that are missing or differ from the manifest's size and checksum, each with why.
 
     names limits the check to files whose relative path is one of them or lies under one of them (a folder).
     A build written before the manifest listed its files has nothing to check against: none are reported.
     """
     problems = []
-    for rel, info in (manifest.get("files") or {}).items():
+    for rel, info in manifest.files.items():
         if names is not None and not any(rel == n or rel.startswith(n + "/") for n in names):
             continue
         path = folder / rel
@@ -81,8 +81,8 @@ def damaged_files(folder: Path, manifest: dict[str, Any], names: list[str] | Non
         except OSError:
             problems.append(f"{rel} is missing")
             continue
-        if size != info.get("bytes"):
-            problems.append(f"{rel} is {size} bytes, the manifest says {info.get('bytes')}")
-        elif _sha256(path) != info.get("sha256"):
+        if size != info.bytes:
+            problems.append(f"{rel} is {size} bytes, the manifest says {info.bytes}")
+        elif _sha256(path) != info.sha256:
             problems.append(f"{rel} does not match its checksum")
     return problems

@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 
 from kb.errors import IndexBusyError, IndexMismatchError
 from kb.index.integrity import MANIFEST, damaged_files, file_digests, writing
-from kb.records import Chunk, Document
+from kb.records import Chunk, Document, Manifest
 from kb.retrieval.bm25 import BM25Index
 from kb.retrieval.dense import build_dense_index, stored_vectors
 
@@ -33,7 +33,7 @@ class Index:
     """A loaded index: documents, chunks aligned with their vectors, and both retrievers."""
 
     folder: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: np.ndarray | None  # a read-only view of a flat dense index's vectors; None for IVF
@@ -43,7 +43,7 @@ class Index:
 
     @property
     def model(self) -> str:
-        return self.manifest["model"]["name"]
+        return self.manifest.model.name
 
 
 @contextmanager
@@ -96,7 +96,7 @@ REPAIR = "run 'kb index' to rebuild it (unchanged passages are not embedded agai
 
 def write_build(
     folder: Path,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     documents: list[Document],
     chunks: list[Chunk],
     vectors: np.ndarray,
@@ -112,7 +112,7 @@ def write_build(
     with writing(folder / "chunks.jsonl"), open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk, key in zip(chunks, keys, strict=False):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
-    dense = build_dense_index(vectors, int(manifest["model"]["dimension"]))  # exact when small, IVF when large
+    dense = build_dense_index(vectors, manifest.model.dimension)  # exact when small, IVF when large
     try:
         faiss.write_index(dense, str(folder / "dense.faiss"))
     except RuntimeError as exc:  # faiss reports a failed write as RuntimeError
@@ -131,10 +131,10 @@ def write_build(
             with writing(path), open(path, "rb") as handle:
                 os.fsync(handle.fileno())
     # Last, and by rename: a folder with a manifest is a complete build whose files the manifest vouches for.
-    manifest = {**manifest, "files": file_digests(folder)}
+    manifest.files = file_digests(folder)
     tmp = folder / f"{MANIFEST}.tmp"
     with writing(tmp), open(tmp, "w", encoding="utf-8") as out:
-        out.write(json.dumps(manifest, indent=2, ensure_ascii=False))
+        out.write(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, folder / MANIFEST)
@@ -226,7 +226,7 @@ def _reading(folder: Path, name: str) -> Iterator[None]:
 def read_fixed(folder: Path) -> dict[str, np.ndarray]:
     """Stored vectors of texts besides chunks; empty if missing or damaged (they are only a cache)."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest = Manifest.from_json(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
         if damaged_files(folder, manifest, [FIXED]):
             return {}
         with np.load(folder / FIXED, allow_pickle=False) as data:
@@ -238,15 +238,18 @@ def read_fixed(folder: Path) -> dict[str, np.ndarray]:
     return {str(k): v for k, v in zip(keys, vectors, strict=False)}
 
 
-def read_manifest(root: Path) -> dict[str, Any] | None:
+def read_manifest(root: Path) -> Manifest | None:
+    """The live build's manifest; None when there is no build or its manifest cannot be read."""
     folder = current_build(root)
-    if folder is None:
-        return None
+    return None if folder is None else read_build_manifest(folder)
+
+
+def read_build_manifest(folder: Path) -> Manifest | None:
+    """One build folder's manifest; None when it is missing or cannot be read."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return Manifest.from_json(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def load_index(root: Path, model: str | None = None, dimension: int | None = None) -> Index:
@@ -272,9 +275,7 @@ def _load_build(root: Path, folder: Path, model: str | None, dimension: int | No
     import faiss
 
     with _reading(folder, MANIFEST):
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("not a JSON object")
+        manifest = Manifest.from_json(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
     check_manifest(manifest, root, model, dimension)
     damaged = damaged_files(folder, manifest, list(BUILD_FILES))
     if damaged:
@@ -285,12 +286,11 @@ def _load_build(root: Path, folder: Path, model: str | None, dimension: int | No
         dense = faiss.read_index(str(folder / "dense.faiss"))
     with _reading(folder, "bm25"):
         bm25 = BM25Index.load(folder / "bm25")
-    counts = manifest.get("counts") or {}
     if (
         dense.ntotal != len(chunks)
-        or dense.d != manifest.get("model", {}).get("dimension", dense.d)
-        or counts.get("chunks", len(chunks)) != len(chunks)
-        or counts.get("documents", len(documents)) != len(documents)
+        or dense.d != (manifest.model.dimension or dense.d)
+        or manifest.chunk_count not in (None, len(chunks))
+        or manifest.document_count not in (None, len(documents))
         or any(c.doc_id not in documents for c in chunks)
     ):
         raise IndexMismatchError(
@@ -317,19 +317,17 @@ def _vectors_of(dense: Any) -> np.ndarray | None:
 BUILD_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "bm25")  # fixed.npz is a cache
 
 
-def check_manifest(manifest: dict[str, Any], root: Path, model: str | None, dimension: int | None) -> None:
+def check_manifest(manifest: Manifest, root: Path, model: str | None, dimension: int | None) -> None:
     """Refuse an index whose format, model or dimension differs from what is configured."""
     fix = "run 'kb index --full' to rebuild it"
-    if manifest.get("format_version") not in READABLE_FORMATS:
+    if manifest.format_version not in READABLE_FORMATS:
         raise IndexMismatchError(
-            f"index in {root} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}: {fix}"
+            f"index in {root} has format {manifest.format_version}, this version reads {FORMAT_VERSION}: {fix}"
         )
-    built = manifest.get("model", {})
-    if model is not None and built.get("name") != model:
+    built = manifest.model
+    if model is not None and built.name != model:
         raise IndexMismatchError(
-            f"index in {root} was built with model '{built.get('name')}', but '{model}' is configured: {fix}"
+            f"index in {root} was built with model '{built.name}', but '{model}' is configured: {fix}"
         )
-    if dimension is not None and built.get("dimension") != dimension:
-        raise IndexMismatchError(
-            f"index in {root} has dimension {built.get('dimension')}, the model gives {dimension}: {fix}"
-        )
+    if dimension is not None and built.dimension != dimension:
+        raise IndexMismatchError(f"index in {root} has dimension {built.dimension}, the model gives {dimension}: {fix}")

@@ -42,12 +42,8 @@ def indexed_ids(settings: Settings) -> dict[str, str]:
     """id -> path in the live build, so a duplicate id is blamed on the newcomer as `kb index` would."""
     from kb.index.store import read_manifest
 
-    documents = (read_manifest(settings.index) or {}).get("documents") or {}
-    return {
-        doc_id: info["path"]
-        for doc_id, info in documents.items()
-        if isinstance(info, dict) and isinstance(info.get("path"), str)
-    }
+    manifest = read_manifest(settings.index)
+    return {doc_id: info.path for doc_id, info in manifest.documents.items()} if manifest is not None else {}
 
 
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:

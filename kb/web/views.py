@@ -107,14 +107,14 @@ def stale_reason(s: Settings) -> str:
     manifest = read_manifest(s.index)
     if manifest is None:
         return "there is no search index yet"
-    model = manifest.get("model", {}).get("name")
+    model = manifest.model.name
     if model != s.model and not (model in BUNDLED and s.model in BUNDLED):
         return f"the index was built with model '{model}'"
     folder = current_build(s.index)
     damaged = damaged_files(folder, manifest, list(BUILD_FILES)) if folder is not None else []
     if damaged:  # rebuilt from the embedding cache: unchanged passages are not embedded again
         return f"the live build is damaged ({damaged[0]})"
-    changed = sum(len(paths) for paths in changes_on_disk(s).values())
+    changed = changes_on_disk(s).total
     return f"{changed} files changed since the last build" if changed else ""
 
 
