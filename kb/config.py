@@ -96,6 +96,11 @@ class Settings(BaseModel):
     abstain_below_other_language: Annotated[float, Field(ge=-1, le=1)] = Field(
         default=0.10, description="The same for a question in another language (the model reads English; be lenient)."
     )
+    faq_answer_above: Annotated[float, Field(ge=-1, le=1)] = Field(
+        default=0.82,
+        description="A question heading at least this close to the question (cosine): its section's opening is the "
+        "answer (calibrated on hand-labelled train pairs).",
+    )
     # Safety, directory and citations.
     region: Region = Field(default="CA", description="Whose crisis lines to show: CA, US or other (general advice).")
     practice_name: str = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -9,7 +10,9 @@ import numpy as np
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead
 from kb.answering.decide import decide
 from kb.answering.directory_answer import answer_from_directory, directory_matches
+from kb.answering.faq import FaqHeadings, faq_answer
 from kb.answering.language import detect_language
+from kb.answering.readable import asks_for_self
 from kb.answering.scope import out_of_scope
 from kb.answering.topics import Topic, infer_topics, load_topics, topic_text
 from kb.config import DEFAULT_MODEL, Settings
@@ -17,6 +20,7 @@ from kb.directory.matching import TherapistFilters, match_therapists
 from kb.directory.therapists import Directory, load_directory
 from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.index.store import Index, load_index
+from kb.ingest.chunking import question_openings
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
 from kb.records import Answer, Crisis, Decision, Draft, Failure, Hit, Query, Retrieval, Suggestions, TherapistMatch
 from kb.retrieval.searcher import Searcher, load_reranker
@@ -238,7 +242,30 @@ class KnowledgeBase:
         if not crisis.detected:  # words written for a person in crisis are never quoted to anyone else
             written_for_crisis = crisis_sections()
             hits = [h for h in hits if (h.chunk.doc_id, h.chunk.section) not in written_for_crisis]
+            faq = self.faq_section(query, topics, audience) if query.refusal is None else None
+            if faq is not None and (faq.chunk.doc_id, faq.chunk.section) not in written_for_crisis:
+                others = [h for h in hits if h.chunk.id != faq.chunk.id][: PASSAGES - 1]
+                return Retrieval([faq] + [replace(h, rank=n) for n, h in enumerate(others, 2)], faq=True)
         return Retrieval(hits)
+
+    @cached_property
+    def faq_headings(self) -> FaqHeadings:
+        """The question headings of the corpus, with their vectors (stored with the build)."""
+        openings = question_openings(list(self.index.chunks))
+        return FaqHeadings(openings, self.known.embed([question for _, question in openings]))
+
+    @cached_property
+    def chunk_positions(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.index.chunks)}
+
+    def faq_section(self, query: Query, topics: list[str] | None, audience: str | None) -> Hit | None:
+        """The section whose question heading asks nearly what the visitor asks (`faq_answer_above`), as a hit."""
+        positions = self.chunk_positions
+        allowed = self.searcher.mask(topics, audience)
+        match = faq_answer(
+            self.faq_headings, query.vector, self.settings.faq_answer_above, lambda c: bool(allowed[positions[c.id]])
+        )
+        return None if match is None else self.searcher.hit_at(positions[match.chunk.id], query.vector)
 
     def decide(self, query: Query, retrieval: Retrieval, below: float | None = None) -> Decision:
         """Answer or abstain (kb.answering.decide); `below` overrides the English threshold (`kb eval --sweep`)."""
@@ -273,6 +300,12 @@ class KnowledgeBase:
         hits, limit = retrieval.hits, self.settings.answer_sentences
         if retrieval.crisis_article:
             text, citations = compose_lead(hits[0], limit, self.source_urls)
+        elif retrieval.faq:  # the section answers this very question: its opening is the answer
+            text, citations = compose_lead(hits[0], limit, self.source_urls, asks_for_self(query.text))
+            if not citations:
+                text, citations = compose(
+                    query.retrieval_text, hits[1:], self.passage_vectors, limit, self.source_urls, query.vector
+                )
         else:
             text, citations = compose(
                 query.retrieval_text, hits, self.passage_vectors, limit, self.source_urls, query.vector

@@ -6,8 +6,9 @@ import numpy as np
 
 from kb.answering.faq import FaqHeadings, faq_answer
 from kb.ingest.chunking import chunk_document, question_openings
-from kb.models.embedders import HashingEmbedder
 from kb.records import Document
+
+from fakes import HashingEmbedder
 
 embedder = HashingEmbedder()
 
@@ -47,3 +48,65 @@ def test_nothing_answers_below_the_threshold_or_when_the_section_is_not_allowed(
     other = faq_answer(headings, vector, threshold=-1.0, allowed=lambda c: "Crying" not in c.text)
     assert other is not None and other.question == "How long does therapy last?"
     assert faq_answer(FaqHeadings([], np.zeros((0, embedder.dimension))), vector, threshold=-1.0) is None
+
+
+FAQ_ARTICLE = """\
+---
+id: faq-practical
+title: Practical questions
+summary: Short answers to practical questions about therapy.
+topics: [sleep]
+audience: public
+last_reviewed: 2026-11-20
+reviewed_by: editorial team
+references: ["Gabbard, G. O. (2017). Long-term psychodynamic psychotherapy."]
+---
+
+# Practical questions
+
+## What if I cry in a session?
+
+Crying in a session is common, and therapists are used to it. Tears often mean that something important is \
+being touched. Your therapist will not rush you, and there are tissues in the room.
+
+## Can I bring a friend to my first session?
+
+Most first sessions are for you alone, so you can speak freely. If you would feel safer with someone in the \
+waiting room, ask when you book.
+"""
+
+
+def faq_kb(settings, embedder):
+    from kb.index.build import build_index
+    from kb.knowledge_base import KnowledgeBase
+
+    (settings.corpus / "articles" / "faq-practical.md").write_text(FAQ_ARTICLE, encoding="utf-8")
+    build_index(settings, embedder)
+    return KnowledgeBase(settings, embedder)
+
+
+def test_a_question_asked_as_a_heading_asks_it_is_answered_with_that_sections_opening(settings, embedder):
+    from kb.answering.compose import is_faithful
+
+    kb = faq_kb(settings, embedder)
+    match = kb.faq_section(kb.understand("What if I cry in a session?"), None, None)
+    assert match is not None and match.chunk.section == "What if I cry in a session?"
+    answer = kb.ask("What if I cry in a session?")
+    assert answer.text is not None and answer.text.startswith("Crying in a session is common")
+    assert answer.citations[0].doc_id == "faq-practical"
+    assert answer.citations[0].section == "What if I cry in a session?"
+    assert answer.passages[0].chunk.id == answer.citations[0].chunk_id
+    assert is_faithful(answer.text, answer.citations, answer.passages)
+
+
+def test_a_question_no_heading_asks_is_answered_from_the_best_passages_as_before(settings, embedder):
+    kb = faq_kb(settings, embedder)
+    assert kb.faq_section(kb.understand("what is transference"), None, None) is None
+    answer = kb.ask("what is transference")
+    assert answer.text is not None
+    assert all(c.doc_id != "faq-practical" for c in answer.citations)
+
+
+def test_a_section_outside_the_visitors_topic_filter_never_answers(settings, embedder):
+    answer = faq_kb(settings, embedder).ask("What if I cry in a session?", topics=["anger"])
+    assert all(c.doc_id != "faq-practical" for c in answer.citations)

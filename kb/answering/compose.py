@@ -309,9 +309,14 @@ def compose(
     return _answer(chosen, source_urls)
 
 
-def compose_lead(hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = None) -> tuple[str, list[Citation]]:
-    """The opening of one passage, in order, with its citation (the crisis answer): its first readable span."""
-    p = read_passage(hit, for_self=False)
+def compose_lead(
+    hit: Hit, limit: int = 4, source_urls: dict[str, str] | None = None, for_self: bool = False
+) -> tuple[str, list[Citation]]:
+    """The opening of one passage, in order, with its citation (the crisis and FAQ answers): its first readable span.
+
+    for_self: the visitor asks for themselves, so lines addressed to a helper are not quoted (FAQ answers).
+    """
+    p = read_passage(hit, for_self)
     for start in range(len(p.units)):
         if not p.quotable[start] or p.units[start].item:
             continue

@@ -228,6 +228,22 @@ class Searcher:
             positions[order], fused[order], dense_scores[order], bm25_scores[order], k, per_doc, query, "hybrid"
         )[0]
 
+    def hit_at(self, position: int, vector: np.ndarray, rank: int = 1) -> Hit:
+        """One chunk as a hit, scored by its cosine with the query vector (an FAQ section chosen by its heading)."""
+        chunk = self.index.chunks[position]
+        doc = self.index.documents[chunk.doc_id]
+        dense = float(self.dense.scores_of(self._vector("", vector), np.array([position], dtype=np.int64))[0])
+        return Hit(
+            rank=rank,
+            chunk=chunk,
+            score=dense,
+            title=doc.title,
+            topics=doc.topics,
+            audience=doc.audience,
+            url=article_url(doc.id, chunk.section),
+            dense_score=dense,
+        )
+
     def rank(
         self,
         dense: np.ndarray,
