@@ -43,8 +43,8 @@ class CrisisItem:
 
 
 def split_files(folder: Path, split: str) -> list[Path]:
-    """The files of a split: `train*.jsonl` for train, `dev.jsonl`, `test.jsonl`."""
-    return sorted(folder.glob(f"{split}*.jsonl")) if split == "train" else [folder / f"{split}.jsonl"]
+    """The files of a split: `train*.jsonl` for train, `dev*.jsonl` for dev, only `test.jsonl` for test (frozen)."""
+    return sorted(folder.glob(f"{split}*.jsonl")) if split in ("train", "dev") else [folder / f"{split}.jsonl"]
 
 
 def load_items(paths: Sequence[Path]) -> list[CrisisItem]:
