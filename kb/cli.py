@@ -225,9 +225,7 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
         return
     stale = changes.total
     click.echo(f"{data['documents']} documents, {data['chunks']} chunks, {len(topics)} topics")
-    click.echo(
-        f"model {manifest.model.name} ({manifest.model.dimension} dimensions), built {manifest.built_at}"
-    )
+    click.echo(f"model {manifest.model.name} ({manifest.model.dimension} dimensions), built {manifest.built_at}")
     click.echo(f"{stale} files changed since the build" + (": run 'kb index'" if stale else ""))
     for line in changes.lines():
         click.echo(f"  {line}")
