@@ -71,13 +71,19 @@ def cli() -> None:
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of reusing embeddings.")
 @click.option("--strict", is_flag=True, help="Exit non-zero when any file failed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
-def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
+@click.option(
+    "--watch", is_flag=True, help="After building, rebuild whenever corpus files change (one line each; Ctrl-C stops)."
+)
+def index(corpus, index_dir, model, config_file, full, strict, as_json, watch) -> None:
     """Build or update the index; only new or changed passages are embedded.
 
     \b
     Example:
       kb index --corpus corpus/ --index index/
+      kb index --watch
     """
+    if watch and as_json:
+        raise click.UsageError("--watch prints one line per rebuild; leave out --json")
     from kb.index.build import build_index
     from kb.models.embedders import export_model, load_embedder
 
@@ -102,6 +108,10 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
         bar.n = done
         bar.refresh()
 
+    if watch:
+        from kb.index.watch import corpus_snapshot
+
+        before = corpus_snapshot(settings.corpus)  # a save made during this build is then rebuilt
     report = build_index(settings, embedder, full=full, progress=progress)
     if bar is not None:
         bar.close()
@@ -118,6 +128,11 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json) -> None:
         for failure in report.failed:
             kept = " (previous version kept)" if failure.path in report.kept else ""
             click.echo(f"failed {failure.path}: {failure.reason}{kept}", err=True)
+    if watch:
+        from kb.index.watch import watch_and_rebuild
+
+        watch_and_rebuild(settings, embedder, click.echo, since=before)
+        return
     if strict and report.failed:
         sys.exit(1)
 
