@@ -155,3 +155,11 @@ def test_kb_search_command_does_not_import_torch(onnx_index):
     lines = out.stdout.strip().splitlines()
     assert json.loads(lines[0])["results"]
     assert lines[-1] == "NO TORCH"
+
+
+@pytest.mark.slow
+def test_the_app_serves_on_the_export_beside_its_configured_index(onnx_index):
+    from kb.models.onnx import OnnxEmbedder
+    from kb.web import views
+
+    assert isinstance(views.embedder(onnx_index), OnnxEmbedder)  # not torch: the export is found

