@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from kb.ingest.headings import SectionPath, find_headings
 from kb.ingest.sentences import sentence_spans
 from kb.records import Chunk, Document
 
@@ -15,7 +16,6 @@ TokenCounter = Callable[[str], int]
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MIN_TEXT_BUDGET = 32
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
 _ABBREV = {
     "e.g",
@@ -75,24 +75,20 @@ def split_sentences(text: str, offset: int = 0) -> Iterator[tuple[int, int]]:
 
 def sections(doc: Document) -> Iterator[tuple[str, int, int]]:
     """Yield (heading path, start, end) for each run of body text between headings."""
-    stack: list[tuple[int, str]] = []
-    pos, body_start = 0, 0
     text = doc.text
-    for line in text.split("\n"):
-        match = _HEADING.match(line)
-        if match:
-            if text[body_start:pos].strip():
-                yield _path(stack, doc.title), body_start, pos
-            level, title = len(match.group(1)), match.group(2).strip()
-            stack = [(lv, t) for lv, t in stack if lv < level] + [(level, title)]
-            body_start = pos + len(line) + 1
-        pos += len(line) + 1
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    path, body_start = SectionPath(doc.title), 0
+    for heading in find_headings(lines):
+        pos = starts[heading.line]
+        if text[body_start:pos].strip():
+            yield path.path, body_start, pos
+        path.enter(heading.level, heading.text)
+        body_start = starts[heading.line + 1]
     if text[body_start:].strip():
-        yield _path(stack, doc.title), body_start, len(text)
-
-
-def _path(stack: list[tuple[int, str]], title: str) -> str:
-    return " > ".join(t for lv, t in stack if not (lv == 1 and t.strip() == title.strip()))
+        yield path.path, body_start, len(text)
 
 
 def _units(text: str, start: int, end: int, count: TokenCounter, budget: int) -> list[Unit]:

@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
 from kb.config import Settings
+from kb.ingest.headings import SectionPath, find_headings
 from kb.ingest.loaders import clean_markdown, split_front_matter
 from kb.records import Document
 from kb.retrieval.bm25 import tokenize
@@ -28,7 +29,6 @@ LIBRARY_NAME = "Psychoeducation library"
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&^=])")
 _WORD = re.compile(r"\w+")
 _MARKER = re.compile(r"\[(\d+)\]")
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # What GFM would turn into a link even in escaped text; a word joiner (invisible) after each keeps it text.
 _UNLINK = re.compile(r":(?=//)|\bwww(?=\.)|@", re.I)
 _URL = re.compile(r"https?://[^\s<>\"'()]+")
@@ -391,16 +391,15 @@ def article_sections(text: str, title: str, is_markdown: bool) -> list[Section]:
     headings = _markdown_headings(lines, references) if is_markdown else _plain_headings(lines)
     sections = [Section(0, "", "", "")]
     parts: list[list[tuple[int, int]]] = [[]]  # the (first, end) line ranges of each section's body
-    stack: list[tuple[int, str]] = []
+    path = SectionPath(title)  # the same paths as the chunks' sections
     pos = 0
     for level, heading, first, after in headings:
         parts[-1].append((pos, first))
         pos = after
-        stack = [(lv, h) for lv, h in stack if lv < level] + [(level, heading)]
+        path.enter(level, heading)
         if heading == title.strip() and (level == 1 or len(sections) == 1):
             continue  # the title again (PDFs may set it at any level): the page shows it already
-        path = " > ".join(h for lv, h in stack if not (lv == 1 and h == title.strip()))
-        sections.append(Section(level, heading, path, ""))
+        sections.append(Section(level, heading, path.path, ""))
         parts.append([])
     parts[-1].append((pos, len(lines)))
     for section, ranges in zip(sections, parts, strict=False):
@@ -426,15 +425,8 @@ def _markdown_headings(lines: list[str], references: dict) -> list[tuple[int, st
 
 
 def _plain_headings(lines: list[str]) -> list[tuple[int, str, int, int]]:
-    """The same for cleaned text (HTML, PDF, plain text), whose headings are "# " lines."""
-    found, in_fence = [], False
-    for i, line in enumerate(lines):
-        if line.strip().startswith("```"):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match:
-            found.append((len(match.group(1)), clean_markdown(match.group(2)).strip(), i, i + 1))
-    return found
+    """The same for cleaned text (HTML, PDF, plain text), whose headings are "# " lines (kb.ingest.headings)."""
+    return [(h.level, clean_markdown(h.text).strip(), h.line, h.line + 1) for h in find_headings(lines)]
 
 
 def find_section(sections: list[Section], path: str) -> int | None:
