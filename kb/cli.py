@@ -675,11 +675,11 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     Example:
       kb report --out reports/
     """
-    from kb.answering.topics import load_topics
+    from kb.answering.topics import TopicVocabulary
     from kb.web.report import report_markdown, write_report
 
     settings = make_settings(corpus, index_dir, model, config_file)
-    labels = {t.id: t.label for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else {}
+    labels = TopicVocabulary.load(settings.topics_path).labels
     result, paths = write_report(settings, out, labels)
     if as_json:
         _emit(result.to_json())

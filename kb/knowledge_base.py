@@ -14,7 +14,7 @@ from kb.answering.faq import FaqHeadings, faq_answer
 from kb.answering.language import detect_language
 from kb.answering.readable import asks_for_self
 from kb.answering.scope import out_of_scope
-from kb.answering.topics import Topic, infer_topics, load_topics, topic_text
+from kb.answering.topics import TopicVocabulary, infer_topics, topic_text
 from kb.config import DEFAULT_MODEL, Settings
 from kb.directory.matching import TherapistFilters, match_therapists
 from kb.directory.therapists import Directory, load_directory
@@ -65,8 +65,8 @@ class KnowledgeBase:
         return Searcher(self.index, self.embedder, self.settings, reranker)
 
     @cached_property
-    def topics(self) -> list[Topic]:
-        return load_topics(self.settings.topics_path) if self.settings.topics_path.is_file() else []
+    def topics(self) -> TopicVocabulary:
+        return TopicVocabulary.load(self.settings.topics_path)
 
     @cached_property
     def topic_vectors(self) -> np.ndarray:
@@ -74,7 +74,7 @@ class KnowledgeBase:
 
     @cached_property
     def topic_labels(self) -> dict[str, str]:
-        return {t.id: t.label for t in self.topics}
+        return self.topics.labels
 
     @cached_property
     def source_urls(self) -> dict[str, str]:

@@ -95,7 +95,7 @@ else:
             )
         )
     if report.demand:
-        labels = {t.id: t.label for t in views.knowledge_base().topics}
+        labels = views.knowledge_base().topics.labels
         png = io.BytesIO()
         demand_figure(report, labels).savefig(png, format="png", dpi=100)
         st.image(

@@ -19,7 +19,7 @@ AUDIENCES = {None: "Everyone", "public": "The public", "clinician": "Clinicians"
 
 kb = views.knowledge_base()
 try:
-    labels = {t.id: t.label for t in kb.topics}
+    labels = kb.topics.labels
 except Exception:  # noqa: BLE001 - a broken topic file must not take the question box (and crisis help) down
     labels = {}
 

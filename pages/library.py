@@ -7,7 +7,7 @@ from kb.web import views
 
 kb = views.knowledge_base()
 docs = kb.index.documents
-labels = {t.id: t.label for t in kb.topics}
+labels = kb.topics.labels
 AUDIENCES = {"public": "the public", "clinician": "clinicians"}
 
 

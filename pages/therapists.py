@@ -8,7 +8,7 @@ from kb.web import views
 
 kb = views.knowledge_base()
 directory = kb.directory
-labels = {t.id: t.label for t in kb.topics}
+labels = kb.topics.labels
 FORMATS = {None: "Online or in person", "online": "Online", "in-person": "In person"}
 esc = ui.escape_markdown
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -68,13 +69,46 @@ def load_topics(path: Path) -> list[Topic]:
     return topics
 
 
+class TopicVocabulary(Sequence[Topic]):
+    """The topic vocabulary as one object: its topics in file order, their ids and their labels (built once)."""
+
+    def __init__(self, topics: list[Topic] | None = None):
+        self.topics = list(topics or [])
+        self.labels = {t.id: t.label for t in self.topics}  # id -> what visitors see
+        self.ids = frozenset(self.labels)
+
+    @classmethod
+    def load(cls, path: Path) -> TopicVocabulary:
+        """corpus/topics.yaml, or an empty vocabulary when there is no such file (errors as load_topics)."""
+        return cls(load_topics(path) if path.is_file() else [])
+
+    @overload
+    def __getitem__(self, i: int) -> Topic: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Topic]: ...
+    def __getitem__(self, i: int | slice) -> Topic | list[Topic]:
+        return self.topics[i]
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def label(self, topic_id: str) -> str:
+        """The label of a topic id; an id the vocabulary lacks reads as words ('grief-and-loss' -> 'grief and loss')."""
+        return self.labels.get(topic_id) or topic_id.replace("-", " ")
+
+
 def topic_text(topic: Topic) -> str:
     """What the model sees for a topic."""
     return f"{topic.label}: {topic.description}"
 
 
 def infer_topics(
-    query_vec, topic_vecs, topics: list[Topic], passage_topics: list[list[str]], limit: int = 3, min_share: float = 0.3
+    query_vec,
+    topic_vecs,
+    topics: Sequence[Topic],
+    passage_topics: list[list[str]],
+    limit: int = 3,
+    min_share: float = 0.3,
 ) -> list[tuple[str, float]]:
     """Topics of a question, best first: half from what it means, half from the passages it retrieved.
 

@@ -277,7 +277,7 @@ class API:
         except InputError:
             raise APIError(400, "the question has nothing to answer; send a few words") from None
         if self.settings.demand_counts:
-            await run_in_threadpool(self.store.count_answer, answer, {t.id for t in kb.topics})
+            await run_in_threadpool(self.store.count_answer, answer, set(kb.topics.ids))
             if answer.therapists:
                 await run_in_threadpool(self.store.count, "directory", "ask")
         return 200, answer.to_json()
@@ -319,7 +319,7 @@ class API:
         params = dict(request.query_params)
         filters = self._filters(params)
         kb = await run_in_threadpool(self._kb)
-        if filters.topic and kb.topics and filters.topic not in {t.id for t in kb.topics}:
+        if filters.topic and kb.topics and filters.topic not in kb.topics.ids:
             raise APIError(400, "filter 'topic' is not a topic id")
         found = filter_therapists(kb.directory.therapists, filters)
         await run_in_threadpool(self._count, "directory", "browse")
