@@ -60,6 +60,15 @@ changed = changes_on_disk(settings).lines()
 st.markdown(f"**Documents changed since the build:** {len(changed)}")
 if changed:
     st.markdown("\n".join(f"- {ui.escape_markdown(line)}" for line in changed))
+problems = views.knowledge_base().directory.failures
+if problems:
+    st.warning(
+        f"The therapist directory has {len(problems)} problem(s); each bad row is left out until it is fixed, "
+        "and visitors see the rest:"
+    )
+    st.markdown("\n".join(f"- {ui.escape_markdown(f.path)}: {ui.escape_markdown(f.reason)}" for f in problems))
+else:
+    st.markdown("**Therapist directory:** every row loaded.")
 st.markdown("To update the index after editing the corpus, run (only new or changed passages are embedded):")
 st.code("kb index", language="bash")
 st.caption("The app also builds or updates a missing or stale index when it starts.")

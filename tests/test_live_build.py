@@ -40,3 +40,47 @@ def test_a_damaged_live_build_is_stale_to_the_app_until_rebuilt(settings, embedd
     report = build_index(settings, embedder)
     assert report.embedded == 0  # repaired from the embedding cache
     assert stale_reason(settings) == ""
+
+
+def test_the_about_page_shows_maintainers_the_directorys_bad_rows(settings, embedder, tmp_path, monkeypatch):
+    import yaml
+    from streamlit.testing.v1 import AppTest
+
+    from kb.web import views
+
+    from conftest import REPO
+
+    row = {
+        "id": "sam-lee",
+        "name": "Sam Lee",
+        "pronouns": "they/them",
+        "credentials": "RP",
+        "bio": "Sam works with adults who feel stuck in the same patterns, and with sleep.",
+        "modalities": ["psychodynamic"],
+        "specialties": ["sleep"],
+        "populations": ["adults"],
+        "languages": ["English"],
+        "formats": ["online"],
+        "location": {"city": "Toronto"},
+        "accepting_new_clients": True,
+        "fee": 150,
+        "sliding_scale": False,
+        "profile_url": "https://example.org/therapists/sam-lee",
+    }
+    bad = json.loads(json.dumps(row)) | {"id": "bad-fee", "fee": "free"}  # a copy: no YAML aliases
+    (settings.corpus / "therapists.yaml").write_text(
+        yaml.safe_dump({"sample_data": True, "therapists": [row, bad]}), encoding="utf-8"
+    )
+    build_index(settings, embedder)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KB_CORPUS", str(settings.corpus))
+    monkeypatch.setenv("KB_INDEX", str(settings.index))
+    monkeypatch.setenv("KB_MODEL", settings.model)
+    monkeypatch.setenv("KB_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+    monkeypatch.setattr(views, "load_embedder", lambda s: embedder)
+    at = AppTest.from_file(str(REPO / "pages" / "about.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    warning = next(w.value for w in at.warning if "therapist directory" in w.value)
+    line = next(str(m.value) for m in at.markdown if "therapists\\.yaml" in str(m.value))
+    assert warning.startswith("The therapist directory has 1 problem(s)"), line
+    assert "bad\\-fee" in line and "fee" in line and "left out" in line and "sam" not in line
