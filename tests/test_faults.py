@@ -40,7 +40,7 @@ def index_json(run_kb) -> dict:
 def one_line_error(run, *words: str) -> str:
     """The run failed with exactly one `error: ...` line containing every word (no traceback, no 'aborted')."""
     assert run.code != 0 and run.out == ""
-    lines = run.err.strip().splitlines()
+    lines = [line for line in run.err.strip().splitlines() if not line.startswith('{"progress": ')]  # --json progress
     assert len(lines) == 1 and lines[0].startswith("error: "), run.err
     for word in words:
         assert word in lines[0], (word, lines[0])
