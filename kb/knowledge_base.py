@@ -28,6 +28,7 @@ from kb.retrieval.spelling import SpellingFixer
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
 
 PASSAGES = 5
+SELF_HARM = "self-harm-and-suicide"  # its specialists are suggested only when that is what the question is about
 
 
 class KnowledgeBase:
@@ -326,21 +327,35 @@ class KnowledgeBase:
         """The question's topics (from its meaning and the passages it answers from) and the therapists who fit."""
         passage_topics = [h.topics for h in retrieval.hits] if decision.answer else []
         topic_scores = infer_topics(query.vector, self.topic_vectors, self.topics, passage_topics)
+        # Therapists are matched on the concerns a question is about, not on practical or approach topics
+        # ("choosing a therapist", "crisis support"), which would take the places of the concerns it names.
+        concerns = [i for i, t in enumerate(self.topics) if t.kind == "concern"]
+        concern_scores = infer_topics(
+            query.vector, self.topic_vectors[concerns], [self.topics[i] for i in concerns], passage_topics, limit=4
+        )
+        if not (crisis.detected and crisis.kind in ("suicide", "self-harm")):  # an angry question is not a
+            concern_scores = [(t, s) for n, (t, s) in enumerate(concern_scores) if n == 0 or t != SELF_HARM]  # crisis
         if crisis.detected:
             wanted = 2 if crisis.kind in ("suicide", "self-harm") else 1
-            for tid in ("crisis-support", "self-harm-and-suicide")[:wanted]:
-                if tid not in dict(topic_scores) and any(t.id == tid for t in self.topics):
-                    topic_scores.insert(0, (tid, 1.0))
+            for tid in ("crisis-support", SELF_HARM)[:wanted]:
+                for scores in (topic_scores, concern_scores):
+                    if tid not in dict(scores) and any(t.id == tid for t in self.topics):
+                        scores.insert(0, (tid, 1.0))
         matches: list[TherapistMatch] = []
         therapists = self.directory.therapists
         if therapists and (draft.answered or crisis.detected):
             if draft.from_directory:
                 matches = directory_matches(
-                    draft.therapist_ids, therapists, topic_scores, query.vector, self.profile_vectors, self.topic_labels
+                    draft.therapist_ids,
+                    therapists,
+                    concern_scores,
+                    query.vector,
+                    self.profile_vectors,
+                    self.topic_labels,
                 )
             else:
                 matches = match_therapists(
-                    therapists, topic_scores, query.vector, self.profile_vectors, filters, self.topic_labels
+                    therapists, concern_scores, query.vector, self.profile_vectors, filters, self.topic_labels
                 )
         return Suggestions([tid for tid, _ in topic_scores], matches)
 
