@@ -136,6 +136,26 @@ CORPUS_FILES = {
 DOC_IDS = {"transference-basics", "sleep-and-dreams", "anger-for-clinicians"}
 
 
+# A valid therapist row (fictional) for directory tests; copy it (json round trip) before changing a field.
+THERAPIST = {
+    "id": "sam-lee",
+    "name": "Sam Lee",
+    "pronouns": "they/them",
+    "credentials": "RP",
+    "bio": "Sam works with adults who feel stuck in the same patterns, including poor sleep.",
+    "modalities": ["psychodynamic"],
+    "specialties": ["sleep"],
+    "populations": ["adults"],
+    "languages": ["English"],
+    "formats": ["online"],
+    "location": {"city": "Toronto"},
+    "accepting_new_clients": True,
+    "fee": 150,
+    "sliding_scale": False,
+    "profile_url": "https://example.org/therapists/sam-lee",
+}
+
+
 @pytest.fixture(autouse=True)
 def _no_kb_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own KB_* variables must not leak into a test."""

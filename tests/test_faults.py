@@ -25,7 +25,7 @@ from kb.index.store import BUILDS, CURRENT, current_build, load_index
 from kb.ingest.loaders import load_corpus
 from kb.knowledge_base import KnowledgeBase
 
-from conftest import DOC_IDS, SLEEP_MD, blank_pdf_bytes, encrypted_pdf_bytes, write_files
+from conftest import DOC_IDS, SLEEP_MD, THERAPIST, blank_pdf_bytes, encrypted_pdf_bytes, write_files
 from fakes import HashingEmbedder
 
 # --- Helpers ---------------------------------------------------------------------------------------------
@@ -333,23 +333,6 @@ def test_two_new_files_with_one_id_the_first_in_file_order_wins(corpus):
 
 # --- The therapist directory: a bad row is left out and reported (item 6) -----------------------------------
 
-THERAPIST = {
-    "id": "sam-lee",
-    "name": "Sam Lee",
-    "pronouns": "they/them",
-    "credentials": "RP",
-    "bio": "Sam works with adults who feel stuck in the same patterns, including poor sleep.",
-    "modalities": ["psychodynamic"],
-    "specialties": ["sleep"],
-    "populations": ["adults"],
-    "languages": ["English"],
-    "formats": ["online"],
-    "location": {"city": "Toronto"},
-    "accepting_new_clients": True,
-    "fee": 150,
-    "sliding_scale": False,
-    "profile_url": "https://example.org/therapists/sam-lee",
-}
 HOSTILE_ROWS = [
     ({"fee": 10_000_000}, "field 'fee' must be a whole number of dollars from 0 to 2000 (not 10000000)"),
     ({"fee": "120"}, "field 'fee' must be a whole number of dollars from 0 to 2000 (not '120')"),

@@ -48,25 +48,9 @@ def test_the_about_page_shows_maintainers_the_directorys_bad_rows(settings, embe
 
     from kb.web import views
 
-    from conftest import REPO
+    from conftest import REPO, THERAPIST
 
-    row = {
-        "id": "sam-lee",
-        "name": "Sam Lee",
-        "pronouns": "they/them",
-        "credentials": "RP",
-        "bio": "Sam works with adults who feel stuck in the same patterns, and with sleep.",
-        "modalities": ["psychodynamic"],
-        "specialties": ["sleep"],
-        "populations": ["adults"],
-        "languages": ["English"],
-        "formats": ["online"],
-        "location": {"city": "Toronto"},
-        "accepting_new_clients": True,
-        "fee": 150,
-        "sliding_scale": False,
-        "profile_url": "https://example.org/therapists/sam-lee",
-    }
+    row = THERAPIST
     bad = json.loads(json.dumps(row)) | {"id": "bad-fee", "fee": "free"}  # a copy: no YAML aliases
     (settings.corpus / "therapists.yaml").write_text(
         yaml.safe_dump({"sample_data": True, "therapists": [row, bad]}), encoding="utf-8"
