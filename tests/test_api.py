@@ -19,23 +19,13 @@ from kb.web import server
 from kb.web.feedback import FeedbackStore
 from kb.web.schemas import FOLDER, RESPONSES, openapi_document, response_schema
 
+from conftest import THERAPIST as ROW
+
 SECRET = "zebracanary"  # a word no article contains: it must never come back in an error
 THERAPIST = {
-    "id": "sam-lee",
-    "name": "Sam Lee",
-    "pronouns": "they/them",
-    "credentials": "RP",
+    **ROW,
     "bio": "Sam works with adults who feel stuck in the same patterns, and with sleep.",
-    "modalities": ["psychodynamic"],
-    "specialties": ["sleep"],
-    "populations": ["adults"],
     "languages": ["English", "French"],
-    "formats": ["online"],
-    "location": {"city": "Toronto"},
-    "accepting_new_clients": True,
-    "fee": 150,
-    "sliding_scale": False,
-    "profile_url": "https://example.org/therapists/sam-lee",
 }
 
 

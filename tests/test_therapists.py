@@ -14,6 +14,8 @@ from kb.config import Settings
 from kb.directory.therapists import FORMATS, POPULATIONS, check_directory, load_directory
 from kb.errors import InputError
 
+from conftest import THERAPIST as ROW
+
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "corpus"
 
@@ -101,21 +103,8 @@ def test_the_shipped_directory_passes_its_own_checks(topics):
 # Bad directories: the error names the file, the therapist and the field
 
 GOOD = {
-    "id": "sam-lee",
-    "name": "Sam Lee",
-    "pronouns": "they/them",
-    "credentials": "RP",
+    **ROW,
     "bio": "Sam works with adults who feel stuck in the same patterns.",
-    "modalities": ["psychodynamic"],
-    "specialties": ["sleep"],
-    "populations": ["adults"],
-    "languages": ["English"],
-    "formats": ["online"],
-    "location": {"city": "Toronto"},
-    "accepting_new_clients": True,
-    "fee": 150,
-    "sliding_scale": False,
-    "profile_url": "https://example.org/therapists/sam-lee",
 }
 VOCABULARY = {"sleep", "anger", "transference-and-relationship"}
 
