@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kb.answering.passage import passage_units, plain
 from kb.index.build import build_index
 from kb.index.store import load_index
 from kb.ingest.chunking import chunk_document
+from kb.ingest.passage import passage_units, plain
 from kb.ingest.sentences import sentence_spans
 from kb.records import Chunk, Document
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.answering.passage import Unit, passage_units, plain
 from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
@@ -20,6 +19,7 @@ from kb.answering.readable import (
     written_for_helpers,
 )
 from kb.errors import InputError
+from kb.ingest.passage import Unit, passage_units, plain
 from kb.ingest.sentences import LIST_MARKER
 from kb.models.embedders import Embedder
 from kb.records import Citation, Hit

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from kb.answering.compose import cited_sentences, is_faithful
-from kb.answering.passage import Unit, passage_units, plain
 from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
@@ -20,6 +19,7 @@ from kb.answering.readable import (
     unbalanced_quotes,
     word_count,
 )
+from kb.ingest.passage import Unit, passage_units, plain
 from kb.ingest.sentences import LIST_MARKER, sentence_spans
 from kb.records import Answer, Chunk
 

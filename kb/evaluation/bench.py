@@ -17,7 +17,8 @@ from typing import IO, Any
 from kb.config import Settings
 from kb.index.build import build_index, fixed_texts
 from kb.index.store import load_index
-from kb.models.embedders import Embedder, passage_sentence_texts
+from kb.ingest.passage import passage_sentence_texts
+from kb.models.embedders import Embedder
 
 QUESTIONS = [
     "why do I keep choosing people who hurt me?",

@@ -37,7 +37,8 @@ from kb.index.store import (
 from kb.ingest.chunking import chunk_document, question_openings
 from kb.ingest.data_files import without_path
 from kb.ingest.loaders import SUPPORTED, iter_corpus_files, load_corpus
-from kb.models.embedders import Embedder, embed_key, embed_known, passage_sentence_texts
+from kb.ingest.passage import passage_sentence_texts
+from kb.models.embedders import Embedder, embed_key, embed_known
 from kb.records import Chunk, CorpusChanges, Document, Failure, IndexedDocument, Manifest, ModelInfo
 
 Progress = Callable[[int, int], None]

@@ -95,22 +95,6 @@ def embed_known(
     return out, missing
 
 
-def passage_sentence_texts(chunks: list) -> list[str]:
-    """Each chunk's sentences as the answer step embeds them, so a build can store their vectors.
-
-    Answers rank the sentences of the top passages against the question; with their vectors stored
-    beside the index (fixed.npz), a warm answer embeds only the question.
-    """
-    try:
-        from kb.answering.passage import passage_units, plain
-    except ImportError:  # an answer step without stored sentence vectors: they are only a cache
-        return []
-    texts: list[str] = []
-    for chunk in chunks:
-        texts.extend(plain(u.text(chunk.text)).strip() for u in passage_units(chunk))
-    return list(dict.fromkeys(t for t in texts if t))
-
-
 _REGISTERED: dict[str, Callable[[str], Embedder]] = {}
 
 

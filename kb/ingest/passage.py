@@ -1,4 +1,7 @@
-"""A passage as its author built it: sentences, the lines and paragraphs they sit in, lists and their lead-ins."""
+"""A passage as its author built it: sentences, the lines and paragraphs they sit in, lists and their lead-ins.
+
+Answers quote these units (kb.answering.compose); a build stores the vectors of their texts (fixed.npz).
+"""
 
 from __future__ import annotations
 
@@ -76,3 +79,15 @@ def passage_units(chunk: Chunk) -> list[Unit]:
         else:
             lead = None
     return units
+
+
+def passage_sentence_texts(chunks: list[Chunk]) -> list[str]:
+    """Each chunk's sentences as the answer step embeds them, so a build can store their vectors.
+
+    Answers rank the sentences of the top passages against the question; with their vectors stored
+    beside the index (fixed.npz), a warm answer embeds only the question.
+    """
+    texts: list[str] = []
+    for chunk in chunks:
+        texts.extend(plain(u.text(chunk.text)).strip() for u in passage_units(chunk))
+    return list(dict.fromkeys(t for t in texts if t))
