@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,27 +158,58 @@ def bench_load(
         return {"target": f"HTTP API at {url}", **drive(api_asker(host, port), clients, seconds)}
     from kb.evaluation.bench import serving_app
 
-    env = {
-        **os.environ,
-        "KB_CORPUS": str(settings.corpus.resolve()),
-        "KB_INDEX": str(settings.index.resolve()),
-        "KB_MODEL": settings.model,
-        "KB_API_RATE_LIMIT": "0",
-    }  # one address asks for everyone here
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryDirectory(prefix="kb-load-") as tmp, tempfile.TemporaryFile() as log:
+        env = {
+            **os.environ,
+            "KB_CORPUS": str(settings.corpus.resolve()),
+            "KB_INDEX": str(settings.index.resolve()),
+            "KB_MODEL": settings.model,
+            "KB_API_RATE_LIMIT": "0",  # one address asks for everyone here
+            "KB_FEEDBACK_DB": str(Path(tmp) / "feedback.sqlite"),  # counted as served, but not in the real file
+        }
         try:
             with serving_app(env, log, timeout=180) as base:
                 host, port = check_loopback(base)
                 if not api_is_up(host, port):
                     raise RuntimeError("no /api/v1/health")
                 result = drive(api_asker(host, port), clients, seconds)
-                return {"target": "HTTP API of `streamlit run app.py` started here (rate limit off)", **result}
+            return {
+                "target": "HTTP API of `streamlit run app.py` started here (rate limit off)",
+                **result,
+                **floors(settings),
+            }
         except RuntimeError as exc:
             note = f"the app's API could not be reached ({exc}); drove the library in threads instead"
     return {
         "target": "library (KnowledgeBase in threads, no HTTP)",
         "note": note,
         **drive(library_asker(settings), clients, seconds),
+    }
+
+
+def floors(settings: Settings, repeat: int = 3) -> dict[str, Any]:
+    """Measured after the run, in this process: the encoder for one question, one warm answer with nothing
+    else asking, and the answers a second all cores could give at that cost."""
+    from kb.evaluation.bench import QUESTIONS
+    from kb.knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(settings)
+    kb.ask(QUESTIONS[0])
+    answers, encoder = [], []
+    for _ in range(repeat):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            kb.ask(question)
+            answers.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            kb.embedder.embed([question])
+            encoder.append(time.perf_counter() - started)
+    one = statistics.median(answers)
+    return {
+        "floor_encoder_one_question_ms": round(1000 * statistics.median(encoder), 2),
+        "floor_one_answer_ms": round(1000 * one, 2),
+        "floor_answers_per_s_all_cores": round((os.cpu_count() or 1) / one, 1),
+        "load_average_after": round(os.getloadavg()[0], 1),
     }
 
 
