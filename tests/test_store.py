@@ -18,7 +18,6 @@ from kb.ingest.loaders import load_document
 from kb.ingest.passage import passage_sentence_texts
 from kb.models.embedders import KnownVectors, embed_key
 from kb.records import CorpusChanges, Manifest
-from kb.records import CorpusChanges, Manifest
 from kb.retrieval.searcher import Searcher
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
@@ -186,16 +185,6 @@ def test_progress_is_reported_up_to_the_total(settings, embedder):
     seen.clear()
     build_index(settings, embedder, progress=lambda done, total: seen.append((done, total)))
     assert seen == []  # nothing to embed, nothing reported
-
-
-def test_the_manifest_record_reads_and_writes_the_same_json(settings, embedder):
-    build_index(settings, embedder)
-    on_disk = json.loads((current_build(settings.index) / "manifest.json").read_text())
-    manifest = Manifest.from_json(on_disk)
-    assert manifest.to_json() == on_disk and list(manifest.to_json()) == list(on_disk)  # same keys, same order
-    assert manifest.documents["sleep-and-dreams"].path == "articles/sleep.md"
-    with pytest.raises(ValueError, match="wrong shape"):
-        Manifest.from_json({**on_disk, "files": {"dense.faiss": "not a digest"}})
 
 
 def test_the_manifest_record_reads_and_writes_the_same_json(settings, embedder):
