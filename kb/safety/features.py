@@ -8,6 +8,7 @@ machines) into a fixed number of buckets. Training and serving call the same fun
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -36,12 +37,19 @@ def char_ngrams(clean: str) -> dict[int, float]:
     """Bucket -> count of the character n-grams of normalised text, words padded with spaces."""
     counts: dict[int, float] = {}
     for word in clean.split():
-        padded = f" {word} "
-        for n in NGRAMS:
-            for start in range(max(1, len(padded) - n + 1)):
-                bucket = zlib.crc32(padded[start : start + n].encode("utf-8")) % BUCKETS
-                counts[bucket] = counts.get(bucket, 0.0) + 1.0
+        for bucket in _word_buckets(word):
+            counts[bucket] = counts.get(bucket, 0.0) + 1.0
     return counts
+
+
+@lru_cache(maxsize=65_536)  # words repeat across messages and between a message and its sentences
+def _word_buckets(word: str) -> tuple[int, ...]:
+    padded = f" {word} "
+    return tuple(
+        zlib.crc32(padded[start : start + n].encode("utf-8")) % BUCKETS
+        for n in NGRAMS
+        for start in range(max(1, len(padded) - n + 1))
+    )
 
 
 def rule_features(match: RuleMatch) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -65,6 +66,8 @@ class _Rules:
 
     masks: tuple[re.Pattern, ...]
     patterns: tuple[tuple[str, str, re.Pattern, bool], ...]  # kind, name, regex, is itself a negation
+    any_mask: re.Pattern  # one search that says whether any mask, or any pattern, could apply to a clause: most
+    any_pattern: re.Pattern  # clauses match none, and then the one-by-one substitutions are skipped
     negation: re.Pattern
     not_negation: re.Pattern
     past: re.Pattern
@@ -95,9 +98,12 @@ def compiled_rules() -> _Rules:
         for kind in KINDS
         for name, source in data["patterns"].get(kind, {}).items()
     )
+    masks = tuple(compile_(m, f"masks[{n}]") for n, m in enumerate(data.get("masks", [])))
     return _Rules(
-        masks=tuple(compile_(m, f"masks[{n}]") for n, m in enumerate(data.get("masks", []))),
+        masks=masks,
         patterns=patterns,
+        any_mask=_union(masks),
+        any_pattern=_union(regex for _, _, regex, _ in patterns),
         **{
             key: compile_(data[key], key)
             for key in (
@@ -114,6 +120,12 @@ def compiled_rules() -> _Rules:
         },
         urgency=tuple((name, compile_(source, f"urgency.{name}")) for name, source in data.get("urgency", {}).items()),
     )
+
+
+def _union(regexes: Iterable[re.Pattern]) -> re.Pattern:
+    """One regex that matches wherever any of them does (none of crisis.yaml's use groups or inline flags)."""
+    sources = [f"(?:{r.pattern})" for r in regexes]
+    return re.compile("|".join(sources)) if sources else re.compile(r"(?!x)x")
 
 
 @dataclass
@@ -163,10 +175,11 @@ class RuleMatcher:
             bounds = [0] + [m.start() for m in _CLAUSES.finditer(sentence)] + [len(sentence)]
             for start, end in zip(bounds, bounds[1:], strict=False):
                 clause = sentence[start:end]
-                for mask in rules.masks:
-                    clause = mask.sub(" ", clause)
+                if rules.any_mask.search(clause):
+                    for mask in rules.masks:
+                        clause = mask.sub(" ", clause)
                 past = resolved and rules.past.search(clause) is not None
-                for kind, name, regex, own_negation in rules.patterns:
+                for kind, name, regex, own_negation in rules.patterns if rules.any_pattern.search(clause) else ():
 
                     def judge(
                         m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation, past: bool = past
