@@ -80,7 +80,7 @@ class KnowledgeBase:
     @cached_property
     def source_urls(self) -> dict[str, str]:
         """Each article's original address (front matter `url`), by document id."""
-        return {d.id: str(d.metadata.get("url") or "") for d in self.index.documents.values()}
+        return {d.id: d.metadata.url or "" for d in self.index.documents.values()}
 
     @cached_property
     def directory(self) -> Directory:

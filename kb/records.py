@@ -6,6 +6,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What a file says of itself (front matter, HTML meta tags, PDF properties); None: not given."""
+
+    summary: str | None = None
+    topics: list[str] | None = None
+    audience: str | None = None  # public | clinician
+    last_reviewed: str | None = None  # ISO date
+    reviewed_by: str | None = None
+    references: list[str] | None = None
+    related: list[str] | None = None  # ids of related articles
+    url: str | None = None  # where the article is published
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ArticleMeta:
+        """The known fields of a stored or validated mapping (a build before this record may hold others)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in names and v is not None})
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields given, in order: what documents.jsonl stores, as it always has."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
 @dataclass
 class Document:
     """One source file turned into plain, Markdown-like text."""
@@ -15,18 +39,26 @@ class Document:
     title: str
     text: str
     format: str  # markdown | html | pdf | text
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: ArticleMeta = field(default_factory=ArticleMeta)
     page_starts: list[int] | None = None  # PDF: character offset where each page begins
     content_hash: str = ""
     titled: bool = True  # False when the title is only the file name, which says nothing of the content
 
     @property
     def topics(self) -> list[str]:
-        return list(self.metadata.get("topics") or [])
+        return list(self.metadata.topics or [])
 
     @property
     def audience(self) -> str:
-        return str(self.metadata.get("audience") or "public")
+        return self.metadata.audience or "public"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Document:
+        """A line of documents.jsonl."""
+        return cls(**{**data, "metadata": ArticleMeta.from_json(data.get("metadata"))})
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "metadata": self.metadata.to_json()}
 
 
 @dataclass

@@ -25,12 +25,12 @@ def show_article(doc) -> None:
     meta = doc.metadata
     st.page_link(views.PAGES["library"], label="All articles", icon=":material/arrow_back:")
     st.title(ui.escape_markdown(doc.title))
-    if meta.get("summary"):
-        st.markdown(ui.escape_markdown(meta["summary"]))
+    if meta.summary:
+        st.markdown(ui.escape_markdown(meta.summary))
     about = [f"Written for {AUDIENCES.get(doc.audience, doc.audience)}"]
-    if meta.get("last_reviewed"):
-        by = f" by {meta['reviewed_by']}" if meta.get("reviewed_by") else ""
-        about.append(f"Last reviewed {meta['last_reviewed']}{by}")
+    if meta.last_reviewed:
+        by = f" by {meta.reviewed_by}" if meta.reviewed_by else ""
+        about.append(f"Last reviewed {meta.last_reviewed}{by}")
     st.caption(ui.escape_markdown(" · ".join(about)))
     views.topic_links([t for t in doc.topics if t in labels], labels)
     text, is_markdown = ui.article_source(views.settings().corpus, doc)
@@ -97,7 +97,7 @@ def show_list() -> None:
                 query_params={"doc": doc.id},
                 icon=":material/article:",
             )
-            summary = doc.metadata.get("summary") or ""
+            summary = doc.metadata.summary or ""
             st.caption(ui.escape_markdown(f"For {AUDIENCES.get(doc.audience, doc.audience)}. {summary}"))
 
 

@@ -149,8 +149,8 @@ def test_at_least_one_html_article_loads_with_its_metadata(vocabulary, corpus_id
         doc = load_document(path, SHIPPED)
         assert doc.format == "html" and len(doc.text.split()) > 300, path.name
         assert doc.title and doc.topics and set(doc.topics) <= vocabulary, path.name
-        assert doc.metadata.get("references") and doc.metadata.get("summary"), path.name
-        assert set(doc.metadata.get("related") or []) <= corpus_ids
+        assert doc.metadata.references and doc.metadata.summary, path.name
+        assert set(doc.metadata.related or []) <= corpus_ids
         assert "<" not in doc.text  # markup is gone
 
 

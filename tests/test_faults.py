@@ -218,7 +218,7 @@ def test_an_unknown_front_matter_field_is_refused_in_one_line_and_never_stored(l
     assert failure["reason"].startswith("field 'extra': not a front matter field (use id, title, summary, topics")
     assert "articles/sleep.md" in report["kept"]  # its previous version stays searchable, without the field
     doc = load_index(live.index).documents["sleep-and-dreams"]
-    assert set(doc.metadata) == {
+    assert set(doc.metadata.to_json()) == {
         "summary",
         "topics",
         "audience",

@@ -8,6 +8,7 @@ import pytest
 
 from kb.errors import InputError
 from kb.ingest.loaders import clean_markdown, load_corpus, load_document, split_front_matter
+from kb.records import ArticleMeta
 
 from conftest import DOC_IDS, write_files
 
@@ -30,8 +31,8 @@ def test_markdown_front_matter_sets_id_title_and_metadata(corpus):
     assert doc.format == "markdown"
     assert doc.topics == ["transference-and-relationship"]
     assert doc.audience == "public"
-    assert doc.metadata["last_reviewed"] == "2026-01-15"  # dates become ISO text
-    assert "id" not in doc.metadata and "title" not in doc.metadata
+    assert doc.metadata.last_reviewed == "2026-01-15"  # dates become ISO text
+    assert "id" not in doc.metadata.to_json() and "title" not in doc.metadata.to_json()
     assert not doc.text.startswith("---") and "reviewed_by" not in doc.text
     assert doc.text.startswith("# Transference in everyday life")
     assert len(doc.content_hash) == 64
@@ -42,7 +43,7 @@ def test_markdown_without_front_matter_uses_path_and_first_heading(tmp_path):
     doc = load_one(tmp_path, "guides/coping/panic.md", text)
     assert doc.id == "guides/coping/panic"  # relative path without extension
     assert doc.title == "Breathing slowly"
-    assert doc.metadata == {}
+    assert doc.metadata == ArticleMeta() and doc.metadata.to_json() == {}
 
 
 def test_a_file_name_with_spaces_still_gives_its_path_as_id(tmp_path, stress_pdf):
@@ -101,12 +102,12 @@ def test_bad_front_matter_names_the_problem(tmp_path, raw, reason):
 
 def test_front_matter_numbers_and_dates_are_stored_as_text(tmp_path):
     doc = load_one(tmp_path, "n.md", "---\nid: 2024\nlast_reviewed: 2026-01-15\nreviewed_by: 7\nurl: ~\n---\nText\n")
-    assert doc.id == "2024" and doc.metadata == {"last_reviewed": "2026-01-15", "reviewed_by": "7"}
+    assert doc.id == "2024" and doc.metadata.to_json() == {"last_reviewed": "2026-01-15", "reviewed_by": "7"}
 
 
 def test_a_single_reference_is_a_list_of_one(tmp_path):
     doc = load_one(tmp_path, "r.md", "---\nreferences: Freud, S. (1912). The dynamics of transference.\n---\nText\n")
-    assert doc.metadata["references"] == ["Freud, S. (1912). The dynamics of transference."]
+    assert doc.metadata.references == ["Freud, S. (1912). The dynamics of transference."]
 
 
 def test_clean_markdown_drops_inline_marks_but_keeps_headings_and_lists():

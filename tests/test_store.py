@@ -17,7 +17,7 @@ from kb.ingest.chunking import chunk_document
 from kb.ingest.loaders import load_document
 from kb.ingest.passage import passage_sentence_texts
 from kb.models.embedders import KnownVectors, embed_key
-from kb.records import CorpusChanges, Manifest
+from kb.records import CorpusChanges, Document, Manifest
 from kb.retrieval.searcher import Searcher
 
 from conftest import DOC_IDS, SLEEP_MD, write_files
@@ -195,6 +195,15 @@ def test_the_manifest_record_reads_and_writes_the_same_json(settings, embedder):
     assert manifest.documents["sleep-and-dreams"].path == "articles/sleep.md"
     with pytest.raises(ValueError, match="wrong shape"):
         Manifest.from_json({**on_disk, "files": {"dense.faiss": "not a digest"}})
+
+
+def test_documents_jsonl_stores_only_the_metadata_given_and_reads_older_lines(settings, embedder):
+    build_index(settings, embedder)
+    lines = (current_build(settings.index) / "documents.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert rows and all(None not in row["metadata"].values() for row in rows)
+    older = {**rows[0], "metadata": {**rows[0]["metadata"], "notes": "a field an older build kept"}}
+    assert Document.from_json(older).metadata.to_json() == rows[0]["metadata"]
 
 
 def test_changes_on_disk_since_the_build(settings, embedder):

@@ -9,7 +9,7 @@ import pytest
 
 from kb.ingest.chunking import chunk_document
 from kb.ingest.loaders import load_document
-from kb.records import Document
+from kb.records import ArticleMeta, Document
 from kb.web.text import (
     PRACTICE_NAME,
     answer_markdown,
@@ -106,13 +106,13 @@ def test_apa_citation_names_practice_year_title_library_and_in_app_path():
         title="Why do I keep choosing people who hurt me?",
         text="",
         format="markdown",
-        metadata={"last_reviewed": "2026-11-20"},
+        metadata=ArticleMeta(last_reviewed="2026-11-20"),
     )
     assert apa_citation(doc, "Is it really a choice?") == (
         f"{PRACTICE_NAME}. (2026). Why do I keep choosing people who hurt me? In Psychoeducation library. "
         "Retrieved from /library?doc=choosing&section=Is%20it%20really%20a%20choice%3F"
     )
-    doc.metadata, doc.title = {}, "Sleep"
+    doc.metadata, doc.title = ArticleMeta(), "Sleep"
     assert (
         apa_citation(doc) == f"{PRACTICE_NAME}. (n.d.). Sleep. In Psychoeducation library. Retrieved from "
         "/library?doc=choosing"

@@ -108,7 +108,7 @@ def write_build(
 
     with writing(folder / "documents.jsonl"), open(folder / "documents.jsonl", "w", encoding="utf-8") as out:
         for doc in documents:
-            out.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
+            out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
     with writing(folder / "chunks.jsonl"), open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk, key in zip(chunks, keys, strict=False):
             out.write(json.dumps({**asdict(chunk), "embed_key": key}, ensure_ascii=False) + "\n")
@@ -176,7 +176,7 @@ def read_documents(folder: Path) -> dict[str, Document]:
     docs = {}
     with _reading(folder, "documents.jsonl"), open(folder / "documents.jsonl", encoding="utf-8") as lines:
         for line in lines:
-            doc = Document(**json.loads(line))
+            doc = Document.from_json(json.loads(line))
             docs[doc.id] = doc
     return docs
 

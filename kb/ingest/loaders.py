@@ -16,7 +16,7 @@ import yaml
 from kb.errors import InputError
 from kb.ingest.data_files import AliasError, load_yaml
 from kb.ingest.front_matter import read_front_matter
-from kb.records import Document, Failure
+from kb.records import ArticleMeta, Document, Failure
 
 SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".txt": "text"}
 MAX_BYTES = 20 * 1024 * 1024  # a PDF (images make them large)
@@ -144,7 +144,7 @@ def load_document(path: Path, root: Path) -> Document:
         title=title or path.stem,
         text=text,
         format=kind,
-        metadata=meta,
+        metadata=ArticleMeta.from_json(meta),
         page_starts=page_starts,
         content_hash=hashlib.sha256(data).hexdigest(),
         titled=bool(title),

@@ -72,7 +72,7 @@ def check_crisis_sections(settings: Settings, documents: list[Document]) -> list
 def check_document(doc: Document, ids: set[str], vocabulary: set[str] | None) -> list[str]:
     """Problems of one document: its metadata against `Article` (Markdown with front matter must give every
     field), then what only the whole corpus can tell (topics in the vocabulary, related articles that exist)."""
-    meta = doc.metadata
+    meta = doc.metadata.to_json()  # the fields given, as Article checks them
     complete = doc.format == "markdown" and bool(meta)
     problems = article_problems({**meta, "id": doc.id, "title": doc.title}, complete)
     if vocabulary is not None:

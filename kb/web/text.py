@@ -202,7 +202,7 @@ def phone_links(action: str) -> str:
 
 def apa_citation(doc: Document, section: str = "", practice: str = PRACTICE_NAME) -> str:
     """APA-style reference to an article in the library, retrieved from its in-app path."""
-    reviewed = str(doc.metadata.get("last_reviewed") or "")
+    reviewed = doc.metadata.last_reviewed or ""
     year = reviewed[:4] if re.match(r"\d{4}", reviewed) else "n.d."
     title = doc.title.strip()
     title += "" if title.endswith((".", "?", "!")) else "."
