@@ -32,6 +32,7 @@ else:
     from kb.errors import KBError
     from kb.web import server, views
 
+    server.send_without_delay()  # before uvicorn accepts the first connection
     try:
         _settings = load_settings()
         app = st.App(

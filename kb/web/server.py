@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,28 @@ def widget_routes(settings: Settings) -> list[Route]:
 def routes(settings: Settings, knowledge_base: Callable[[], KnowledgeBase]) -> list[Route]:
     """Every route served beside the Streamlit app."""
     return API(settings, knowledge_base).routes() + widget_routes(settings)
+
+
+def send_without_delay() -> None:
+    """TCP_NODELAY on every connection the app accepts, so a response is not held back by Nagle's algorithm.
+
+    Streamlit binds its socket as `socket.socket(family)`, whose protocol number is 0, and asyncio sets
+    TCP_NODELAY on a connection only when the protocol is IPPROTO_TCP: each response's body then waited
+    ~40 ms for the client's delayed ACK of the headers, so every API call took at least 44 ms on loopback.
+    asyncio looks this function up for each new connection; ours also accepts protocol 0 (TCP for a stream).
+    """
+    from asyncio import base_events
+
+    if getattr(getattr(base_events, "_set_nodelay", None), "sends_without_delay", False):
+        return
+
+    def set_nodelay(sock: socket.socket) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+            with suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    set_nodelay.sends_without_delay = True  # type: ignore[attr-defined]
+    base_events._set_nodelay = set_nodelay  # type: ignore[attr-defined]
 
 
 def lifespan(warm: Callable[[], Any]):
