@@ -96,6 +96,14 @@ class Settings(BaseModel):
     abstain_below_other_language: Annotated[float, Field(ge=-1, le=1)] = Field(
         default=0.10, description="The same for a question in another language (the model reads English; be lenient)."
     )
+    abstain_topic_below: Annotated[float, Field(ge=-1, le=1)] = Field(
+        default=0.15,
+        description="Best cosine with a topic description under this: about none of our topics, so no answer "
+        "(calibrated on the off-topic train and dev splits and counsel-chat's train part).",
+    )
+    abstain_topic_below_other_language: Annotated[float, Field(ge=-1, le=1)] = Field(
+        default=0.08, description="The same for a question in another language."
+    )
     faq_answer_above: Annotated[float, Field(ge=-1, le=1)] = Field(
         default=0.82,
         description="A question heading at least this close to the question (cosine): its section's opening is the "

@@ -272,7 +272,11 @@ class KnowledgeBase:
         """Answer or abstain (kb.answering.decide); `below` overrides the English threshold (`kb eval --sweep`)."""
         settings = self.settings
         threshold = settings.abstain_below if below is None else below
-        return decide(query, retrieval, threshold, settings.abstain_below_other_language)
+        topic_below = settings.abstain_topic_below_other_language if query.french else settings.abstain_topic_below
+        # The topic bar was calibrated on the bundled model's cosines; another model is judged by its passages.
+        calibrated = len(self.topics) and self.embedder.name == DEFAULT_MODEL
+        topic = float((self.topic_vectors @ query.vector).max()) if calibrated else None
+        return decide(query, retrieval, threshold, settings.abstain_below_other_language, topic, topic_below)
 
     def compose(
         self,

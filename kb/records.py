@@ -240,7 +240,7 @@ class Decision:
     """Whether to answer from the library (the one abstention decision: ask, the app and `kb eval` share it)."""
 
     answer: bool
-    reason: str  # refused | crisis-article | relevant | below-threshold | no-passages
+    reason: str  # refused | crisis-article | faq | relevant | off-topic | below-threshold | no-passages
     best_score: float | None  # best dense similarity of the passages (None when none has one)
     threshold: float
 

@@ -51,3 +51,18 @@ def test_the_decision_and_its_reason(q, retrieval, answer, reason):
     decision = decide(q, retrieval, below=0.3, below_other_language=0.1)
     assert (decision.answer, decision.abstain, decision.reason) == (answer, not answer, reason)
     assert decision.threshold == (0.1 if q.french else 0.3)
+
+
+def test_a_question_about_none_of_our_topics_abstains_even_when_passages_share_its_words():
+    hits = Retrieval([hit(0.45)])
+    decision = decide(query(), hits, 0.29, 0.10, topic_similarity=0.12, topic_below=0.15)
+    assert decision.abstain and decision.reason == "off-topic"
+    assert decide(query(), hits, 0.29, 0.10, topic_similarity=0.2, topic_below=0.15).answer
+    assert decide(query(), hits, 0.29, 0.10).answer  # no topic similarity (another model): passages decide
+
+
+def test_a_question_a_heading_asks_is_answered_whatever_its_topic_similarity():
+    decision = decide(query(), Retrieval([hit(0.3)], faq=True), 0.29, 0.10, topic_similarity=0.0, topic_below=0.15)
+    assert decision.answer and decision.reason == "faq"
+    refused = decide(query(refusal="no"), Retrieval([hit(0.9)], faq=True), 0.29, 0.10)
+    assert refused.abstain and refused.reason == "refused"

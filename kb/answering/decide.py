@@ -17,9 +17,19 @@ def is_relevant(hits: list[Hit], threshold: float) -> bool:
     return bool(hits) and (-1.0 if best is None else best) >= threshold
 
 
-def decide(query: Query, retrieval: Retrieval, below: float, below_other_language: float) -> Decision:
+def decide(
+    query: Query,
+    retrieval: Retrieval,
+    below: float,
+    below_other_language: float,
+    topic_similarity: float | None = None,
+    topic_below: float = -1.0,
+) -> Decision:
     """Answer, or abstain: a refused question never is answered, a crisis article always is, and otherwise
     the best passage must reach the bar (`below` in English, the more lenient `below_other_language` else).
+
+    topic_similarity: the question's best cosine with a topic description; under `topic_below` it is about
+    none of our topics (fees in Alberta, a dying alternator), however many of its words the corpus shares.
     """
     threshold = below_other_language if query.french else below
     best = best_dense(retrieval.hits)
@@ -29,6 +39,10 @@ def decide(query: Query, retrieval: Retrieval, below: float, below_other_languag
         return Decision(True, "crisis-article", best, threshold)
     if not retrieval.hits:
         return Decision(False, "no-passages", best, threshold)
+    if retrieval.faq:  # a heading asks nearly this very question
+        return Decision(True, "faq", best, threshold)
+    if topic_similarity is not None and topic_similarity < topic_below:
+        return Decision(False, "off-topic", best, threshold)
     if is_relevant(retrieval.hits, threshold):
         return Decision(True, "relevant", best, threshold)
     return Decision(False, "below-threshold", best, threshold)
