@@ -117,3 +117,11 @@ def test_the_practice_named_in_citations_is_a_setting(tmp_path, monkeypatch):
     assert load_settings({}, {}).practice_name == "Psychodynamic Therapy Collective"
     (tmp_path / "kb.toml").write_text('[kb]\npractice_name = "Harbour Street Therapy"\n', encoding="utf-8")
     assert load_settings({}, {}).practice_name == "Harbour Street Therapy"
+
+
+def test_an_answer_from_the_directory_prints_no_empty_sources_heading():
+    text = answer_as_text(
+        answer(text="From our therapist directory (sample data): two therapists work in Mandarin.", citations=[])
+    )
+    assert "two therapists work in Mandarin" in text and "Sources:" not in text
+    assert "Sources:" in answer_as_text(answer())

@@ -26,7 +26,8 @@ def answer_as_text(answer: Answer) -> str:
         for part in answer.text.split("\n"):  # a quoted list keeps one item per line
             lines.append(textwrap.fill(part, 100, subsequent_indent="  " if part.startswith("- ") else ""))
         lines.append("")
-        lines.append("Sources:")
+        if answer.citations:  # an answer from the directory quotes no article
+            lines.append("Sources:")
         for c in answer.citations:
             where = f" > {c.section}" if c.section else ""
             page = f", p. {c.page}" if c.page else ""
