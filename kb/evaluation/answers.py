@@ -25,6 +25,7 @@ from kb.records import Answer, Chunk
 
 SAMPLE = 40
 TRAIN_SHARE = 70  # percent of counsel-chat questions, by a stable hash of their id, that we may tune on and read
+PARTS = ("train", "held-out")
 
 
 def counsel_chat_part(row_id: str) -> str:

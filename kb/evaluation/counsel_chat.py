@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kb.errors import InputError
+from kb.evaluation.answers import PARTS, counsel_chat_part
 from kb.evaluation.golden import doc_rankings, fusion_sweep, retrieval_table
 from kb.evaluation.metrics import retrieval_summary
 from kb.index.build import build_index
@@ -62,27 +63,38 @@ def evaluate_counsel_chat(
     questions = [question_text(r) for r in asked]
     truth = [relevant[r["id"]] for r in asked]
     rankings = doc_rankings(bench, questions, modes)
+    parts = [counsel_chat_part(r["id"]) for r in asked]
+
+    def summary(mode: str, part: str | None = None) -> dict[str, float]:
+        runs = [(r, t) for r, t, p in zip(rankings[mode], truth, parts, strict=True) if part in (None, p)]
+        return retrieval_summary(runs, graded=False)
+
     report: dict[str, Any] = {
         "dataset": "counsel-chat",
         "questions": len(asked),
         "documents": build.documents,
         "chunks": build.chunks,
         "fusion": {"method": settings.fusion, "dense_weight": settings.dense_weight},
-        "retrieval": {m: retrieval_summary(list(zip(rankings[m], truth, strict=False)), graded=False) for m in modes},
+        "retrieval": {m: summary(m) for m in modes},
+        # Train: ours to tune on; held-out: measured only (kb.evaluation.answers.counsel_chat_part).
+        "retrieval_by_part": {part: {m: summary(m, part) for m in modes} for part in PARTS},
     }
     if sweep:
         report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep, graded=False)
     if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
         mapping = yaml.safe_load(Path(topic_map).read_text(encoding="utf-8")) or {}
-        hits = total = 0
-        mapped = [r for r in asked if mapping.get(r.get("topic"))]
-        vectors = kb.embedder.embed([question_text(r) for r in mapped])
-        for row, vector in zip(mapped, vectors, strict=False):
-            wanted = set(mapping[row["topic"]])
-            total += 1
-            matches = kb.suggest_therapists(question_text(row), vector=vector)
-            hits += any(wanted & set(m.specialties) for m in matches[:3])
-        report["matching"] = {"questions": total, "hit@3": hits / total if total else 0.0}
+        found = {part: [0, 0] for part in PARTS}  # part -> [hits, questions]
+        for row in (r for r in asked if mapping.get(r.get("topic"))):
+            matches = kb.ask(question_text(row)).therapists  # what a visitor sees: none beside an abstention
+            tally = found[counsel_chat_part(row["id"])]
+            tally[0] += any(set(mapping[row["topic"]]) & set(m.specialties) for m in matches[:3])
+            tally[1] += 1
+        hits, total = sum(h for h, _ in found.values()), sum(n for _, n in found.values())
+        report["matching"] = {
+            "questions": total,
+            "hit@3": hits / total if total else 0.0,
+            "by_part": {p: {"questions": n, "hit@3": h / n if n else 0.0} for p, (h, n) in found.items()},
+        }
     return report
 
 
@@ -96,11 +108,16 @@ def counsel_chat_markdown(report: dict[str, Any]) -> str:
         *retrieval_table(report["retrieval"]),
         "",
     ]
+    for part, table in (report.get("retrieval_by_part") or {}).items():
+        lines += [f"### Questions of the {part} part ({next(iter(table.values()))['queries']})", ""]
+        lines += [*retrieval_table(table), ""]
     if "matching" in report:
         m = report["matching"]
         lines += [
             f"Therapist matching: top-3 includes a specialist in the question's mapped topic for "
-            f"{m['hit@3']:.3f} of {m['questions']} questions.",
+            f"{m['hit@3']:.3f} of {m['questions']} questions"
+            + "".join(f"; {p} {v['hit@3']:.3f} of {v['questions']}" for p, v in (m.get("by_part") or {}).items())
+            + ".",
             "",
         ]
     if report.get("fusion_sweep"):
