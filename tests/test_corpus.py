@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -129,8 +130,21 @@ def test_related_ids_exist_and_are_not_the_article_itself(articles, corpus_ids):
 
 
 def test_bodies_are_600_to_1800_words(articles):
-    words = {name: len(body.split()) for name, (_, body) in articles.items()}
+    words = {name: len(body.split()) for name, (_, body) in articles.items() if not name.startswith("faq-")}
     assert {name: n for name, n in words.items() if not 600 <= n <= 1800} == {}
+
+
+def test_faq_pages_are_short_question_sections(articles):
+    """An FAQ page is many short sections, each headed by a visitor's question and answered by its opening."""
+    faqs = {name: body for name, (_, body) in articles.items() if name.startswith("faq-")}
+    assert len(faqs) >= 7
+    for name, body in faqs.items():
+        sections = re.split(r"^## ", body, flags=re.M)[1:]
+        assert len(sections) >= 15, name
+        for section in sections:
+            heading, _, text = section.partition("\n")
+            assert heading.rstrip().endswith("?"), (name, heading)
+            assert 60 <= len(text.split()) <= 250, (name, heading, len(text.split()))
 
 
 def test_at_least_two_pdf_handouts_load_with_text():
