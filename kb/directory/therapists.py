@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.errors import InputError
 from kb.ingest.data_files import read_yaml_list, without_path
@@ -232,8 +233,6 @@ def check_directory(settings: Settings, vocabulary: set[str] | None, min_per_con
             Failure(label, "field 'sample_data': the shipped directory must be labelled sample data (true)")
         )
     if settings.topics_path.is_file():
-        from kb.answering.topics import load_topics
-
         for topic in load_topics(settings.topics_path):
             if topic.kind != "concern":
                 continue

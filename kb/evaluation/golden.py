@@ -9,6 +9,7 @@ import yaml
 
 from kb.answering.compose import clean_query, is_faithful
 from kb.evaluation.answers import answer_metrics, check_answer, metrics_markdown, sample, sample_markdown
+from kb.evaluation.crisis import evaluate_crisis
 from kb.evaluation.golden_set import KINDS, GoldenItem, load_golden  # noqa: F401 - load_golden: kb eval reads it here
 from kb.evaluation.metrics import dedupe, precision_recall, retrieval_summary
 from kb.knowledge_base import KnowledgeBase
@@ -119,8 +120,6 @@ def evaluate_golden(kb: KnowledgeBase, items: list[GoldenItem], modes=("bm25", "
     report["matching"] = {"questions": matchable, "hit@3": matched / matchable if matchable else 0.0}
     report["answers"] = answer_metrics(checks)
     report["answer_sample"] = sample_markdown("Answers: golden set (all but off-topic)", sample(checks))
-    from kb.evaluation.crisis import evaluate_crisis
-
     report["crisis"] = evaluate_crisis(kb.detect_crisis, [asdict(i) for i in items])
     return report
 

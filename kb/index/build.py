@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from kb import __version__
+from kb.answering.topics import load_topics, topic_text
 from kb.config import Settings
+from kb.directory.therapists import load_directory
 from kb.errors import IndexMismatchError, InputError
 from kb.index.integrity import damaged_files, storage_error
 from kb.index.store import (
@@ -225,9 +227,6 @@ def fixed_texts(settings: Settings) -> list[str]:
 
 def fixed_inputs(settings: Settings) -> tuple[list[str], list[Failure]]:
     """The fixed texts, and the topic file, directory file or therapist rows that failed (for `failed`)."""
-    from kb.answering.topics import load_topics, topic_text
-    from kb.directory.therapists import load_directory
-
     texts: list[str] = []
     failures: list[Failure] = []
     topics = []

@@ -15,6 +15,7 @@ import numpy as np
 
 from kb.config import DEFAULT_MODEL, Settings
 from kb.errors import KBError
+from kb.models.onnx import OnnxEmbedder, export_is_current, export_onnx, onnx_path
 
 BUNDLED = {DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL}
 PLUGIN_VARIABLE = "KB_EMBEDDER_PLUGIN"  # modules the front ends import so they can register embedders
@@ -135,8 +136,6 @@ def load_embedder(settings: Settings) -> Embedder:
     source = resolve_model(settings.model, settings.allow_hub)
     max_seq_length = mean_pooling_config(source) if Path(source).is_dir() else None
     if max_seq_length is not None:
-        from kb.models.onnx import OnnxEmbedder, export_is_current, onnx_path
-
         name = DEFAULT_MODEL if settings.model in BUNDLED else settings.model
         exported = onnx_path(settings.index, name)
         if export_is_current(exported, Path(source)):  # no torch at all on this path
@@ -150,8 +149,6 @@ def export_model(settings: Settings, force: bool = False) -> Path | None:
 
     Returns the ONNX file, or None for a model that is served by sentence-transformers (or is registered).
     """
-    from kb.models.onnx import export_is_current, export_onnx, onnx_path
-
     if registered(settings.model) is not None:
         return None
     source = resolve_model(settings.model, settings.allow_hub)
@@ -166,8 +163,6 @@ def export_model(settings: Settings, force: bool = False) -> Path | None:
 
 def onnx_exported(settings: Settings) -> bool:
     """Whether the configured model has an ONNX export beside the index (so it is served without torch)."""
-    from kb.models.onnx import onnx_path
-
     return onnx_path(settings.index, DEFAULT_MODEL if settings.model in BUNDLED else settings.model).is_file()
 
 

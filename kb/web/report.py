@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.config import Settings
+from kb.index.store import current_build, read_chunks, read_documents
 from kb.web.feedback import DemandCount, Feedback, FeedbackStore
 
 
@@ -45,8 +46,6 @@ class Report:
 
 def chunk_documents(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     """chunk id -> document id and document id -> title, from the live build (empty without one)."""
-    from kb.index.store import current_build, read_chunks, read_documents
-
     build = current_build(settings.index)
     if build is None:
         return {}, {}
