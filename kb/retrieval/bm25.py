@@ -184,7 +184,7 @@ class BM25Index:
             return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64), 0.0)
         size = int(self._retriever.scores["num_docs"])
         partial = np.zeros(size, dtype=np.float32)
-        touched, bound = [], 0.0
+        bound = 0.0
         for word in ids:
             start, end = self._indptr[word], self._indptr[word + 1]
             column, weights = self._indices[start:end], self._data[start:end]
@@ -193,8 +193,9 @@ class BM25Index:
                 bound += float(weights[head[-1]])  # a chunk past the head gets at most this from the word
                 column, weights = column[head], weights[head]
             partial[column] += weights  # a word lists a chunk once, so no two writes collide
-            touched.append(column)
-        seen = np.concatenate(touched)  # a chunk appears once per query word it has
+        # Every weight is positive, so the chunks read are those with a sum: distinct and sorted, without
+        # sorting the (chunk, word) pairs read (2-6 ms a question at 100,000 chunks).
+        seen = np.flatnonzero(partial)
         if allowed is not None:
             seen = seen[allowed(seen)]
         return LexicalScan(self, ids, partial, seen, bound)
@@ -216,7 +217,7 @@ class LexicalScan:
     index: BM25Index
     ids: np.ndarray
     partial: np.ndarray  # per chunk: the sum of the weights read (the exact score when bound is 0)
-    seen: np.ndarray  # chunks read, once per query word they have
+    seen: np.ndarray  # chunks read, sorted, each once
     bound: float  # how much more than its sum a chunk can score (the words cut short)
 
     def scores_of(self, positions: np.ndarray) -> np.ndarray:
@@ -227,25 +228,26 @@ class LexicalScan:
 
     def best(self, n: int) -> LexicalTop:
         """The n best chunks, exactly scored."""
-        from kb.retrieval.dense import distinct
-
         seen, partial, bound = self.seen, self.partial, self.bound
         if n < 1 or not len(seen):
             return LexicalTop(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
-        # The partial sums are lower bounds; a chunk's score exceeds its sum by at most `bound`. The
-        # (n x words)-th largest entry is at most the n-th best chunk's sum, so a chunk whose sum plus
-        # `bound` is below it cannot be among the n best: only the rest are scored exactly.
-        m = n * len(self.ids)
-        if len(seen) > m:
-            cut = float(np.partition(partial[seen], len(seen) - m)[len(seen) - m])
-            seen = seen[partial[seen] + bound >= cut]
-        seen = distinct(seen)
+        # The partial sums are lower bounds; a chunk's score exceeds its sum by at most `bound`, so a
+        # chunk whose sum plus `bound` is below the n-th best sum cannot be among the n best: only the
+        # rest are scored exactly.
+        left_out = 0.0  # the most a chunk cut here can score
+        if len(seen) > n:
+            sums = partial[seen]
+            cut = float(np.partition(sums, len(seen) - n)[len(seen) - n])  # the n-th best sum
+            keep = sums + bound >= cut
+            if not keep.all():
+                left_out = float(sums[~keep].max()) + bound
+            seen = seen[keep]
         if bound == 0.0:  # every posting was read: the sums are the scores
-            return self.index._best(seen, partial[seen], n, 0.0)
+            return self.index._best(seen, partial[seen], n, left_out)
         most = max(RESCORED_PER_RESULT * n, 2_000)
         capped = len(seen) > most
         if capped:  # the best sums; a chunk that loses only to the cut is a near-tie of common words
             seen = np.sort(seen[np.argpartition(-partial[seen], most)[:most]])
-        found = self.index._best(seen, self.index.scores_of(self.ids, seen), n, bound)
+        found = self.index._best(seen, self.index.scores_of(self.ids, seen), n, max(bound, left_out))
         found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
         return found
