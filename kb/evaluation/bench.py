@@ -238,4 +238,5 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
         "page_ready_s": round(ready, 2),
         "cold_start_to_first_answer_s": round(first, 2),
         "warm_answer_in_browser_s": round(statistics.median(warm), 2),
+        "load_average": round(os.getloadavg()[0], 1),
     }
