@@ -256,6 +256,12 @@ class KnowledgeBase:
         return FaqHeadings(openings, self.known.embed([question for _, question in openings]))
 
     @cached_property
+    def specialty_topics(self) -> list[int]:
+        """Positions of the topics some therapist in the directory lists as a specialty."""
+        listed = {s for t in self.directory.therapists for s in t.specialties}
+        return [i for i, t in enumerate(self.topics) if t.id in listed]
+
+    @cached_property
     def chunk_positions(self) -> dict[str, int]:
         return {c.id: i for i, c in enumerate(self.index.chunks)}
 
@@ -331,9 +337,9 @@ class KnowledgeBase:
         """The question's topics (from its meaning and the passages it answers from) and the therapists who fit."""
         passage_topics = [h.topics for h in retrieval.hits] if decision.answer else []
         topic_scores = infer_topics(query.vector, self.topic_vectors, self.topics, passage_topics)
-        # Therapists are matched on the concerns a question is about, not on practical or approach topics
-        # ("choosing a therapist", "crisis support"), which would take the places of the concerns it names.
-        concerns = [i for i, t in enumerate(self.topics) if t.kind == "concern"]
+        # Therapists are matched on what they work with, not on topics no one lists ("choosing a therapist",
+        # "crisis support", "evidence"), which would take the places of the concerns a question names.
+        concerns = self.specialty_topics
         concern_scores = infer_topics(
             query.vector, self.topic_vectors[concerns], [self.topics[i] for i in concerns], passage_topics, limit=4
         )
