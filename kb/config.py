@@ -97,7 +97,7 @@ class Settings(BaseModel):
         default=0.10, description="The same for a question in another language (the model reads English; be lenient)."
     )
     abstain_topic_below: Annotated[float, Field(ge=-1, le=1)] = Field(
-        default=0.15,
+        default=0.12,
         description="Best cosine with a topic description under this: about none of our topics, so no answer "
         "(calibrated on the off-topic train and dev splits and counsel-chat's train part).",
     )
