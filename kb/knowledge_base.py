@@ -16,7 +16,7 @@ from kb.answering.readable import asks_for_self
 from kb.answering.scope import out_of_scope
 from kb.answering.topics import TopicVocabulary, infer_topics, topic_text
 from kb.config import DEFAULT_MODEL, Settings
-from kb.directory.matching import TherapistFilters, match_therapists
+from kb.directory.matching import SELF_HARM, TherapistFilters, match_therapists, matching_topics
 from kb.directory.therapists import Directory, load_directory
 from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.index.store import Index, load_index
@@ -28,7 +28,6 @@ from kb.retrieval.spelling import SpellingFixer
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
 
 PASSAGES = 5
-SELF_HARM = "self-harm-and-suicide"  # its specialists are suggested only when that is what the question is about
 
 
 class KnowledgeBase:
@@ -343,8 +342,7 @@ class KnowledgeBase:
         concern_scores = infer_topics(
             query.vector, self.topic_vectors[concerns], [self.topics[i] for i in concerns], passage_topics, limit=4
         )
-        if not (crisis.detected and crisis.kind in ("suicide", "self-harm")):  # an angry question is not a
-            concern_scores = [(t, s) for n, (t, s) in enumerate(concern_scores) if n == 0 or t != SELF_HARM]  # crisis
+        concern_scores = matching_topics(concern_scores, crisis.detected and crisis.kind in ("suicide", "self-harm"))
         if crisis.detected:
             wanted = 2 if crisis.kind in ("suicide", "self-harm") else 1
             for tid in ("crisis-support", SELF_HARM)[:wanted]:

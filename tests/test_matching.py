@@ -14,6 +14,7 @@ from kb.directory.matching import (
     describe,
     filter_therapists,
     match_therapists,
+    matching_topics,
 )
 from kb.directory.therapists import Therapist
 
@@ -255,3 +256,11 @@ def test_matching_does_not_change_the_directory(directory):
     before = [dataclasses.replace(t) for t in directory]
     match_therapists(directory, [("trauma", 1.0)], None, None)
     assert directory == before
+
+
+def test_self_harm_specialists_are_matched_only_for_a_self_harm_question_or_crisis():
+    angry = [("anger", 0.6), ("self-harm-and-suicide", 0.2), ("relationships", 0.1)]
+    assert matching_topics(angry, self_harm_crisis=False) == [("anger", 0.6), ("relationships", 0.1)]
+    assert matching_topics(angry, self_harm_crisis=True) == angry
+    about_self_harm = [("self-harm-and-suicide", 0.7), ("depression", 0.2)]
+    assert matching_topics(about_self_harm, self_harm_crisis=False) == about_self_harm

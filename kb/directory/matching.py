@@ -71,6 +71,18 @@ def describe(t: Therapist, matched: list[str], labels: dict[str, str]) -> str:
     return " · ".join(parts)
 
 
+SELF_HARM = "self-harm-and-suicide"
+
+
+def matching_topics(topic_scores: list[tuple[str, float]], self_harm_crisis: bool) -> list[tuple[str, float]]:
+    """The topics therapists are matched on: self-harm specialists are suggested only when the crisis detector
+    found suicide or self-harm, or self-harm is what the question is most about (never for an angry question
+    that merely comes near it)."""
+    if self_harm_crisis:
+        return list(topic_scores)
+    return [(tid, score) for n, (tid, score) in enumerate(topic_scores) if n == 0 or tid != SELF_HARM]
+
+
 def match_therapists(
     therapists: list[Therapist],
     topic_scores: list[tuple[str, float]],
