@@ -110,3 +110,17 @@ def test_a_question_no_heading_asks_is_answered_from_the_best_passages_as_before
 def test_a_section_outside_the_visitors_topic_filter_never_answers(settings, embedder):
     answer = faq_kb(settings, embedder).ask("What if I cry in a session?", topics=["anger"])
     assert all(c.doc_id != "faq-practical" for c in answer.citations)
+
+
+def test_the_shipped_bar_keeps_nine_in_ten_labelled_train_pairs_right():
+    from pathlib import Path
+
+    import yaml
+
+    from kb.config import Settings
+
+    path = Path(__file__).parent / "eval" / "faq_calibration.yaml"
+    pairs = yaml.safe_load(path.read_text(encoding="utf-8"))["pairs"]
+    fired = [p for p in pairs if p["similarity"] >= Settings().faq_answer_above]
+    assert len(fired) >= 30, "the bar answers almost nothing from headings"
+    assert sum(p["answers"] for p in fired) / len(fired) >= 0.9, "FAQ answers at this bar are wrong too often"
