@@ -44,6 +44,8 @@ ENV_FIELDS = {
 
 _LINK = r"^https?://\S+$"
 _AN_HTTP_LINK = Allowed("an http(s) link such as https://weather.gc.ca/")
+_EXIT_LINK = r"^(?:https?://[^\s\"'<>\\]+|about:blank)$"  # about:blank: a page that loads nothing (tests, kiosks)
+_AN_EXIT_LINK = Allowed("an http(s) link such as https://weather.gc.ca/, or about:blank")
 Count = Annotated[int, Field(ge=1)]
 
 
@@ -131,7 +133,7 @@ class Settings(BaseModel):
     cors_origins: str = Field(
         default="", description="Comma-separated origins allowed to call the API; none by default."
     )
-    quick_exit_url: Annotated[str, Field(pattern=_LINK), _AN_HTTP_LINK] = Field(
+    quick_exit_url: Annotated[str, Field(pattern=_EXIT_LINK), _AN_EXIT_LINK] = Field(
         default="https://weather.gc.ca/", description='The neutral site "Leave this site quickly" opens.'
     )
     feedback_db: Path = Field(
