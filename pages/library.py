@@ -54,7 +54,7 @@ def show_article(doc) -> None:
                 heading(section, "cited-section" if i == target else None)
             if section.body:
                 st.markdown(section.body)
-    related = [docs[r] for r in meta.get("related", []) if r in docs]
+    related = [docs[r] for r in meta.related or [] if r in docs]
     if related:
         st.header("Related articles")
         for other in related:
@@ -64,9 +64,9 @@ def show_article(doc) -> None:
                 query_params={"doc": other.id},
                 icon=":material/article:",
             )
-    if meta.get("references"):
+    if meta.references:
         st.header("References")
-        st.markdown("\n".join(f"- {ui.linkify(ref)}" for ref in meta["references"]))
+        st.markdown("\n".join(f"- {ui.linkify(ref)}" for ref in meta.references))
 
 
 def show_list() -> None:
