@@ -199,7 +199,8 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
             f"front matter: YAML aliases (*name) are not allowed (line {exc.line + 1}); write the value out"
         ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # Where the unclosed bracket or quote began, when the parser says, else where it gave up.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
         raise InputError(f"front matter: invalid YAML{where}") from None
     if not isinstance(meta, dict):
