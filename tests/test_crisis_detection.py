@@ -27,6 +27,9 @@ EXAMPLES = [  # (message, tier, kind or None for any)
     ("my stepdad said I'll regret it if I tell my teacher what he does", None, "child-safety"),
     ("I cannot stand it anymore, I'm done", "concern", "suicide"),
     ("I keep doing stupid things to myself when I'm upset, like hurting my arms", "concern", "self-harm"),
+    # Kinds a blind read of real questions found missed (our own words, not theirs).
+    ("honestly I don't even care if I live or die anymore, what's the point of talking", None, "suicide"),
+    ("I've been stockpiling my sleeping pills and I told no one", None, "suicide"),
     (
         "Hi, I wanted to ask how much a session costs and whether my insurance through work covers it. Also do "
         "you have evening appointments? I work until six most days. Honestly it probably doesn't matter, I've "
