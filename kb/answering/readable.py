@@ -76,6 +76,15 @@ def addressed_to_helper(sentence: str) -> bool:
     return bool(_TO_HELPER.search(sentence.strip().lstrip("*_ ")))
 
 
+# Someone named only as the one who died is not who the question is for: "my mom died and I can't stop crying".
+_BEREAVED = re.compile(
+    r"\b(?:my|our) (?:\w+ )?\w+(?:'s)? (?:died|passed(?: away)?|death|funeral|suicide|is gone)\b"
+    r"|\b(?:lost|losing|grieving|mourning|missing|miss) (?:my|our) (?:\w+ )?\w+\b"
+    r"|\b(?:since|after) (?:my|our) (?:\w+ )?\w+ (?:died|passed)\b",
+    re.I,
+)
+
+
 def asks_for_self(question: str) -> bool:
-    """Whether a question is about the person asking, with no one else in it."""
-    return not _SOMEONE_ELSE.search(question)
+    """Whether a question is about the person asking, with no one else in it (the dead they grieve aside)."""
+    return not _SOMEONE_ELSE.search(_BEREAVED.sub(" ", question))
