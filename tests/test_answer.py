@@ -453,3 +453,18 @@ def test_a_sentence_from_a_passage_that_was_not_retrieved_is_not_faithful(answer
 
 def test_an_abstention_is_trivially_faithful(hits):
     assert is_faithful(None, [], hits) and is_faithful("", [], hits)
+
+
+@pytest.mark.parametrize(
+    "question,for_self",
+    [
+        ("My mom died last month and I can't stop crying", True),
+        ("I lost my dad in the spring and feel numb", True),
+        ("How do I help my mom who is depressed?", False),
+        ("my friend lost her dad, how can I help her?", False),
+    ],
+)
+def test_someone_named_only_as_the_one_who_died_leaves_the_question_about_the_asker(question, for_self):
+    from kb.answering.readable import asks_for_self
+
+    assert asks_for_self(question) is for_self
