@@ -1,0 +1,43 @@
+"""Write reports/blind-read-answers.md: the answers `kb ask` gives to 40 held-out counsel-chat questions, as the CLI
+prints them, for a reader who has not seen the code to score (reports/blind-read-scores.md). The questions are read
+from ../shared at run time and the answers file stays out of git (it quotes them).
+
+    .venv/bin/python tools/blind_read_sample.py [../shared/data/counsel-chat/train.jsonl]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kb.answering.present import answer_as_text
+from kb.config import load_settings
+from kb.evaluation.answers import check_answer, counsel_chat_part, sample
+from kb.evaluation.counsel_chat import load_rows, question_text
+from kb.knowledge_base import KnowledgeBase
+
+DATA = Path("../shared/data/counsel-chat/train.jsonl")
+
+
+def main() -> None:
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
+    kb = KnowledgeBase(load_settings())
+    rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == "held-out" and question_text(r)]
+    chosen = sample([check_answer(question_text(r), kb.ask(question_text(r))) for r in rows])
+    out = [
+        "# Answers to 40 held-out counsel-chat questions, as the CLI prints them",
+        "",
+        "The 40 questions of counsel-chat's held-out part whose text hashes lowest; `kb ask` on the shipped corpus.",
+        "",
+    ]
+    for n, check in enumerate(chosen, 1):
+        out += [f"## {n}. Question", "", "> " + " ".join(check.question.split()), "", "Answer:", "", "```"]
+        out += [answer_as_text(check.answer), "```", ""]
+    path = Path("reports") / "blind-read-answers.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"wrote {path} ({len(chosen)} answers of {len(rows)} held-out questions)")
+
+
+if __name__ == "__main__":
+    main()
