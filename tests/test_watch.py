@@ -71,7 +71,16 @@ def test_kb_index_watch_rebuilds_on_an_edit_and_stops_cleanly_on_ctrl_c(settings
     env = {**os.environ, "KB_CORPUS": str(settings.corpus), "KB_INDEX": str(settings.index), "KB_MODEL": settings.model}
     errors = (tmp_path / "stderr.txt").open("w", encoding="utf-8")
     command = [str(KB_SCRIPT), "index", "--watch"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+    # Ctrl-C as a terminal sends it: a test run started in the background inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler, so the child gets SIGINT's default disposition back first.
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
     try:
