@@ -47,6 +47,7 @@ _AN_HTTP_LINK = Allowed("an http(s) link such as https://weather.gc.ca/")
 _EXIT_LINK = r"^(?:https?://[^\s\"'<>\\]+|about:blank)$"  # about:blank: a page that loads nothing (tests, kiosks)
 _AN_EXIT_LINK = Allowed("an http(s) link such as https://weather.gc.ca/, or about:blank")
 Count = Annotated[int, Field(ge=1)]
+Cosine = Annotated[float, Field(ge=-1, le=1)]  # a similarity threshold
 
 
 class Settings(BaseModel):
@@ -91,22 +92,22 @@ class Settings(BaseModel):
     )
     # Answers.
     answer_sentences: Count = Field(default=4, description="Sentences quoted in an answer, at most.")
-    abstain_below: Annotated[float, Field(ge=-1, le=1)] = Field(
+    abstain_below: Cosine = Field(
         default=0.29,
         description="Best cosine under this: nothing relevant enough, so no answer (calibrated by `kb eval`).",
     )
-    abstain_below_other_language: Annotated[float, Field(ge=-1, le=1)] = Field(
+    abstain_below_other_language: Cosine = Field(
         default=0.10, description="The same for a question in another language (the model reads English; be lenient)."
     )
-    abstain_topic_below: Annotated[float, Field(ge=-1, le=1)] = Field(
+    abstain_topic_below: Cosine = Field(
         default=0.12,
         description="Best cosine with a topic description under this: about none of our topics, so no answer "
         "(calibrated on the off-topic train and dev splits and counsel-chat's train part).",
     )
-    abstain_topic_below_other_language: Annotated[float, Field(ge=-1, le=1)] = Field(
+    abstain_topic_below_other_language: Cosine = Field(
         default=0.08, description="The same for a question in another language."
     )
-    faq_answer_above: Annotated[float, Field(ge=-1, le=1)] = Field(
+    faq_answer_above: Cosine = Field(
         default=0.82,
         description="A question heading at least this close to the question (cosine): its section's opening is the "
         "answer (calibrated on hand-labelled train pairs).",

@@ -136,6 +136,16 @@ CORPUS_FILES = {
 DOC_IDS = {"transference-basics", "sleep-and-dreams", "anger-for-clinicians"}
 
 
+# Headless Chromium for the browser tests: no sandbox (root in CI), and nothing that reaches the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 # A valid therapist row (fictional) for directory tests; copy it (json round trip) before changing a field.
 THERAPIST = {
     "id": "sam-lee",

@@ -13,18 +13,10 @@ import pytest
 
 from kb.evaluation.bench import CHROMIUM, serving_app
 
-from conftest import REPO, files_containing, privacy_roots
+from conftest import CHROMIUM_ARGS, REPO, files_containing, privacy_roots
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = REPO / "screenshots"
 WAIT = 180_000  # ms: the first page after a server start loads the model
 
@@ -50,7 +42,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
