@@ -468,3 +468,54 @@ def test_someone_named_only_as_the_one_who_died_leaves_the_question_about_the_as
     from kb.answering.readable import asks_for_self
 
     assert asks_for_self(question) is for_self
+
+
+@pytest.mark.parametrize(
+    "sentence,question,unmentioned",
+    [
+        ("If your teen still refuses, family therapy can help.", "why do I feel so anxious at work", True),
+        ("If your teen still refuses, family therapy can help.", "my daughter is 15 and refuses therapy", False),
+        ("As a parent, you may lose your temper and feel guilty.", "I'm a dad and I yell at my kids", False),
+        ("As a parent, you may lose your temper and feel guilty.", "My dad yells at me every day", True),
+        ("Losing your temper with your children is common.", "I'm a mom and feel guilty after yelling", False),
+        ("It is not your job to fix your parent.", "my adult daughter can't afford the trip", True),
+        ("It is not your job to fix your parent.", "my mother drinks too much, what can I do", False),
+        ("Talk to your partner about what you need.", "is my marriage worth saving?", False),
+        ("Talk to your partner about what you need.", "I can't stop thinking about my childhood", True),
+        # Everyone had parents and a childhood: these give the reader no one new.
+        ("Looking at your childhood is not about blaming your parents.", "why am I like this", False),
+        ("A breakup can hurt more when it touches a loss, such as a parent who left.", "my ex left me", False),
+        ("If you were put down as a child, it may feel normal.", "why do I accept being treated badly", False),
+    ],
+)
+def test_a_sentence_that_gives_the_visitor_someone_they_never_mentioned_is_found(sentence, question, unmentioned):
+    from kb.answering.readable import assumes_someone_unmentioned
+
+    assert assumes_someone_unmentioned(sentence, question) is unmentioned
+
+
+def test_lines_about_a_child_the_visitor_never_mentioned_are_not_quoted(model):
+    passage = (
+        "Going quiet when a conversation feels hard is very common, and it often eases once the fear has words. "
+        "Staying calm and available works better than pressing your teenager to talk. "
+        "Noticing what the silence protects you from can make talking feel less overwhelming over time."
+    )
+    hit = make_hit(passage)
+    for_me, _ = compose("staying calm and available, pressing to talk", [hit], model)
+    assert for_me and "your teenager" not in for_me
+    for_parent, _ = compose("my teenager: staying calm and available, pressing to talk", [hit], model)
+    assert "pressing your teenager to talk" in for_parent
+
+
+def test_a_section_about_someone_the_visitor_never_mentioned_gives_way_to_one_about_them(model):
+    # The same words under two headings: the better-ranked one is about a teenager.
+    words = (
+        "Anxiety before talking can make a person go quiet for days at a time. "
+        "Staying calm and noticing the fear underneath usually works better than pressing."
+    )
+    about_teen = make_hit(words, doc_id="teen", section="How do I help my teenager who won't talk to me?")
+    about_me = make_hit(words, doc_id="me", section="Why do I go quiet when I feel anxious?", rank=2)
+    _, citations = compose("anxiety before talking makes me go quiet for days", [about_teen, about_me], model)
+    assert citations[0].doc_id == "me"
+    _, citations = compose("anxiety makes my teenager go quiet for days", [about_teen, about_me], model)
+    assert citations[0].doc_id == "teen"

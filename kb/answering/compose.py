@@ -11,12 +11,15 @@ from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
     asks_for_self,
+    assumes_someone_unmentioned,
     is_about_the_text,
     is_unfinished,
     is_yes_no,
+    roles_mentioned,
     unbalanced_quotes,
     word_count,
     written_for_helpers,
+    written_for_someone_with,
 )
 from kb.errors import InputError
 from kb.ingest.passage import Unit, passage_units, plain
@@ -84,18 +87,34 @@ class Passage:
     quotable: list[bool]
     texts: list[str]  # each unit as quoted (emphasis marks dropped)
     for_helpers: bool = False  # written for someone supporting another person, and the visitor asks for themselves
+    for_others: bool = False  # its headings are about a child, partner, parent or friend the question never mentions
 
 
-def read_passage(hit: Hit, for_self: bool) -> Passage:
-    """A hit's sentences and which may be quoted: no headings, notes about the page, or advice to a helper
-    when the visitor asks for themselves."""
+def read_passage(hit: Hit, for_self: bool, question: str = "") -> Passage:
+    """A hit's sentences and which may be quoted: no headings, notes about the page, advice to a helper when the
+    visitor asks for themselves, or lines that give the visitor someone their question does not mention ("your
+    teen" to a person who never spoke of a child)."""
     units = passage_units(hit.chunk)
     texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
     quotable = [
-        not (u.heading or not t or is_about_the_text(t) or (for_self and addressed_to_helper(t)))
+        not (
+            u.heading
+            or not t
+            or is_about_the_text(t)
+            or (for_self and addressed_to_helper(t))
+            or (question and assumes_someone_unmentioned(t, question))
+        )
         for u, t in zip(units, texts, strict=False)
     ]
-    return Passage(hit, units, quotable, texts, for_self and written_for_helpers(hit.title, hit.chunk.section))
+    about = written_for_someone_with(hit.title, hit.chunk.section)
+    return Passage(
+        hit,
+        units,
+        quotable,
+        texts,
+        for_self and written_for_helpers(hit.title, hit.chunk.section),
+        bool(question) and bool(about - roles_mentioned(question)),
+    )
 
 
 def _text_spans(p: Passage, limit: int) -> list[list[int]]:
@@ -160,6 +179,8 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
     else:
         score = 0.5 * float(values.max()) + 0.5 * float(values.mean()) + 0.04 / p.hit.rank
     if p.for_helpers:
+        score -= 0.08
+    if p.for_others:
         score -= 0.08
     score += 0.015 * min(len(indices), 4)  # a few sentences explain more than one
     if len(indices) == 1:
@@ -288,7 +309,7 @@ def compose(
     query_vec: the question's vector when the caller has it (saves embedding the question again).
     """
     for_self = asks_for_self(query)
-    passages = [read_passage(h, for_self) for h in hits]
+    passages = [read_passage(h, for_self, query) for h in hits]
     texts = [t for p in passages for t in p.texts]
     if not texts:
         return "", []

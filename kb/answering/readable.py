@@ -88,3 +88,65 @@ _BEREAVED = re.compile(
 def asks_for_self(question: str) -> bool:
     """Whether a question is about the person asking, with no one else in it (the dead they grieve aside)."""
     return not _SOMEONE_ELSE.search(_BEREAVED.sub(" ", question))
+
+
+# The people an answer can be about, beside the visitor. A passage that says "your teen" is written for a
+# parent of a teen; quoted to someone who never mentioned a child, it reads as a claim about them.
+ROLES = {
+    "child": r"child|children|kids?|son|sons|daughters?|teens?|teenagers?|toddlers?|baby|babies|adolescents?"
+    r"|preteens?|tweens?|stepchild\w*|stepson|stepdaughter",
+    "partner": r"partners?|husband|wife|boyfriend|girlfriend|spouse|fianc\w*|ex|significant other",
+    "parent": r"parents?|mom|mum|mother|dad|father|stepmom|stepmother|stepdad|stepfather|stepparents?|mommy|daddy",
+    "friend": r"friends?",
+}
+# A question can name the relationship instead of the person: "my marriage", "we've been dating".
+_IMPLIED = {
+    "child": r"|pregnan\w*|parenting|grandchild\w*|grandkids?|grandson|granddaughter|sons?|nephew|niece",
+    "partner": r"|marriage|married|marry|relationship|dating|date|dated|engaged|divorc\w*|cheat\w*|affair|wedding",
+    "parent": r"|caregiver|caring for|grandma|grandpa|grandmother|grandfather|family",
+    "friend": r"|roommate|classmate|coworker|colleague",
+}
+_ROLE_WORDS = {role: re.compile(rf"\b(?:{words}{_IMPLIED[role]})\b", re.I) for role, words in ROLES.items()}
+# "your parents" is everyone's childhood; "your mother" or "your parent" is someone the reader looks after.
+_ASSUMED = {**ROLES, "parent": r"parent|mom|mum|mother|dad|father|stepmom|stepmother|stepdad|stepfather|stepparent"}
+_YOUR_ROLE = {role: re.compile(rf"\byour (?:\w+[- ])?(?:{words})\b", re.I) for role, words in _ASSUMED.items()}
+# "As a parent, you ..." gives the reader a child; "such as a parent who left" does not.
+_AS_PARENT = re.compile(
+    r"(?<!such )\bas an? (?:new |single )?(?:parent|mom|mum|mother|dad|father)\b"
+    r"|\b(?:you are|you're|being) an? (?:new |single )?(?:parent|mom|mum|mother|dad|father)\b",
+    re.I,
+)
+_I_PARENT = re.compile(r"\b(?:i'?m|i am|as) an? (?:\w+ )?(?:parent|mom|mum|mother|dad|father)\b", re.I)
+
+
+def roles_mentioned(question: str) -> set[str]:
+    """Who besides the asker a question is about: a child ("my son", "I'm a mom"), a partner, a parent, a friend."""
+    found = {role for role, pattern in _ROLE_WORDS.items() if pattern.search(question)}
+    if _I_PARENT.search(question):
+        found.add("child")
+    return found
+
+
+def roles_assumed(sentence: str) -> set[str]:
+    """Who a sentence takes the reader to have: "your teen", "your partner", "as a parent" (then a child)."""
+    found = {role for role, pattern in _YOUR_ROLE.items() if pattern.search(sentence)}
+    if _AS_PARENT.search(sentence):
+        found.add("child")
+    return found
+
+
+def assumes_someone_unmentioned(sentence: str, question: str) -> bool:
+    """A sentence that gives the visitor a child, partner, parent or friend their question does not mention."""
+    assumed = roles_assumed(sentence)
+    return bool(assumed) and not assumed <= roles_mentioned(question)
+
+
+_MY_ROLE = {role: re.compile(rf"\b(?:my|our) (?:\w+[- ])?(?:{words})\b", re.I) for role, words in ROLES.items()}
+
+
+def written_for_someone_with(title: str, section: str) -> set[str]:
+    """Whom an article or section is written about, from its headings: "How do I help my teenager who won't
+    talk to me?" is for a parent of a teen, "Wondering about your child's mind" too."""
+    heading = f"{title} > {section}"
+    found = {role for role, pattern in _MY_ROLE.items() if pattern.search(heading)}
+    return found | roles_assumed(heading)

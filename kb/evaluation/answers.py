@@ -13,6 +13,7 @@ from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
     asks_for_self,
+    assumes_someone_unmentioned,
     is_about_the_text,
     is_unfinished,
     is_yes_no,
@@ -102,6 +103,8 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
                 check.fragments.append(f"yes/no: {sentence}")
             if addressed_to_helper(sentence) and asks_for_self(question):
                 check.fragments.append(f"to a helper: {sentence}")
+            if assumes_someone_unmentioned(sentence, question):
+                check.fragments.append(f"someone not mentioned: {sentence}")
             if is_about_the_text(sentence):
                 check.fragments.append(f"about the page: {sentence}")
             if not item and is_unfinished(sentence):
