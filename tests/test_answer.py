@@ -482,6 +482,8 @@ def test_someone_named_only_as_the_one_who_died_leaves_the_question_about_the_as
         ("It is not your job to fix your parent.", "my mother drinks too much, what can I do", False),
         ("Talk to your partner about what you need.", "is my marriage worth saving?", False),
         ("Talk to your partner about what you need.", "I can't stop thinking about my childhood", True),
+        ("Talk to your partner about what you need.", "How can I have a better relationship with my father?", True),
+        ("Talk to your partner about what you need.", "we're in a relationship but fight a lot", False),
         # Everyone had parents and a childhood: these give the reader no one new.
         ("Looking at your childhood is not about blaming your parents.", "why am I like this", False),
         ("A breakup can hurt more when it touches a loss, such as a parent who left.", "my ex left me", False),
@@ -519,3 +521,20 @@ def test_a_section_about_someone_the_visitor_never_mentioned_gives_way_to_one_ab
     assert citations[0].doc_id == "me"
     _, citations = compose("anxiety makes my teenager go quiet for days", [about_teen, about_me], model)
     assert citations[0].doc_id == "teen"
+
+
+@pytest.mark.parametrize(
+    "question,unmentioned",
+    [
+        ("my husband left me and the kids last year", True),
+        ("How can I have a better relationship with my father?", True),
+        ("I'm my mother's caregiver and I resent her", False),
+        ("I look after my grandfather and feel angry at him", False),
+    ],
+)
+def test_caring_for_someone_is_assumed_only_when_the_visitor_says_so(question, unmentioned):
+    from kb.answering.readable import assumes_someone_unmentioned
+
+    assert assumes_someone_unmentioned("Resentment toward someone you are caring for is very common.", question) is (
+        unmentioned
+    )

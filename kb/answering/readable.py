@@ -102,7 +102,8 @@ ROLES = {
 # A question can name the relationship instead of the person: "my marriage", "we've been dating".
 _IMPLIED = {
     "child": r"|pregnan\w*|parenting|grandchild\w*|grandkids?|grandson|granddaughter|sons?|nephew|niece",
-    "partner": r"|marriage|married|marry|relationship|dating|date|dated|engaged|divorc\w*|cheat\w*|affair|wedding",
+    "partner": r"|marriage|married|marry|(?:my|our|in an?|romantic) relationship|dating|date|dated|engaged|divorc\w*"
+    r"|cheat\w*|affair|wedding",
     "parent": r"|caregiver|caring for|grandma|grandpa|grandmother|grandfather|family",
     "friend": r"|roommate|classmate|coworker|colleague",
 }
@@ -116,22 +117,37 @@ _AS_PARENT = re.compile(
     r"|\b(?:you are|you're|being) an? (?:new |single )?(?:parent|mom|mum|mother|dad|father)\b",
     re.I,
 )
+_CARES_FOR = re.compile(r"\b(?:caregiv\w*|car(?:e|ing) for|look(?:ing)? after|tak(?:e|ing) care of)\b", re.I)
 _I_PARENT = re.compile(r"\b(?:i'?m|i am|as) an? (?:\w+ )?(?:parent|mom|mum|mother|dad|father)\b", re.I)
 
 
 def roles_mentioned(question: str) -> set[str]:
-    """Who besides the asker a question is about: a child ("my son", "I'm a mom"), a partner, a parent, a friend."""
+    """Who besides the asker a question is about: a child ("my son", "I'm a mom"), a partner, a parent, a friend,
+    someone the asker looks after ("cared-for")."""
     found = {role for role, pattern in _ROLE_WORDS.items() if pattern.search(question)}
     if _I_PARENT.search(question):
         found.add("child")
+    if _CARES_FOR.search(question):
+        found.add("cared-for")
     return found
 
 
+# "the person you are caring for", "as a caregiver": the reader looks after someone.
+_CARING = re.compile(
+    r"\b(?:someone|the person|a person|the people|a loved one) (?:you(?:'re| are)?|I'm|I am) (?:caring for|care for"
+    r"|look(?:ing)? after)\b|\bas an? (?:family )?caregiver\b|\bcaring for (?:a|an|someone|the person)\b",
+    re.I,
+)
+
+
 def roles_assumed(sentence: str) -> set[str]:
-    """Who a sentence takes the reader to have: "your teen", "your partner", "as a parent" (then a child)."""
+    """Who a sentence takes the reader to have: "your teen", "your partner", "as a parent" (then a child), "the
+    person you are caring for"."""
     found = {role for role, pattern in _YOUR_ROLE.items() if pattern.search(sentence)}
     if _AS_PARENT.search(sentence):
         found.add("child")
+    if _CARING.search(sentence):
+        found.add("cared-for")
     return found
 
 
