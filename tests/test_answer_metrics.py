@@ -150,6 +150,8 @@ def test_the_sample_is_stable_and_reads_as_answers_with_their_flags():
     assert len(chosen) == SAMPLE and chosen == sample(list(reversed(checks)))
     text = sample_markdown("Answers", chosen)
     assert text.count("\n## ") == SAMPLE and "**flag** orphan list item" in text and "- [1] Title > Section" in text
+    later = sample(checks, skip=SAMPLE)  # a second read: the questions after the first sample, none of them again
+    assert len(later) == 10 and not {c.question for c in later} & {c.question for c in chosen}
 
 
 def test_counsel_chat_answers_asks_only_the_part_it_is_given(settings, embedder, tmp_path):

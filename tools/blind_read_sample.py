@@ -2,7 +2,10 @@
 prints them, for a reader who has not seen the code to score (reports/blind-read-scores.md). The questions are read
 from ../shared at run time and the answers file stays out of git (it quotes them).
 
-    .venv/bin/python tools/blind_read_sample.py [../shared/data/counsel-chat/train.jsonl]
+    .venv/bin/python tools/blind_read_sample.py [--skip N] [../shared/data/counsel-chat/train.jsonl]
+
+--skip N: leave out the N lowest-hashing questions (already read) and take the next 40. The first read
+(session 4) used --skip 0; the second (session 5) --skip 40, questions no one here had looked at.
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ DATA = Path("../shared/data/counsel-chat/train.jsonl")
 
 
 def main() -> None:
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
+    args = sys.argv[1:]
+    skip = 0
+    if args[:1] == ["--skip"]:
+        skip, args = int(args[1]), args[2:]
+    data = Path(args[0]) if args else DATA
     kb = KnowledgeBase(load_settings())
     rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == "held-out" and question_text(r)]
-    chosen = sample([check_answer(question_text(r), kb.ask(question_text(r))) for r in rows])
+    chosen = sample([check_answer(question_text(r), kb.ask(question_text(r))) for r in rows], skip=skip)
     out = [
         "# Answers to 40 held-out counsel-chat questions, as the CLI prints them",
         "",
-        "The 40 questions of counsel-chat's held-out part whose text hashes lowest; `kb ask` on the shipped corpus.",
+        f"The 40 questions of counsel-chat's held-out part whose text hashes lowest after the first {skip}; `kb ask` on"
+        " the shipped corpus.",
         "",
     ]
     for n, check in enumerate(chosen, 1):
