@@ -1,21 +1,28 @@
 """One settings object, built at the edge: CLI flags > environment > config file > defaults.
 
-`Settings` is a frozen pydantic model: each field's type and constraints say what it allows, and a bad value
-from any source is refused with one line naming the source (file, environment variable or option), the
-setting and what it allows. The layering is ours, not pydantic-settings': it is a few lines, keeps those
-messages exact, resolves a config file's relative paths against the file, and imports in a fraction of the
-time (pydantic-settings brings asyncio, argparse and dotenv to every `kb` command).
+`Settings` is a frozen pydantic-settings model: each field's type and constraints say what it allows, and a
+bad value from any source is refused with one line naming the source (file, environment variable or
+option), the setting and what it allows. `load_settings` layers the sources through pydantic-settings'
+own machinery (`settings_customise_sources`): the keyword arguments (options) over `EnvironmentSource` (the
+KB_* variables) over `ConfigFileSource` (kb.toml, its relative paths resolved against the file) over the
+defaults. Constructed directly in code, `Settings(...)` is its arguments over the defaults and reads no
+environment, so library code and tests get the same settings wherever they run.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kb.errors import InputError
 from kb.validation import Allowed, allowed, problems, shown
@@ -50,13 +57,26 @@ Count = Annotated[int, Field(ge=1)]
 Cosine = Annotated[float, Field(ge=-1, le=1)]  # a similarity threshold
 
 
-class Settings(BaseModel):
+@dataclass
+class _Layers:
+    """What one `load_settings` call layers under its options, and what each source gave (to blame a value)."""
+
+    environ: Mapping[str, str]
+    config_file: Path | None
+    given: dict[str, dict[str, Any]] = field(default_factory=dict)  # source label -> the values it set
+
+
+# Set only while `load_settings` builds a Settings: then the environment and the file are sources too.
+_LAYERS: ContextVar[_Layers | None] = ContextVar("kb_settings_layers", default=None)
+
+
+class Settings(BaseSettings):
     """Everything configurable, with the defaults the shipped corpus was tuned on."""
 
-    # Built from user input by `load_settings` (and changed by `replace`), which raise a one-line InputError;
-    # constructing it in code with a bad value raises pydantic's ValidationError (a ValueError): a bug.
+    # A bad value raises a one-line InputError however the settings are made: by `load_settings` (naming the
+    # file, variable or option), by `replace` or by constructing them in code ("setting 'x' ...").
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=False)
 
     corpus: Path = Field(
         default=Path("corpus"), description="The corpus folder: articles, handouts and the data files."
@@ -155,10 +175,35 @@ class Settings(BaseModel):
     def _no_reranker(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _input_error(exc, values) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options over KB_* variables over the config file (in `load_settings`); in code, the arguments only."""
+        layers = _LAYERS.get()
+        if layers is None:
+            return (init_settings,)
+        return (
+            init_settings,
+            EnvironmentSource(settings_cls, layers),
+            ConfigFileSource(settings_cls, layers),
+        )
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with these fields changed (None leaves a field as it is), validated like any settings."""
         given = {k: v for k, v in changes.items() if v is not None}
-        return _validated(self.model_dump() | given, dict.fromkeys(given, "setting"))
+        return Settings(**(self.model_dump() | given))
 
     @property
     def therapists_path(self) -> Path:
@@ -172,19 +217,69 @@ class Settings(BaseModel):
 _FIELDS = Settings.model_fields
 
 
-def _validated(values: dict[str, Any], sources: Mapping[str, str]) -> Settings:
-    """Settings from these values, or one InputError naming the source, the setting and what it allows."""
-    try:
-        return Settings(**values)
-    except ValidationError as exc:
-        problem = problems(exc)[0]
-        source = sources.get(problem.field, "setting")
-        if problem.kind == "extra_forbidden":
-            raise InputError(f"unknown setting '{problem.field}'") from None
-        prefix = f"{source}: '{problem.field}'" if source != "setting" else f"setting '{problem.field}'"
-        raise InputError(
-            f"{prefix} has an invalid value {shown(problem.value)}: must be {allowed(Settings, problem.field)}"
-        ) from None
+def _input_error(exc: ValidationError, options: Mapping[str, Any]) -> InputError:
+    """One line naming the source of the first bad value, the setting and what it allows."""
+    problem = problems(exc)[0]
+    if problem.kind == "extra_forbidden":
+        return InputError(f"unknown setting '{problem.field}'")
+    layers = _LAYERS.get()
+    source = "setting"
+    if layers is not None:  # the highest source that set the field is the one its value came from
+        sources = {**{f"option '{name}'": {name: value} for name, value in options.items()}, **layers.given}
+        source = next((label for label, values in sources.items() if problem.field in values), "setting")
+    prefix = f"{source}: '{problem.field}'" if source != "setting" else f"setting '{problem.field}'"
+    return InputError(
+        f"{prefix} has an invalid value {shown(problem.value)}: must be {allowed(Settings, problem.field)}"
+    )
+
+
+class _LayerSource(PydanticBaseSettingsSource):
+    """A source of one `load_settings` call; it records what it gave, so an error can name where a value came from."""
+
+    def __init__(self, settings_cls: type[BaseSettings], layers: _Layers):
+        super().__init__(settings_cls)
+        self.layers = layers
+
+    def labelled(self) -> dict[str, dict[str, Any]]:
+        """The values this source sets, under the label an error message names them by."""
+        raise NotImplementedError
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for label, values in self.labelled().items():
+            self.layers.given[label] = values
+            found |= values
+        return found
+
+
+class EnvironmentSource(_LayerSource):
+    """The KB_* variables of ENV_FIELDS that are set and not empty (paths expanded, relative to the cwd)."""
+
+    def labelled(self) -> dict[str, dict[str, Any]]:
+        environ = self.layers.environ
+        return {
+            f"environment {var}": {name: _expanded(name, environ[var])}
+            for var, name in ENV_FIELDS.items()
+            if environ.get(var) not in (None, "")
+        }
+
+
+class ConfigFileSource(_LayerSource):
+    """The settings file (an explicit one, KB_CONFIG or ./kb.toml), its relative paths relative to the file."""
+
+    def labelled(self) -> dict[str, dict[str, Any]]:
+        path = self.layers.config_file
+        return {str(path): _read_config(path)} if path is not None else {}
+
+
+def _expanded(name: str, value: Any) -> Any:
+    """A path setting's value as a Path with ~ expanded; any other value as it is."""
+    if _FIELDS[name].annotation is Path and isinstance(value, str | Path):
+        return Path(value).expanduser()
+    return value
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -207,6 +302,15 @@ def _read_config(path: Path) -> dict[str, Any]:
     return values
 
 
+@contextmanager
+def _layered(layers: _Layers) -> Iterator[None]:
+    token = _LAYERS.set(layers)
+    try:
+        yield
+    finally:
+        _LAYERS.reset(token)
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -214,23 +318,14 @@ def load_settings(
 ) -> Settings:
     """Build settings from CLI flags over environment over config file over defaults."""
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
     path = config_file or (Path(environ["KB_CONFIG"]) if environ.get("KB_CONFIG") else None)
     if path is None and Path(CONFIG_FILE).is_file():
         path = Path(CONFIG_FILE)
-    if path is not None:
-        values = _read_config(path)
-        sources = dict.fromkeys(values, str(path))
-    for var, name in ENV_FIELDS.items():
-        if environ.get(var) not in (None, ""):
-            values[name], sources[name] = environ[var], f"environment {var}"
+    options = {}
     for name, value in (flags or {}).items():
         if value is not None:
             if name not in _FIELDS:
                 raise InputError(f"unknown setting '{name}'")
-            values[name], sources[name] = value, f"option '{name}'"
-    for name, value in values.items():
-        if _FIELDS[name].annotation is Path and isinstance(value, str | Path):
-            values[name] = Path(value).expanduser()
-    return _validated(values, sources)
+            options[name] = _expanded(name, value)
+    with _layered(_Layers(environ, path)):
+        return Settings(**options)

@@ -229,11 +229,62 @@ def test_a_home_relative_path_is_expanded(workdir, monkeypatch):
     assert load_settings(environ={"KB_INDEX": "~/idx"}).index == workdir / "idx"
 
 
-def test_constructing_settings_in_code_refuses_a_bad_value_too():
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"fusion": "bogus"}, "setting 'fusion' has an invalid value 'bogus': must be one of convex, rrf"),
+        ({"dense_weight": 5}, "setting 'dense_weight' has an invalid value 5: must be a number from 0 to 1"),
+        ({"max_tokens": -3}, "setting 'max_tokens' has an invalid value -3: must be a whole number from 16 to 8192"),
+        ({"region": "ON"}, "setting 'region' has an invalid value 'ON': must be one of CA, US, other"),
+        ({"no_such_thing": 1}, "unknown setting 'no_such_thing'"),
+    ],
+)
+def test_constructing_settings_in_code_refuses_a_bad_value_with_the_same_one_line_input_error(values, words):
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="fusion"):
-        Settings(fusion="bogus")  # type: ignore[arg-type]
+    with pytest.raises(InputError) as caught:
+        Settings(**values)
+    assert str(caught.value) == words or str(caught.value).startswith(words + ":")
+    assert "\n" not in str(caught.value) and not isinstance(caught.value, ValidationError)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # pydantic's error is not shown
+
+
+def test_settings_constructed_in_code_read_no_environment_and_no_config_file(workdir, monkeypatch):
+    write_toml(workdir / "kb.toml", '[kb]\nmodel = "file-model"\n')
+    monkeypatch.setenv("KB_CORPUS", "from-env")
+    monkeypatch.setenv("KB_REGION", "Ontario")  # a bad value a layered build would refuse
+    assert Settings().model == DEFAULT_MODEL and Settings(model="x").corpus == Path("corpus")
+    assert Settings().region == "CA"
+    with pytest.raises(InputError, match="^environment KB_REGION: 'region'"):
+        load_settings()  # the same process environment, layered: read, and refused
+
+
+def test_the_layering_is_pydantic_settings_sources_in_priority_order(workdir):
+    from pydantic_settings import BaseSettings
+
+    from kb.config import ConfigFileSource, EnvironmentSource
+
+    assert issubclass(Settings, BaseSettings)
+    write_toml(workdir / "kb.toml", '[kb]\nmodel = "file-model"\nindex = "idx-file"\nmax_tokens = 100\n')
+    s = load_settings({"max_tokens": 64}, environ={"KB_MODEL": "env-model"})
+    assert (s.max_tokens, s.model, s.index) == (64, "env-model", Path("idx-file"))
+    assert {EnvironmentSource, ConfigFileSource} <= {type(c) for c in _sources_of_a_layered_build()}
+
+
+def _sources_of_a_layered_build():
+    """The sources pydantic-settings builds from while load_settings runs (captured by a spy)."""
+    seen = []
+    original = Settings.settings_customise_sources.__func__
+
+    def spy(cls, *args, **kwargs):
+        found = original(cls, *args, **kwargs)
+        seen.extend(found)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Settings, "settings_customise_sources", classmethod(spy))
+        load_settings(environ={})
+    return seen
 
 
 def test_a_kb_key_that_is_not_a_table_is_one_line(workdir):
