@@ -371,9 +371,9 @@ def therapists(
     Example:
       kb therapists --topic trauma --language French --accepting
     """
-    from kb.answering.topics import load_topics
     from kb.directory.matching import filter_therapists
     from kb.directory.therapists import load_directory
+    from kb.ingest.topics import load_topics
 
     settings = make_settings(corpus, index_dir, model, config_file)
     vocabulary = {t.id for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else None
@@ -675,7 +675,7 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     Example:
       kb report --out reports/
     """
-    from kb.answering.topics import TopicVocabulary
+    from kb.ingest.topics import TopicVocabulary
     from kb.web.report import report_markdown, write_report
 
     settings = make_settings(corpus, index_dir, model, config_file)

@@ -19,7 +19,7 @@ SCHEMA_DIR = Path(__file__).parent / "data" / "schemas"
 MODELS = {
     "settings": ("kb.config", "Settings"),  # kb.toml's [kb] table
     "therapists": ("kb.directory.therapists", "DirectoryFile"),  # corpus/therapists.yaml
-    "topics": ("kb.answering.topics", "TopicsFile"),  # corpus/topics.yaml
+    "topics": ("kb.ingest.topics", "TopicsFile"),  # corpus/topics.yaml
     "front-matter": ("kb.ingest.front_matter", "Article"),  # a Markdown article's front matter
     "golden": ("kb.evaluation.golden_set", "GoldenFile"),  # tests/eval/questions.yaml
 }

@@ -14,13 +14,14 @@ from kb.answering.faq import FaqHeadings, faq_answer
 from kb.answering.language import detect_language
 from kb.answering.readable import asks_for_self
 from kb.answering.scope import out_of_scope
-from kb.answering.topics import TopicVocabulary, infer_topics, topic_text
+from kb.answering.topics import infer_topics
 from kb.config import DEFAULT_MODEL, Settings
 from kb.directory.matching import SELF_HARM, TherapistFilters, match_therapists, matching_topics
 from kb.directory.therapists import Directory, load_directory
 from kb.errors import CrisisAnswerError, InputError, KBError
 from kb.index.store import Index, load_index
 from kb.ingest.chunking import question_openings
+from kb.ingest.topics import TopicVocabulary, topic_text
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
 from kb.records import Answer, Crisis, Decision, Draft, Failure, Hit, Query, Retrieval, Suggestions, TherapistMatch
 from kb.retrieval.searcher import Searcher, load_reranker

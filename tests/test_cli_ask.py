@@ -6,9 +6,9 @@ import pytest
 
 import kb.knowledge_base
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, cited_sentences
-from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.directory.therapists import load_directory
+from kb.ingest.topics import load_topics
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.answering.topics import load_topics
 from kb.evaluation.golden import load_golden
 from kb.ingest.loaders import load_corpus, load_document
+from kb.ingest.topics import load_topics
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "corpus"

@@ -393,8 +393,8 @@ def with_directory(settings):
 
 
 def test_the_build_stores_vectors_of_topics_and_profiles(with_directory, embedder):
-    from kb.answering.topics import load_topics, topic_text
     from kb.directory.therapists import load_directory
+    from kb.ingest.topics import load_topics, topic_text
 
     build_index(with_directory, embedder)
     index = load_index(with_directory.index)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.directory.therapists import FORMATS, POPULATIONS, check_directory, load_directory
 from kb.errors import InputError
+from kb.ingest.topics import load_topics
 
 from conftest import THERAPIST as ROW
 

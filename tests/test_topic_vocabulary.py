@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.answering.topics import Topic, TopicVocabulary
+from kb.ingest.topics import Topic, TopicVocabulary
 from kb.knowledge_base import KnowledgeBase
 
 

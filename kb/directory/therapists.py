@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.errors import InputError
 from kb.ingest.data_files import read_yaml_list, without_path
+from kb.ingest.topics import load_topics
 from kb.records import Failure
 from kb.validation import Allowed, Problem, allowed, problems, shown
 

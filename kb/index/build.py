@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kb import __version__
-from kb.answering.topics import load_topics, topic_text
+from kb.ingest.topics import load_topics, topic_text
 from kb.config import Settings
 from kb.directory.therapists import load_directory
 from kb.errors import IndexMismatchError, InputError

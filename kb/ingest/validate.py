@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from kb.answering.topics import load_topics
 from kb.config import Settings
 from kb.errors import InputError
 from kb.index.build import corpus_ignores
 from kb.ingest.data_files import without_path
 from kb.ingest.front_matter import article_problems
 from kb.ingest.loaders import load_corpus
+from kb.ingest.topics import load_topics
 from kb.records import Document, Failure
 
 
