@@ -256,7 +256,7 @@ def validate(corpus, index_dir, model, config_file, as_json) -> None:
     Example:
       kb validate --corpus corpus/
     """
-    from kb.ingest.validate import validate_corpus
+    from kb.validate import validate_corpus
 
     settings = make_settings(corpus, index_dir, model, config_file)
     problems, count = validate_corpus(settings)

@@ -6,8 +6,8 @@ import pytest
 
 from kb.answering.compose import is_faithful
 from kb.index.build import build_index
-from kb.ingest.validate import validate_corpus
 from kb.knowledge_base import KnowledgeBase
+from kb.validate import validate_corpus
 
 CRISIS_MD = """---
 id: crisis-support

@@ -1,15 +1,23 @@
-"""`kb validate`: the corpus lint (front matter schema, vocabulary, links, directory) without building."""
+"""`kb validate`: the corpus lint (front matter schema, vocabulary, links, directory) without building.
+
+A front end's command, beside cli.py: it checks the corpus as a whole, so it reads what every stage reads
+(the topic vocabulary, the directory, crisis articles, the live build's manifest).
+"""
 
 from __future__ import annotations
 
 from kb.config import Settings
+from kb.directory.therapists import check_directory
 from kb.errors import InputError
 from kb.index.build import corpus_ignores
+from kb.index.store import read_manifest
+from kb.ingest.chunking import chunk_document
 from kb.ingest.data_files import without_path
 from kb.ingest.front_matter import article_problems
 from kb.ingest.loaders import load_corpus
 from kb.ingest.topics import load_topics
 from kb.records import Document, Failure
+from kb.safety import crisis_article_entries
 
 
 def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
@@ -27,8 +35,6 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
         problems.extend(Failure(doc.path, reason) for reason in check_document(doc, ids, vocabulary))
     problems.extend(check_crisis_sections(settings, corpus.documents))
     if settings.therapists_path.is_file():
-        from kb.directory.therapists import check_directory
-
         problems.extend(check_directory(settings, vocabulary))
     count = (
         len(corpus.documents)
@@ -40,17 +46,12 @@ def validate_corpus(settings: Settings) -> tuple[list[Failure], int]:
 
 def indexed_ids(settings: Settings) -> dict[str, str]:
     """id -> path in the live build, so a duplicate id is blamed on the newcomer as `kb index` would."""
-    from kb.index.store import read_manifest
-
     manifest = read_manifest(settings.index)
     return {doc_id: info.path for doc_id, info in manifest.documents.items()} if manifest is not None else {}
 
 
 def check_crisis_sections(settings: Settings, documents: list[Document]) -> list[Failure]:
     """Each section kb/data/crisis.yaml quotes for a crisis must exist in its article, when the corpus has it."""
-    from kb.ingest.chunking import chunk_document
-    from kb.safety import crisis_article_entries
-
     by_id = {d.id: d for d in documents}
     problems = []
     for doc_id, section in sorted(set(crisis_article_entries())):
