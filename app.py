@@ -9,9 +9,11 @@ then serves the pages. streamlit.testing's AppTest runs the page script the same
 
 import streamlit as st
 
-if __name__ == "__main__":
-    from kb.web import views
+from kb.config import load_settings
+from kb.errors import KBError
+from kb.web import server, views
 
+if __name__ == "__main__":
     st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
 
     views.wrap_long_links()
@@ -28,10 +30,6 @@ if __name__ == "__main__":
     page = st.navigation(pages, position="top")
     page.run()
 else:
-    from kb.config import load_settings
-    from kb.errors import KBError
-    from kb.web import server, views
-
     server.send_without_delay()  # before uvicorn accepts the first connection
     try:
         _settings = load_settings()

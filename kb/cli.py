@@ -13,10 +13,33 @@ from typing import Any
 
 import click
 
-from kb.config import Settings, load_settings
-from kb.errors import CrisisAnswerError, KBError
-from kb.models.embedders import PLUGIN_VARIABLE, load_plugins
+from kb.answering.present import answer_as_text, crisis_as_text
+from kb.config import DEFAULT_MODEL, Settings, load_settings
+from kb.directory.matching import TherapistFilters, filter_therapists
+from kb.directory.therapists import load_directory
+from kb.errors import CrisisAnswerError, IndexMismatchError, KBError
+from kb.evaluation.answers import metrics_markdown
+from kb.evaluation.bench import bench_app, bench_ask, bench_index
+from kb.evaluation.counsel_chat import (
+    counsel_chat_answers,
+    counsel_chat_markdown,
+    evaluate_counsel_chat,
+    real_questions,
+)
+from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_splits
+from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
+from kb.evaluation.load import bench_load
+from kb.evaluation.scale import bench_scale, scale_lines
+from kb.index.build import build_index, changes_on_disk
+from kb.index.store import current_build, read_documents, read_manifest
+from kb.index.watch import corpus_snapshot, watch_and_rebuild
+from kb.ingest.topics import TopicVocabulary, load_topics
+from kb.knowledge_base import KnowledgeBase
+from kb.models.embedders import PLUGIN_VARIABLE, export_model, load_embedder, load_plugins
 from kb.safety import detect_crisis
+from kb.safety.training import train_classifier
+from kb.validate import validate_corpus
+from kb.web.report import report_markdown, write_report
 
 
 def _emit(data: Any) -> None:
@@ -84,9 +107,6 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json, watch) -
     """
     if watch and as_json:
         raise click.UsageError("--watch prints one line per rebuild; leave out --json")
-    from kb.index.build import build_index
-    from kb.models.embedders import export_model, load_embedder
-
     settings = make_settings(corpus, index_dir, model, config_file)
     export_model(settings)  # once: later runs, searches and the app then load the model without torch
     embedder = load_embedder(settings)
@@ -109,8 +129,6 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json, watch) -
         bar.refresh()
 
     if watch:
-        from kb.index.watch import corpus_snapshot
-
         before = corpus_snapshot(settings.corpus)  # a save made during this build is then rebuilt
     report = build_index(settings, embedder, full=full, progress=progress)
     if bar is not None:
@@ -129,8 +147,6 @@ def index(corpus, index_dir, model, config_file, full, strict, as_json, watch) -
             kept = " (previous version kept)" if failure.path in report.kept else ""
             click.echo(f"failed {failure.path}: {failure.reason}{kept}", err=True)
     if watch:
-        from kb.index.watch import watch_and_rebuild
-
         watch_and_rebuild(settings, embedder, click.echo, since=before)
         return
     if strict and report.failed:
@@ -152,8 +168,6 @@ def model_export(corpus, index_dir, model, config_file, force) -> None:
     Example:
       kb model export --index index/
     """
-    from kb.models.embedders import export_model
-
     settings = make_settings(corpus, index_dir, model, config_file)
     path = export_model(settings, force=force)
     if path is None:
@@ -178,8 +192,6 @@ def search(corpus, index_dir, model, config_file, query, k, mode, topics, audien
     Example:
       kb search "what is transference" -k 3 --json
     """
-    from kb.knowledge_base import KnowledgeBase
-
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     if batch is not None:
         for line in batch:
@@ -210,18 +222,12 @@ def stats(corpus, index_dir, model, config_file, as_json) -> None:
     Example:
       kb stats --json
     """
-    from kb.errors import IndexMismatchError
-    from kb.index.build import changes_on_disk
-    from kb.index.store import read_manifest
-
     settings = make_settings(corpus, index_dir, model, config_file)
     manifest = read_manifest(settings.index)
     if manifest is None:
         raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' to build it")
     changes = changes_on_disk(settings)
     topics: dict[str, int] = {}
-    from kb.index.store import current_build, read_documents
-
     build = current_build(settings.index)
     for doc in (read_documents(build) if build is not None else {}).values():
         for topic in doc.topics:
@@ -256,8 +262,6 @@ def validate(corpus, index_dir, model, config_file, as_json) -> None:
     Example:
       kb validate --corpus corpus/
     """
-    from kb.validate import validate_corpus
-
     settings = make_settings(corpus, index_dir, model, config_file)
     problems, count = validate_corpus(settings)
     if as_json:
@@ -286,8 +290,6 @@ def therapist_filters(func: Callable) -> Callable:
 
 
 def _filters(language, fmt, accepting, max_fee, sliding_scale, population, topic=None):
-    from kb.directory.matching import TherapistFilters
-
     return TherapistFilters(
         topic=topic,
         language=language,
@@ -330,8 +332,6 @@ def ask(
     Example:
       kb ask "why do I keep choosing people who hurt me?" --json
     """
-    from kb.knowledge_base import KnowledgeBase
-
     if batch is None and question is None:
         raise click.UsageError("give a QUESTION or --batch FILE")
     try:
@@ -352,8 +352,6 @@ def ask(
     if as_json:
         _emit(answer.to_json())
         return
-    from kb.answering.present import answer_as_text
-
     click.echo(answer_as_text(answer))
 
 
@@ -371,10 +369,6 @@ def therapists(
     Example:
       kb therapists --topic trauma --language French --accepting
     """
-    from kb.directory.matching import filter_therapists
-    from kb.directory.therapists import load_directory
-    from kb.ingest.topics import load_topics
-
     settings = make_settings(corpus, index_dir, model, config_file)
     vocabulary = {t.id for t in load_topics(settings.topics_path)} if settings.topics_path.is_file() else None
     if topic and vocabulary is not None and topic not in vocabulary:
@@ -465,18 +459,12 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
       kb eval --dataset crisis
       kb eval --dataset counsel-chat --data ../shared/data/counsel-chat/train.jsonl
     """
-    from kb.knowledge_base import KnowledgeBase
-
     kb = KnowledgeBase(make_settings(corpus, index_dir, model, config_file))
     weights = [round(0.05 * i, 2) for i in range(21)] if sweep else None
     if dataset == "crisis":
-        from kb.evaluation.crisis import crisis_markdown, evaluate_splits
-
         report = evaluate_splits(CRISIS_DATA, kb.settings, _bundled_embed(kb.settings))
         markdown, name = crisis_markdown(report), "eval-crisis"
     elif dataset == "golden":
-        from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
-
         items = load_golden(questions)
         report = evaluate_golden(kb, items)
         if weights:
@@ -486,13 +474,9 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
             )
         markdown, name = golden_markdown(report), "eval-golden"
     else:
-        from kb.evaluation.counsel_chat import counsel_chat_markdown, evaluate_counsel_chat
-
         report = evaluate_counsel_chat(
             kb, data, cache / "counsel-chat", Path("tests/eval/counsel_chat_topics.yaml"), weights
         )
-        from kb.evaluation.answers import counsel_chat_answers, metrics_markdown
-
         report["answers"], report["answer_sample"] = counsel_chat_answers(kb, data, part)
         markdown = counsel_chat_markdown(report) + "\n".join(
             [f"## Answers to the {part} part, asked of our library", "", *metrics_markdown(report["answers"])]
@@ -554,14 +538,9 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
     Example:
       kb bench scale --chunks 10000,100000,1000000
     """
-    from kb.evaluation.bench import bench_app, bench_ask, bench_index
-    from kb.models.embedders import load_embedder
-
     settings = make_settings(corpus, index_dir, model, config_file)
     results: dict[str, Any] = {}
     if what == "scale":
-        from kb.evaluation.scale import bench_scale
-
         try:
             sizes = [int(size) for size in chunks.split(",") if size.strip()]
         except ValueError:
@@ -570,12 +549,8 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
             ) from None
         results["scale"] = bench_scale(settings, sizes, out)
     if what == "load":
-        from kb.evaluation.load import bench_load
-
         results["load"] = bench_load(settings, clients, seconds, url, target)
     if what in ("all", "crisis"):
-        from kb.evaluation.crisis import bench_crisis
-
         results["crisis"] = bench_crisis(settings, _bundled_embed(settings), CRISIS_DATA)
     if what in ("all", "index"):
         results["index"] = bench_index(settings, load_embedder(settings))
@@ -589,8 +564,6 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
     for section, values in results.items():
         click.echo(f"[{section}]")
         if section == "scale":
-            from kb.evaluation.scale import scale_lines
-
             for line in scale_lines(values):
                 click.echo(f"  {line}")
             click.echo(f"  written to {out / 'scale.json'} and {out / 'scale.png'}")
@@ -604,9 +577,6 @@ CRISIS_DATA = Path("tests/eval/crisis")
 
 def _bundled_embed(settings: Settings) -> Callable[[list[str]], Any]:
     """The bundled model's embed function: the crisis classifier reads its vectors."""
-    from kb.config import DEFAULT_MODEL
-    from kb.models.embedders import load_embedder
-
     return load_embedder(settings.replace(model=DEFAULT_MODEL)).embed
 
 
@@ -646,11 +616,7 @@ def train(folder, out, c, real_path) -> None:
     Example:
       kb crisis train && kb eval --dataset crisis
     """
-    from kb.safety.training import train_classifier
-
     target = out or Path(__file__).resolve().parent / "data"
-    from kb.safety.training import real_questions
-
     train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo, real=real_questions(real_path))
     click.echo(f"wrote {target / 'crisis_model.npz'} and crisis_model.json")
 
@@ -675,9 +641,6 @@ def report(corpus, index_dir, model, config_file, out, as_json) -> None:
     Example:
       kb report --out reports/
     """
-    from kb.ingest.topics import TopicVocabulary
-    from kb.web.report import report_markdown, write_report
-
     settings = make_settings(corpus, index_dir, model, config_file)
     labels = TopicVocabulary.load(settings.topics_path).labels
     result, paths = write_report(settings, out, labels)
@@ -697,8 +660,6 @@ def main() -> None:
         if "--json" in sys.argv[1:]:
             _emit({"crisis": exc.crisis.to_json(), "error": str(exc)})
         elif exc.crisis.detected:
-            from kb.answering.present import crisis_as_text
-
             click.echo("\n".join(crisis_as_text(exc.crisis)))
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

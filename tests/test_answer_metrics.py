@@ -10,11 +10,11 @@ from kb.evaluation.answers import (
     SAMPLE,
     answer_metrics,
     check_answer,
-    counsel_chat_answers,
     counsel_chat_part,
     sample,
     sample_markdown,
 )
+from kb.evaluation.counsel_chat import counsel_chat_answers
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
 from kb.records import Answer, Chunk, Citation, Crisis, Hit

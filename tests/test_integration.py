@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import kb.cli
 import kb.knowledge_base
 import kb.models.embedders
 from kb.config import DEFAULT_MODEL, Settings
@@ -142,6 +143,7 @@ def _share_the_model(model, monkeypatch):
 
     monkeypatch.setattr(kb.models.embedders, "load_embedder", load)
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
+    monkeypatch.setattr(kb.cli, "load_embedder", load)  # `kb index` in-process
 
 
 @pytest.fixture

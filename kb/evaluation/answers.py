@@ -215,18 +215,3 @@ def write_sample(folder: Path, name: str, title: str, checks: list[AnswerCheck])
     path = folder / f"{name}.md"
     path.write_text(sample_markdown(title, sample(checks)), encoding="utf-8")
     return path
-
-
-def counsel_chat_answers(kb, data: Path, part: str = "train") -> tuple[dict[str, Any], str]:
-    """Answer metrics and the sample for counsel-chat questions of one part, asked of the shipped library.
-
-    part: 'train' (the default, ours to read and tune on) or 'held-out' (for a final, untuned measurement).
-    """
-    from kb.evaluation.counsel_chat import load_rows, question_text
-
-    rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == part and question_text(r)]
-    checks = [check_answer(question_text(r), kb.ask(question_text(r))) for r in rows]
-    return (
-        {"part": part, **answer_metrics(checks)},
-        sample_markdown(f"Answers: counsel-chat questions ({part} part)", sample(checks)),
-    )

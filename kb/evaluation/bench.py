@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from kb.config import Settings
+from kb.errors import IndexMismatchError
 from kb.index.build import build_index, fixed_texts
-from kb.index.store import load_index
+from kb.index.store import current_build, load_index
 from kb.ingest.passage import passage_sentence_texts
+from kb.knowledge_base import KnowledgeBase
 from kb.models.embedders import Embedder
 
 QUESTIONS = [
@@ -76,9 +78,6 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
 
 def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     """Cold start to first answer in a fresh process, then warm answer latency in this one."""
-    from kb.errors import IndexMismatchError
-    from kb.index.store import current_build
-
     if current_build(settings.index) is None:  # else the child process's error would surface as a traceback
         raise IndexMismatchError(f"no index in {settings.index}: run 'kb index' first")
     code = (
@@ -94,8 +93,6 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     cold_process = time.perf_counter() - started
     cold_in_process = float(out.stdout.strip().splitlines()[-1])
-    from kb.knowledge_base import KnowledgeBase
-
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     bare_python = time.perf_counter() - started  # the floor of any cold start

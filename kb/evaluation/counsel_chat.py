@@ -9,11 +9,12 @@ from typing import Any
 import yaml
 
 from kb.errors import InputError
-from kb.evaluation.answers import PARTS, counsel_chat_part
+from kb.evaluation.answers import PARTS, answer_metrics, check_answer, counsel_chat_part, sample, sample_markdown
 from kb.evaluation.golden import doc_rankings, fusion_sweep, retrieval_table
 from kb.evaluation.metrics import retrieval_summary
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
+from kb.safety.rules import RuleMatcher, normalize
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -124,3 +125,32 @@ def counsel_chat_markdown(report: dict[str, Any]) -> str:
         lines += ["## Fusion sweep (hybrid)", "", "| fusion | nDCG@10 | Recall@10 |", "|---|---|---|"]
         lines += [f"| {r['fusion']} | {r['ndcg@10']:.3f} | {r['recall@10']:.3f} |" for r in report["fusion_sweep"]]
     return "\n".join(lines) + "\n"
+
+
+def counsel_chat_answers(kb, data: Path, part: str = "train") -> tuple[dict[str, Any], str]:
+    """Answer metrics and the sample for counsel-chat questions of one part, asked of the shipped library.
+
+    part: 'train' (the default, ours to read and tune on) or 'held-out' (for a final, untuned measurement).
+    """
+    rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == part and question_text(r)]
+    checks = [check_answer(question_text(r), kb.ask(question_text(r))) for r in rows]
+    return (
+        {"part": part, **answer_metrics(checks)},
+        sample_markdown(f"Answers: counsel-chat questions ({part} part)", sample(checks)),
+    )
+
+
+def real_questions(path: Path | None) -> list[str]:
+    """Questions real visitors asked (the train part of counsel-chat, read at run time, never copied), less
+    any that a crisis pattern recognises: long, heavy, ordinary questions the classifier must not alarm on."""
+    if path is None or not path.is_file():
+        return []
+    matcher, texts = RuleMatcher(), []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if not row or counsel_chat_part(str(row.get("id"))) != "train":
+            continue
+        text = f"{row.get('title') or ''}. {row.get('text') or ''}".strip(". ")
+        if text and not matcher.match(normalize(text)).hits:
+            texts.append(text)
+    return texts

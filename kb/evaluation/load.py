@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from kb.config import Settings
 from kb.errors import InputError
+from kb.evaluation.bench import QUESTIONS, serving_app
+from kb.knowledge_base import KnowledgeBase
 
 MAX_REQUESTS = 50_000  # across all clients, whatever the duration
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -63,8 +65,6 @@ def api_asker(host: str, port: int) -> Callable[[], Callable[[str], int]]:
 
 def library_asker(settings: Settings) -> Callable[[], Callable[[str], int]]:
     """Askers over one shared, warmed KnowledgeBase (what the app's sessions share)."""
-    from kb.knowledge_base import KnowledgeBase
-
     kb = KnowledgeBase(settings)
     kb.ask("what is psychodynamic therapy?")
 
@@ -85,8 +85,6 @@ def drive(
     make_asker: Callable[[], Callable[[str], int]], clients: int, seconds: float, max_requests: int = MAX_REQUESTS
 ) -> dict[str, Any]:
     """Run `clients` threads asking until `seconds` pass or `max_requests` are sent; latency and errors."""
-    from kb.evaluation.bench import QUESTIONS
-
     lock = threading.Lock()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -156,8 +154,6 @@ def bench_load(
     if url:
         host, port = check_loopback(url)
         return {"target": f"HTTP API at {url}", **drive(api_asker(host, port), clients, seconds)}
-    from kb.evaluation.bench import serving_app
-
     with tempfile.TemporaryDirectory(prefix="kb-load-") as tmp, tempfile.TemporaryFile() as log:
         env = {
             **os.environ,
@@ -190,9 +186,6 @@ def bench_load(
 def floors(settings: Settings, repeat: int = 3) -> dict[str, Any]:
     """Measured after the run, in this process: the encoder for one question, one warm answer with nothing
     else asking, and the answers a second all cores could give at that cost."""
-    from kb.evaluation.bench import QUESTIONS
-    from kb.knowledge_base import KnowledgeBase
-
     kb = KnowledgeBase(settings)
     kb.ask(QUESTIONS[0])
     answers, encoder = [], []

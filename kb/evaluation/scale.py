@@ -24,11 +24,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from kb.config import Settings
+from kb.config import Settings, load_settings
+from kb.evaluation.bench import QUESTIONS
+from kb.evaluation.golden import load_golden
 from kb.index.store import Index, load_index
-from kb.models.embedders import PLUGIN_VARIABLE, load_plugins
+from kb.models.embedders import PLUGIN_VARIABLE, load_embedder, load_plugins
 from kb.records import Chunk, Document
 from kb.retrieval.bm25 import BM25Index, tokenize
+from kb.retrieval.dense import build_dense_index
+from kb.retrieval.searcher import Searcher
 
 NOISE = 0.035  # per dimension; cosine to the source vector about 0.82
 DROP = 0.2  # share of a chunk's words left out of each replica
@@ -158,8 +162,6 @@ def synthetic_bm25(texts: list[str], size: int, rng: np.random.Generator) -> BM2
 
 def synthetic_index(base: Index, size: int, seed: int = 0) -> Index:
     """An index of `size` chunks made from the base index (see the module docstring)."""
-    from kb.retrieval.dense import build_dense_index
-
     rng = np.random.default_rng(seed)
     replicas = math.ceil(size / len(base.chunks))
     vectors = synthetic_vectors(base.vectors, size, rng)
@@ -172,13 +174,9 @@ def synthetic_index(base: Index, size: int, seed: int = 0) -> Index:
 
 
 def bench_questions(limit: int = 100) -> list[str]:
-    from kb.evaluation.bench import QUESTIONS
-
     path = REPO / "tests" / "eval" / "questions.yaml"
     questions = list(QUESTIONS)
     if path.is_file():
-        from kb.evaluation.golden import load_golden
-
         questions += [i.question for i in load_golden(path) if i.kind != "crisis"]
     return list(dict.fromkeys(questions))[:limit]
 
@@ -199,9 +197,6 @@ def rss_mb() -> float:
 def bench_size(settings: Settings, size: int, queries: int = 100, exact_queries: int = 30) -> dict[str, Any]:
     """Build one synthetic index and time hybrid search on it beside its floors (run in a fresh process)."""
     import faiss
-
-    from kb.models.embedders import load_embedder
-    from kb.retrieval.searcher import Searcher
 
     faiss.omp_set_num_threads(1)  # one question at a time: threads only add hand-offs (measured)
     embedder = load_embedder(settings)
@@ -346,8 +341,6 @@ def plot_scale(results: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str]) -> None:
     """python -m kb.evaluation.scale SIZE [--corpus C] [--index I] [--model M]: one size, one JSON line."""
-    from kb.config import load_settings
-
     size = int(argv[0])
     flags = dict(zip(argv[1::2], argv[2::2], strict=False))
     settings = load_settings(

@@ -16,6 +16,8 @@ import yaml
 from kb.errors import InputError
 from kb.ingest.data_files import AliasError, load_yaml
 from kb.ingest.front_matter import read_front_matter
+from kb.ingest.html import read_html
+from kb.ingest.pdf import read_pdf
 from kb.records import ArticleMeta, Document, Failure
 
 SUPPORTED = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".txt": "text"}
@@ -114,8 +116,6 @@ def load_document(path: Path, root: Path) -> Document:
     if not data.strip():
         raise InputError("empty file")
     if kind == "pdf":
-        from kb.ingest.pdf import read_pdf  # pypdf only when a PDF is met
-
         text, page_starts, meta = read_pdf(data)
     else:
         raw = _decode(data)
@@ -124,8 +124,6 @@ def load_document(path: Path, root: Path) -> Document:
             meta, body = split_front_matter(raw)
             text = clean_markdown(body)
         elif kind == "html":
-            from kb.ingest.html import read_html  # BeautifulSoup only when HTML is met
-
             text, meta = read_html(raw)
         else:
             meta, text = {}, raw.replace("\r\n", "\n").strip()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.retrieval.dense import top_of
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -202,8 +204,6 @@ class BM25Index:
 
     @staticmethod
     def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float) -> LexicalTop:
-        from kb.retrieval.dense import top_of
-
         positive = scores > 0
         best = top_of(scores[positive], n, positions[positive])
         floor = max(bound, best.floor if np.isfinite(best.floor) else 0.0)

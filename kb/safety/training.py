@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import InputError
-from kb.safety.classifier import HEADS, KIND_LABELS
+from kb.safety.classifier import CALIBRATION_FILE, HEADS, KIND_LABELS, MODEL_FILE, CrisisClassifier
+from kb.safety.detector import MIN_SENTENCE_WORDS, SENTENCES, URGENT_OVERRIDES
 from kb.safety.features import BUCKETS, RULE_FEATURES, char_ngrams, rule_features, tfidf
 from kb.safety.rules import RuleMatcher, normalize
 
@@ -165,24 +166,6 @@ def train_variant(features: Features, items: Sequence[CrisisItem], full: bool, c
     return arrays
 
 
-def real_questions(path: Path | None) -> list[str]:
-    """Questions real visitors asked (the train part of counsel-chat, read at run time, never copied), less
-    any that a crisis pattern recognises: long, heavy, ordinary questions the classifier must not alarm on."""
-    if path is None or not path.is_file():
-        return []
-    from kb.evaluation.answers import counsel_chat_part
-
-    matcher, texts = RuleMatcher(), []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if not row or counsel_chat_part(str(row.get("id"))) != "train":
-            continue
-        text = f"{row.get('title') or ''}. {row.get('text') or ''}".strip(". ")
-        if text and not matcher.match(normalize(text)).hits:
-            texts.append(text)
-    return texts
-
-
 def train_classifier(
     folder: Path,
     embed: Callable[[list[str]], np.ndarray],
@@ -196,8 +179,6 @@ def train_classifier(
     real: real visitors' questions (no crisis pattern in them); half join training as non-crises, the other
     half bound how often a real question gets the crisis panel when thresholds are chosen.
     """
-    from kb.safety.classifier import CALIBRATION_FILE, MODEL_FILE, CrisisClassifier
-
     train_paths, dev_paths = split_files(folder, "train"), split_files(folder, "dev")
     train, dev = load_items(train_paths), load_items(dev_paths)
     real_train, real_check = list(real[0::2]), list(real[1::2])
@@ -264,8 +245,6 @@ def _best(
 
 def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]:
     """Per text: full and text-only whole-message scores, best sentence, pattern hit, urgency, override."""
-    from kb.safety.detector import MIN_SENTENCE_WORDS, SENTENCES, URGENT_OVERRIDES
-
     matcher, rows = RuleMatcher(), []
     for text, vector in zip(texts, vectors, strict=True):
         clean = normalize(text)

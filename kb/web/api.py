@@ -22,11 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kb import __version__
 from kb.config import Settings
 from kb.directory.matching import TherapistFilters, filter_therapists
 from kb.errors import IndexMismatchError, InputError, KBError
 from kb.knowledge_base import KnowledgeBase
+from kb.retrieval.searcher import article_url
+from kb.safety import crisis_resources
 from kb.web.feedback import FeedbackStore
+from kb.web.schemas import openapi_document
 
 VERSION = "v1"
 PREFIX = f"/api/{VERSION}"
@@ -156,8 +160,6 @@ class API:
     def _crisis_lines(self) -> list[dict[str, str]]:
         """Fail-safe: when answering fails, the crisis lines still reach the visitor with the error."""
         try:
-            from kb.safety import crisis_resources
-
             return [r.to_json() for r in crisis_resources(self.settings.region)]
         except Exception:  # noqa: BLE001 - the error line goes out either way
             return []
@@ -249,8 +251,6 @@ class API:
     # --- endpoints ----------------------------------------------------------------------------------
 
     async def health(self, request: Request) -> tuple[int, dict[str, Any]]:
-        from kb import __version__
-
         kb = await run_in_threadpool(self._kb)
         return 200, {
             "status": "ok",
@@ -261,8 +261,6 @@ class API:
         }
 
     async def openapi(self, request: Request) -> tuple[int, dict[str, Any]]:
-        from kb.web.schemas import openapi_document
-
         return 200, openapi_document()
 
     async def ask(self, request: Request) -> tuple[int, dict[str, Any]]:
@@ -330,8 +328,6 @@ class API:
         }
 
     async def article(self, request: Request) -> tuple[int, dict[str, Any]]:
-        from kb.retrieval.searcher import article_url
-
         doc_id = request.path_params["doc_id"]
         kb = await run_in_threadpool(self._kb)
         doc = kb.index.documents.get(doc_id)

@@ -7,6 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kb import __version__
+
 FOLDER = Path(__file__).parent
 RESPONSES = ("health", "ask", "search", "feedback", "therapists", "article", "error")
 
@@ -69,7 +71,6 @@ def response_schema(name: str) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for /api/v1, its response schemas read from the committed files."""
-    from kb import __version__
 
     def ref(name: str) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{name}"}
