@@ -12,7 +12,7 @@ from kb.answering.decide import decide
 from kb.answering.directory_answer import answer_from_directory, directory_matches
 from kb.answering.faq import FaqHeadings, faq_answer
 from kb.answering.language import detect_language
-from kb.answering.readable import asks_for_self
+from kb.answering.readable import asks_for_self, roles_mentioned, written_for_helpers, written_for_someone_with
 from kb.answering.scope import out_of_scope
 from kb.answering.topics import infer_topics
 from kb.config import DEFAULT_MODEL, Settings
@@ -23,7 +23,19 @@ from kb.index.store import Index, load_index
 from kb.ingest.chunking import question_openings
 from kb.ingest.topics import TopicVocabulary, topic_text
 from kb.models.embedders import Embedder, KnownVectors, load_embedder
-from kb.records import Answer, Crisis, Decision, Draft, Failure, Hit, Query, Retrieval, Suggestions, TherapistMatch
+from kb.records import (
+    Answer,
+    Chunk,
+    Crisis,
+    Decision,
+    Draft,
+    Failure,
+    Hit,
+    Query,
+    Retrieval,
+    Suggestions,
+    TherapistMatch,
+)
 from kb.retrieval.searcher import Searcher, load_reranker
 from kb.retrieval.spelling import SpellingFixer
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
@@ -269,9 +281,19 @@ class KnowledgeBase:
         """The section whose question heading asks nearly what the visitor asks (`faq_answer_above`), as a hit."""
         positions = self.chunk_positions
         allowed = self.searcher.mask(topics, audience)
-        match = faq_answer(
-            self.faq_headings, query.vector, self.settings.faq_answer_above, lambda c: bool(allowed[positions[c.id]])
-        )
+        for_self, mentioned = asks_for_self(query.text), roles_mentioned(query.text)
+
+        def fits(chunk: Chunk) -> bool:
+            """Passes the filters, and the heading is not about helping someone else when the visitor asks for
+            themselves, nor about a child, partner or parent the visitor never mentioned."""
+            title = self.index.documents[chunk.doc_id].title if chunk.doc_id in self.index.documents else ""
+            return (
+                bool(allowed[positions[chunk.id]])
+                and not (for_self and written_for_helpers(title, chunk.section))
+                and not written_for_someone_with(title, chunk.section) - mentioned
+            )
+
+        match = faq_answer(self.faq_headings, query.vector, self.settings.faq_answer_above, fits)
         return None if match is None else self.searcher.hit_at(positions[match.chunk.id], query.vector)
 
     def decide(self, query: Query, retrieval: Retrieval, below: float | None = None) -> Decision:

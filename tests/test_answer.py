@@ -462,9 +462,16 @@ def test_an_abstention_is_trivially_faithful(hits):
         ("I lost my dad in the spring and feel numb", True),
         ("How do I help my mom who is depressed?", False),
         ("my friend lost her dad, how can I help her?", False),
+        # Someone else is in the question, but the asker's own feelings are its subject.
+        ("My partner lives abroad and I have anxiety about him cheating; how do I stop worrying?", True),
+        ("My husband yells at me and I feel worthless", True),
+        ("my anxiety gets worse when my wife travels", True),
+        ("my boyfriend is depressed and I feel sad, how can I support him?", False),
+        ("my son is anxious about school", False),
+        ("I think he is anxious all the time", False),
     ],
 )
-def test_someone_named_only_as_the_one_who_died_leaves_the_question_about_the_asker(question, for_self):
+def test_who_a_question_is_for(question, for_self):
     from kb.answering.readable import asks_for_self
 
     assert asks_for_self(question) is for_self
@@ -538,3 +545,18 @@ def test_caring_for_someone_is_assumed_only_when_the_visitor_says_so(question, u
     assert assumes_someone_unmentioned("Resentment toward someone you are caring for is very common.", question) is (
         unmentioned
     )
+
+
+@pytest.mark.parametrize("wrong_role", [False, True])
+def test_a_passage_for_someone_else_is_never_added_as_the_second_part_of_an_answer(wrong_role):
+    import numpy as np
+
+    from kb.answering.compose import Span, _second
+    from kb.ingest.passage import passage_units
+
+    first_hit = make_hit(TRANSFERENCE, doc_id="first")
+    other_hit = make_hit(THERAPY, doc_id="other", rank=2)
+    first = Span(first_hit, passage_units(first_hit.chunk)[:2], [0, 1], score=0.70, relevance=0.5)
+    other = Span(other_hit, passage_units(other_hit.chunk)[:2], [0, 1], 0.68, 0.6, wrong_role=wrong_role)
+    vectors = {"first#0": np.eye(8)[:4], "other#0": np.eye(8)[4:]}  # the two say different things
+    assert (_second(first, [first, other], vectors, 4) is None) is wrong_role

@@ -69,6 +69,11 @@ references: ["Gabbard, G. O. (2017). Long-term psychodynamic psychotherapy."]
 Crying in a session is common, and therapists are used to it. Tears often mean that something important is \
 being touched. Your therapist will not rush you, and there are tissues in the room.
 
+## How do I help my teenager who cries in a session?
+
+Teenagers often cry when something important is touched, and that is all right. Stay calm and let the \
+therapist guide the session; your teen will not be rushed.
+
 ## Can I bring a friend to my first session?
 
 Most first sessions are for you alone, so you can speak freely. If you would feel safer with someone in the \
@@ -105,6 +110,16 @@ def test_a_question_no_heading_asks_is_answered_from_the_best_passages_as_before
     answer = kb.ask("what is transference")
     assert answer.text is not None
     assert all(c.doc_id != "faq-practical" for c in answer.citations)
+
+
+def test_a_heading_about_someone_the_visitor_never_mentioned_never_answers(settings, embedder):
+    kb = faq_kb(settings, embedder)
+    asked = "How do I help my teenager who cries in a session?"
+    match = kb.faq_section(kb.understand(asked), None, None)
+    assert match is not None and match.chunk.section == asked  # a parent asking gets the section
+    # Asked without the teenager, the same words never answer from it.
+    match = kb.faq_section(kb.understand("How do I help a person who cries in a session?"), None, None)
+    assert match is None or match.chunk.section != asked
 
 
 def test_a_section_outside_the_visitors_topic_filter_never_answers(settings, embedder):

@@ -29,6 +29,7 @@ from kb.records import Citation, Hit
 
 MAX_QUERY_CHARS = 2000
 MAX_ITEMS = 6  # list items quoted under one lead-in; a longer list gives its most relevant ones, in order
+WRONG_ROLE = 0.15  # a passage for a helper, or about someone the visitor never mentioned, yields to one for them
 LONE_WORDS = 14  # a passage's only quotable sentence may stand alone when it is at least this long
 DISCLAIMER = (
     "This is educational information from our library, not therapy, diagnosis or an emergency "
@@ -73,6 +74,7 @@ class Span:
     indices: list[int]  # positions of the units in the passage's unit list
     score: float = 0.0
     relevance: float = 0.0  # mean similarity of its sentences to the question
+    wrong_role: bool = False  # its passage is for a helper, or about someone the visitor never mentioned
 
     def sentences(self) -> list[str]:
         return [plain(u.text(self.hit.chunk.text)).strip() for u in self.units]
@@ -178,10 +180,8 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
         score = 0.5 * float(intro.max()) + 0.5 * float(rel[items].mean()) + 0.04 / p.hit.rank
     else:
         score = 0.5 * float(values.max()) + 0.5 * float(values.mean()) + 0.04 / p.hit.rank
-    if p.for_helpers:
-        score -= 0.08
-    if p.for_others:
-        score -= 0.08
+    if p.for_helpers or p.for_others:  # written for someone in another role than the visitor's
+        score -= WRONG_ROLE
     score += 0.015 * min(len(indices), 4)  # a few sentences explain more than one
     if len(indices) == 1:
         score -= 0.06
@@ -229,6 +229,7 @@ def best_spans(query_vec: np.ndarray, passages: list[Passage], vectors: list[np.
                         indices,
                         _score(p, indices, rel),
                         float(rel[indices].mean()),
+                        p.for_helpers or p.for_others,
                     )
                 )
     return sorted(spans, key=lambda s: (-s.score, s.hit.rank, s.indices[0]))
@@ -238,8 +239,8 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
     """A span of another passage that adds to the first: nearly as relevant, and saying something else."""
     mine = vectors[first.hit.chunk.id][first.indices]
     for span in spans:
-        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04:
-            continue
+        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04 or span.wrong_role:
+            continue  # the same passage, much less relevant, or written for someone else
         if (
             len(span.indices) < 2
             or len(span.indices) + len(first.indices) > limit + 3

@@ -85,9 +85,34 @@ _BEREAVED = re.compile(
 )
 
 
+# "I have anxiety", "my jealousy", "I'm always anxious about him cheating": the asker's own feelings are the
+# subject, even with someone else in the question.
+_FEELING = (
+    r"(?:anxi\w*|depress\w*|lonely|loneliness|jealous\w*|insecur\w*|worr\w*|panic\w*|angry|anger|sad|sadness"
+    r"|scared|afraid|fears?|stress\w*|overwhelm\w*|numb|empty|hopeless|ashamed|shame|guilt\w*|self[- ]esteem"
+    r"|worthless|trust issues)"
+)
+_OWN_FEELINGS = re.compile(
+    r"\b(?:i'm|i am|i feel|i've been|i have been|i have|i get|i keep|i always|i often|i still|i'?ve always|myself)"
+    rf" (?:(?!he\b|she\b|they\b|him\b|her\b|his\b|my\b|their\b)\w+ ){{0,2}}{_FEELING}\b"
+    rf"|\bmy (?:own )?{_FEELING}\b",
+    re.I,
+)
+# "How do I help my partner?", "how can I support her": the asker is the helper.
+_ASKS_TO_HELP = re.compile(
+    r"\b(?:help|support|encourage|convince|get|reach|talk to|be there for|comfort) (?:my|him|her|them|someone"
+    r"|a friend|a loved one)\b|\bhow (?:can|do|should|could) (?:i|we) (?:help|support)\b",
+    re.I,
+)
+
+
 def asks_for_self(question: str) -> bool:
-    """Whether a question is about the person asking, with no one else in it (the dead they grieve aside)."""
-    return not _SOMEONE_ELSE.search(_BEREAVED.sub(" ", question))
+    """Whether a question is about the person asking: no one else in it (the dead they grieve aside), or the
+    asker speaks of their own feelings ("I have anxiety and worry about him cheating") without asking how to
+    help someone else."""
+    if not _SOMEONE_ELSE.search(_BEREAVED.sub(" ", question)):
+        return True
+    return bool(_OWN_FEELINGS.search(question)) and not _ASKS_TO_HELP.search(question)
 
 
 # The people an answer can be about, beside the visitor. A passage that says "your teen" is written for a
