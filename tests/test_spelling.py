@@ -59,8 +59,17 @@ def test_other_words_stay_as_typed(fixer, word):
 
 
 def test_a_word_the_model_knows_stays_even_with_a_close_corpus_word():
-    assert SpellingFixer(CORPUS).fix("wordy") == "worry"
-    assert SpellingFixer(CORPUS, is_word=lambda w: w == "wordy").fix("wordy") == "wordy"
+    no_dictionary = {"dictionary": lambda w: False}
+    assert SpellingFixer(CORPUS, **no_dictionary).fix("wordy") == "worry"
+    assert SpellingFixer(CORPUS, is_word=lambda w: w == "wordy", **no_dictionary).fix("wordy") == "wordy"
+
+
+@pytest.mark.parametrize("word", ["hoarding", "cussing", "faking", "relapse", "stepson", "pervert", "atone"])
+def test_a_real_english_word_the_corpus_lacks_is_never_corrected(word):
+    # Each was once "corrected" to a corpus word one or two edits away (hoarding -> harming, cussing -> cutting).
+    corpus = [f"{w} " * 3 for w in ("harming", "cutting", "facing", "relate", "steps", "perfect", "alone")]
+    assert SpellingFixer(corpus).fix(word) == word
+    assert SpellingFixer(corpus, dictionary=lambda w: False).fix(word) != word  # without the word list, it would be
 
 
 def test_rare_corpus_words_are_not_used_as_corrections_but_are_not_corrected_either():

@@ -1,10 +1,16 @@
-"""Fix obvious typos in a question against the words of the corpus ("anxeity" -> "anxiety")."""
+"""Fix obvious typos in a question against the words of the corpus ("anxeity" -> "anxiety").
+
+A word is a typo only if no English dictionary knows it: pyspellchecker's word list (160,000 words, shipped in
+its wheel, read once, only when a question has a word neither the corpus nor the model's vocabulary knows)
+keeps real words the corpus lacks as typed ("hoarding" never becomes "harming", nor "cussing" "cutting").
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z]+")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -20,20 +26,45 @@ def _edits1(word: str) -> set[str]:
     )
 
 
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The English words pyspellchecker knows (empty when it is not installed: then only the corpus and the
+    model's vocabulary count as known)."""
+    try:
+        from spellchecker import SpellChecker
+    except ImportError:
+        return frozenset()
+    return frozenset(SpellChecker(language="en", distance=1).word_frequency.dictionary)
+
+
+def is_english(word: str) -> bool:
+    return word in english_words()
+
+
 class SpellingFixer:
     """Replaces an unknown word by the most frequent corpus word one edit away (two for long words)."""
 
-    def __init__(self, texts: list[str], is_word: Callable[[str], bool] | None = None, min_count: int = 3):
-        """texts: the corpus; is_word: whether a word is known English (e.g. one token of the model's vocabulary)."""
+    def __init__(
+        self,
+        texts: list[str],
+        is_word: Callable[[str], bool] | None = None,
+        min_count: int = 3,
+        dictionary: Callable[[str], bool] = is_english,
+    ):
+        """texts: the corpus; is_word: whether a word is known English (e.g. one token of the model's vocabulary);
+        dictionary: the last check before a word is taken for a typo (an English word list)."""
         counts = Counter(w.lower() for text in texts for w in _WORD.findall(text))
         self.words = {w: n for w, n in counts.items() if n >= min_count}
         self.known = set(counts)
         self.is_word = is_word or (lambda word: False)
+        self.dictionary = dictionary
 
     def correct(self, word: str) -> str:
         lower = word.lower()
         # Short words, names and acronyms, and real words the corpus lacks ("hamster") stay as typed.
         if len(lower) < 5 or not word.islower() or lower in self.known or self.is_word(lower):
+            return word
+        if self.dictionary(lower):  # a real word the corpus lacks ("hoarding", "stepson")
             return word
         # Typos rarely change a word's first letter; requiring it keeps "hamster" from becoming "master".
         candidates = [w for w in _edits1(lower) if w in self.words and w[0] == lower[0]]
