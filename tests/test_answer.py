@@ -560,3 +560,31 @@ def test_a_passage_for_someone_else_is_never_added_as_the_second_part_of_an_answ
     other = Span(other_hit, passage_units(other_hit.chunk)[:2], [0, 1], 0.68, 0.6, wrong_role=wrong_role)
     vectors = {"first#0": np.eye(8)[:4], "other#0": np.eye(8)[4:]}  # the two say different things
     assert (_second(first, [first, other], vectors, 4) is None) is wrong_role
+
+
+def test_crisis_guidance_in_a_passage_is_never_quoted_as_the_answer_to_a_question(model):
+    # Crisis lines belong in the crisis panel, shown first when the question is a crisis; quoted to someone asking
+    # about a divorce they read as an alarm about them.
+    passage = (
+        "A family doctor, nurse practitioner or therapist can help you sort out what is happening after a divorce. "
+        "If you are thinking about suicide or are in danger, call or text 9-8-8 at any time, or call 911. "
+        "Many people find that the first months after a divorce are the hardest, and that support helps."
+    )
+    text, _ = compose("how do I get back on my feet after a divorce, call, danger, doctor", [make_hit(passage)], model)
+    assert text and "9-8-8" not in text and "911" not in text
+
+
+@pytest.mark.parametrize(
+    "sentence,guidance",
+    [
+        ("If you are thinking about suicide, call or text 9-8-8.", True),
+        ("Move away from anything you might use to hurt yourself.", True),
+        ("In an emergency, call 911.", True),
+        ("Several kinds of therapy have good evidence for people who have had suicidal thoughts.", False),
+        ("Grief after a suicide loss is often mixed with guilt and anger.", False),
+    ],
+)
+def test_crisis_guidance_is_recognised(sentence, guidance):
+    from kb.answering.readable import is_crisis_instruction
+
+    assert is_crisis_instruction(sentence) is guidance

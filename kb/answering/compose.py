@@ -10,9 +10,11 @@ import numpy as np
 from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
+    asks_about_crisis,
     asks_for_self,
     assumes_someone_unmentioned,
     is_about_the_text,
+    is_crisis_instruction,
     is_unfinished,
     is_yes_no,
     roles_mentioned,
@@ -30,6 +32,7 @@ from kb.records import Citation, Hit
 MAX_QUERY_CHARS = 2000
 MAX_ITEMS = 6  # list items quoted under one lead-in; a longer list gives its most relevant ones, in order
 WRONG_ROLE = 0.15  # a passage for a helper, or about someone the visitor never mentioned, yields to one for them
+LONE_SENTENCE = 0.12  # one sentence alone reads as a fragment unless nothing else comes close
 LONE_WORDS = 14  # a passage's only quotable sentence may stand alone when it is at least this long
 DISCLAIMER = (
     "This is educational information from our library, not therapy, diagnosis or an emergency "
@@ -92,10 +95,10 @@ class Passage:
     for_others: bool = False  # its headings are about a child, partner, parent or friend the question never mentions
 
 
-def read_passage(hit: Hit, for_self: bool, question: str = "") -> Passage:
+def read_passage(hit: Hit, for_self: bool, question: str = "", crisis_lines: bool = True) -> Passage:
     """A hit's sentences and which may be quoted: no headings, notes about the page, advice to a helper when the
-    visitor asks for themselves, or lines that give the visitor someone their question does not mention ("your
-    teen" to a person who never spoke of a child)."""
+    visitor asks for themselves, lines that give the visitor someone their question does not mention ("your
+    teen" to a person who never spoke of a child), or, unless crisis_lines, crisis guidance (the panel's)."""
     units = passage_units(hit.chunk)
     texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
     quotable = [
@@ -105,6 +108,7 @@ def read_passage(hit: Hit, for_self: bool, question: str = "") -> Passage:
             or is_about_the_text(t)
             or (for_self and addressed_to_helper(t))
             or (question and assumes_someone_unmentioned(t, question))
+            or (not crisis_lines and is_crisis_instruction(t))
         )
         for u, t in zip(units, texts, strict=False)
     ]
@@ -184,7 +188,7 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
         score -= WRONG_ROLE
     score += 0.015 * min(len(indices), 4)  # a few sentences explain more than one
     if len(indices) == 1:
-        score -= 0.06
+        score -= LONE_SENTENCE
     first = p.texts[indices[0]]
     if _LEANS_BACK.match(first):
         start_of_paragraph = indices[0] == 0 or p.units[indices[0] - 1].paragraph != lead.paragraph
@@ -310,7 +314,7 @@ def compose(
     query_vec: the question's vector when the caller has it (saves embedding the question again).
     """
     for_self = asks_for_self(query)
-    passages = [read_passage(h, for_self, query) for h in hits]
+    passages = [read_passage(h, for_self, query, crisis_lines=asks_about_crisis(query)) for h in hits]
     texts = [t for p in passages for t in p.texts]
     if not texts:
         return "", []

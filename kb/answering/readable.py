@@ -191,3 +191,30 @@ def written_for_someone_with(title: str, section: str) -> set[str]:
     heading = f"{title} > {section}"
     found = {role for role, pattern in _MY_ROLE.items() if pattern.search(heading)}
     return found | roles_assumed(heading)
+
+
+# What to do in a crisis: right beside a crisis panel, never in the answer to a question that is not a crisis
+# (the panel, shown first when there is one, already says it, and so does every answer's disclaimer).
+_CRISIS_INSTRUCTION = re.compile(
+    r"9-8-8|\b988\b|\b911\b|\bcrisis (?:line|helpline|centre|center)s?\b|\bemergency (?:department|room|number)\b"
+    r"|\banything (?:you|they) might use to (?:hurt|harm)\b"
+    r"|\bif you are (?:thinking about|having thoughts of) (?:suicide|ending your life|killing yourself)\b"
+    r"|\bplease (?:reach out|get help|call) (?:now|right away|today)\b",
+    re.I,
+)
+
+
+def is_crisis_instruction(sentence: str) -> bool:
+    """ "If you are thinking about suicide, call or text 9-8-8": crisis guidance, which belongs in the panel."""
+    return bool(_CRISIS_INSTRUCTION.search(sentence))
+
+
+_ABOUT_CRISIS = re.compile(
+    r"suicid\w*|9-8-8|\b988\b|\b911\b|self[- ]?harm\w*|\bcrisis\b|\bwants? to die\b|overdos\w*|\bhelpline\b", re.I
+)
+
+
+def asks_about_crisis(question: str) -> bool:
+    """A question about suicide, self-harm or crisis help ("what happens when I call 9-8-8?"), whose answer may
+    quote crisis guidance."""
+    return bool(_ABOUT_CRISIS.search(question))

@@ -12,9 +12,11 @@ from kb.answering.compose import cited_sentences, is_faithful
 from kb.answering.readable import (
     MIN_WORDS,
     addressed_to_helper,
+    asks_about_crisis,
     asks_for_self,
     assumes_someone_unmentioned,
     is_about_the_text,
+    is_crisis_instruction,
     is_unfinished,
     is_yes_no,
     unbalanced_quotes,
@@ -105,6 +107,8 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
                 check.fragments.append(f"to a helper: {sentence}")
             if assumes_someone_unmentioned(sentence, question):
                 check.fragments.append(f"someone not mentioned: {sentence}")
+            if is_crisis_instruction(sentence) and not (answer.crisis.detected or asks_about_crisis(question)):
+                check.fragments.append(f"crisis text without a crisis: {sentence}")
             if is_about_the_text(sentence):
                 check.fragments.append(f"about the page: {sentence}")
             if not item and is_unfinished(sentence):
