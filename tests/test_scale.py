@@ -82,7 +82,7 @@ def test_lexical_top_n_equals_scoring_every_chunk_when_words_fit_the_budget(base
 
 
 def test_a_common_word_past_the_budget_gives_exact_scores_and_a_bound(base, monkeypatch):
-    monkeypatch.setattr(bm25_module, "WORD_BUDGET", 40)
+    monkeypatch.setattr(bm25_module, "POSTING_BUDGET", 40)
     index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
     ids = index.query_ids("transference parent relationships feelings")
     top = index.top(ids, 20)

@@ -1,10 +1,13 @@
 """The BM25 side of retrieval: bm25s's index with our tokenizer (stemmed, no stopwords), searched top-N.
 
 bm25s stores each word's precomputed BM25 weights as a column of a sparse matrix (chunk positions
-sorted, weights beside them). `top` adds up, for each query word, at most WORD_BUDGET of its
-best-weighted postings (all of them for all but very common words), so a question costs what its
-words need, not one score per chunk. When every word fits the budget the result is exact; a word
-past it is a common one with small weights, and the bound it leaves is reported with the result.
+and weights; `prepare` puts each long column best weight first). `top` reads a question's postings
+best weights first across all its words, at most POSTING_BUDGET of them (all of them on a small
+index or for a short question), so a question costs what its words need, not one score per chunk,
+and a 35-word question no more than a short one. When every posting fits the result is exact;
+otherwise each word cut short leaves a bound (its first unread weight), the chunks that can still
+reach the top are rescored exactly from their own postings (the matrix by chunk, made once), and
+the bound is reported with the result.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer else words
 
 
-WORD_BUDGET = 20_000  # postings read per query word at most, best weights first; past it, approximate
-RESCORED_PER_RESULT = 8  # when a word was cut short, at most this many chunks per result are scored exactly
+POSTING_BUDGET = 200_000  # postings read per question at most, best weights first over all its words
+SAMPLE = 64  # a long word's weights are sampled every SAMPLE postings (in impact order) to share the budget
+RESCORED_PER_RESULT = 2  # when a word was cut short, at most this many chunks per result are scored exactly
 
 
 @dataclass
@@ -64,7 +68,7 @@ class LexicalTop:
     positions: np.ndarray
     scores: np.ndarray
     floor: float  # no chunk outside `positions` scores above this (0.0: every matching chunk is here)
-    exact: bool = True  # False when a word had more postings than WORD_BUDGET
+    exact: bool = True  # False when the question had more postings than POSTING_BUDGET
 
 
 class _Saved:
@@ -87,7 +91,8 @@ class BM25Index:
         self._data: np.ndarray = matrix["data"] if "data" in matrix else np.zeros(0, dtype=np.float32)
         self._indices: np.ndarray = matrix["indices"] if "indices" in matrix else np.zeros(0, dtype=np.int64)
         self._indptr: np.ndarray = matrix["indptr"] if "indptr" in matrix else np.zeros(1, dtype=np.int64)
-        self._impact: dict[int, np.ndarray] = {}  # word id -> its postings by weight, best first
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see rows()
+        self._tables: dict[int, np.ndarray] | None = None  # long word -> every SAMPLE-th weight, once prepared
 
     @classmethod
     def build(cls, texts: list[str]) -> BM25Index:
@@ -145,30 +150,75 @@ class BM25Index:
         )
 
     def scores_of(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Exact BM25 scores of the given chunks, added word by word in float32 as bm25s does."""
+        """Exact BM25 scores of the given chunks, added word by word in float32 as bm25s does.
+
+        Read from each chunk's own postings (its row), so the cost is the chunks' length, not the words'.
+        """
         total = np.zeros(len(positions), dtype=np.float32)
-        for word in ids:
-            start, end = self._indptr[word], self._indptr[word + 1]
-            column = self._indices[start:end]
-            at = np.minimum(np.searchsorted(column, positions), max(len(column) - 1, 0))
-            found = column[at] == positions if len(column) else np.zeros(len(positions), dtype=bool)
-            total[found] += self._data[start:end][at[found]]
+        if not len(ids) or not len(positions):
+            return total
+        starts, terms, weights = self.rows()
+        rank = np.full(len(self._indptr) - 1, -1, dtype=np.int32)
+        rank[ids] = np.arange(len(ids), dtype=np.int32)  # a word's place in the question
+        first, lengths = starts[positions], starts[positions + 1] - starts[positions]
+        entries = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        word = rank[terms[entries]]
+        matched = word >= 0
+        entries, word = entries[matched], word[matched]
+        owner = np.repeat(np.arange(len(positions)), lengths)[matched]
+        order = np.argsort(word, kind="stable")  # word by word, as the columns are added
+        np.add.at(total, owner[order], weights[entries[order]])  # in order: float32 sums as bm25s's
         return total
 
-    def impact_order(self, word: int) -> np.ndarray:
-        """The postings of one word ordered by weight, best first (computed once per word)."""
-        order = self._impact.get(word)
-        if order is None:
-            start, end = self._indptr[word], self._indptr[word + 1]
-            order = np.argsort(-self._data[start:end], kind="stable").astype(np.int32)
-            self._impact[word] = order
-        return order
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix by chunk (row starts, word ids, weights), made once: exact scores of a few chunks."""
+        if self._rows is None:
+            words = len(self._indptr) - 1
+            by_chunk = np.argsort(self._indices, kind="stable")  # within a chunk, words stay in id order
+            size = int(self._retriever.scores.get("num_docs", 0)) if words else 0
+            counts = np.bincount(self._indices, minlength=size) if words else np.zeros(0, dtype=np.int64)
+            term = np.repeat(np.arange(words, dtype=np.uint16 if words < 65_536 else np.int32), np.diff(self._indptr))
+            starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            self._rows = (starts, term[by_chunk], self._data[by_chunk])
+        return self._rows
 
     def prepare(self) -> None:
-        """Order the postings of every word longer than the budget now (a server does it before its first question)."""
-        lengths = np.diff(self._indptr)
-        for word in np.flatnonzero(lengths > WORD_BUDGET):
-            self.impact_order(int(word))
+        """Put each long word's postings best weight first (in place) and make the rows, before any question.
+
+        A question then reads the head of a column, a contiguous slice, where picking the best postings
+        out of a column in chunk order gathered from all over the matrix (most of a question's time at
+        1,000,000 chunks). The order of postings within a column changes no score (each is added once).
+        """
+        if self._tables is not None:
+            return
+        tables: dict[int, np.ndarray] = {}
+        for word in np.flatnonzero(np.diff(self._indptr) > SAMPLE):
+            start, end = self._indptr[word], self._indptr[word + 1]
+            order = np.argsort(-self._data[start:end], kind="stable")
+            self._data[start:end] = self._data[start:end][order]
+            self._indices[start:end] = self._indices[start:end][order]
+            tables[int(word)] = self._data[start:end:SAMPLE].copy()
+        self.rows()  # made before any question, from the same postings: row order does not depend on columns'
+        self._tables = tables
+
+    def _heads(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """How many postings of each word to read, best first: the budget goes to the highest weights."""
+        counts = lengths.copy()
+        long = np.flatnonzero(lengths > SAMPLE)  # a short word is read whole: it costs little
+        budget = POSTING_BUDGET - int(lengths.sum() - lengths[long].sum())
+        self.prepare()
+        assert self._tables is not None
+        tables = [self._tables[int(ids[i])] for i in long]
+        weights = np.concatenate(tables)
+        owner = np.repeat(np.arange(len(long)), [len(t) for t in tables])
+        blocks = max(len(long), budget // SAMPLE)  # each sampled weight stands for SAMPLE postings below it
+        if blocks < len(weights):
+            chosen = np.argpartition(-weights, blocks - 1)[:blocks]
+            per_word = np.bincount(owner[chosen], minlength=len(long))
+        else:
+            per_word = np.array([len(t) for t in tables])
+        counts[long] = np.minimum(lengths[long], per_word * SAMPLE)
+        return counts
 
     def top(self, ids: np.ndarray, n: int, allowed=None, positions: np.ndarray | None = None) -> LexicalTop:
         """The n chunks with the highest BM25 score above zero, with their exact scores.
@@ -181,26 +231,27 @@ class BM25Index:
         return self.scan(ids, allowed).best(n)
 
     def scan(self, ids: np.ndarray, allowed=None) -> LexicalScan:
-        """Add up each query word's postings (at most WORD_BUDGET, best first) once; `best(n)` then picks."""
+        """Add up the query's best postings (at most POSTING_BUDGET) once; `best(n)` then picks."""
         if not len(ids) or len(self._indptr) < 2:
-            return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64), 0.0)
+            empty = np.zeros(0, dtype=np.int64)
+            return LexicalScan(self, ids, np.zeros(0, dtype=np.float32), empty, 0.0, empty)
         size = int(self._retriever.scores["num_docs"])
+        lengths = self._indptr[ids + 1] - self._indptr[ids]
+        counts = lengths if int(lengths.sum()) <= POSTING_BUDGET else self._heads(ids, lengths)
         partial = np.zeros(size, dtype=np.float32)
         bound = 0.0
-        for word in ids:
+        for word, length, count in zip(ids, lengths, counts, strict=True):
             start, end = self._indptr[word], self._indptr[word + 1]
             column, weights = self._indices[start:end], self._data[start:end]
-            if end - start > WORD_BUDGET:
-                head = self.impact_order(int(word))[:WORD_BUDGET]
-                bound += float(weights[head[-1]])  # a chunk past the head gets at most this from the word
-                column, weights = column[head], weights[head]
+            if count < length:  # a long word, prepared: best weights first
+                bound += float(weights[count])  # a chunk not read gets at most this from the word
+                column, weights = column[:count], weights[:count]
             partial[column] += weights  # a word lists a chunk once, so no two writes collide
         # Every weight is positive, so the chunks read are those with a sum: distinct and sorted, without
         # sorting the (chunk, word) pairs read (2-6 ms a question at 100,000 chunks).
-        seen = np.flatnonzero(partial)
-        if allowed is not None:
-            seen = seen[allowed(seen)]
-        return LexicalScan(self, ids, partial, seen, bound)
+        everything = np.flatnonzero(partial > 0)  # on floats directly, 10 times slower (measured)
+        seen = everything[allowed(everything)] if allowed is not None else everything
+        return LexicalScan(self, ids, partial, seen, bound, everything)
 
     @staticmethod
     def _best(positions: np.ndarray, scores: np.ndarray, n: int, bound: float) -> LexicalTop:
@@ -217,14 +268,26 @@ class LexicalScan:
     index: BM25Index
     ids: np.ndarray
     partial: np.ndarray  # per chunk: the sum of the weights read (the exact score when bound is 0)
-    seen: np.ndarray  # chunks read, sorted, each once
+    seen: np.ndarray  # chunks read and allowed, sorted, each once
     bound: float  # how much more than its sum a chunk can score (the words cut short)
+    everything: np.ndarray  # chunks read, allowed or not
+    _known: tuple[np.ndarray, np.ndarray] | None = None  # chunks already scored exactly, sorted, and scores
 
     def scores_of(self, positions: np.ndarray) -> np.ndarray:
         """Exact BM25 scores of the given chunks (the sums themselves when every posting was read)."""
-        if not len(self.ids):
+        if not len(self.ids) or not len(self.partial):
             return np.zeros(len(positions), dtype=np.float32)
-        return self.partial[positions] if self.bound == 0.0 else self.index.scores_of(self.ids, positions)
+        if self.bound == 0.0:
+            return self.partial[positions]
+        out = np.empty(len(positions), dtype=np.float32)
+        todo = np.ones(len(positions), dtype=bool)
+        if self._known is not None and len(self._known[0]):
+            known, scores = self._known
+            at = np.minimum(np.searchsorted(known, positions), len(known) - 1)
+            hit = known[at] == positions
+            out[hit], todo = scores[at[hit]], ~hit
+        out[todo] = self.index.scores_of(self.ids, positions[todo])
+        return out
 
     def best(self, n: int) -> LexicalTop:
         """The n best chunks, exactly scored."""
@@ -244,10 +307,16 @@ class LexicalScan:
             seen = seen[keep]
         if bound == 0.0:  # every posting was read: the sums are the scores
             return self.index._best(seen, partial[seen], n, left_out)
-        most = max(RESCORED_PER_RESULT * n, 2_000)
+        most = max(RESCORED_PER_RESULT * n, 500)
         capped = len(seen) > most
         if capped:  # the best sums; a chunk that loses only to the cut is a near-tie of common words
             seen = np.sort(seen[np.argpartition(-partial[seen], most)[:most]])
-        found = self.index._best(seen, self.index.scores_of(self.ids, seen), n, max(bound, left_out))
+        scores = self.scores_of(seen)
+        self._known = (seen, scores)  # a deeper pool and the fused union read them again
+        found = self.index._best(seen, scores, n, max(bound, left_out))
         found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
         return found
+
+    def unfiltered(self) -> LexicalScan:
+        """The same sums over every chunk read, allowed or not (the best score convex fusion scales by)."""
+        return LexicalScan(self.index, self.ids, self.partial, self.everything, self.bound, self.everything)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 APPROXIMATE_ABOVE = 20_000  # chunks; `kb bench scale` measures exact search beside IVF at each size
-NPROBE = 32  # cells searched per question
+NPROBE = 32  # cells searched per question, at least
 TRAIN_PER_CELL = 40  # k-means sample: this many vectors per cell (faiss warns below 39)
 
 
@@ -102,9 +102,17 @@ class DenseRetriever:
         return self.vectors @ vector
 
     def top(
-        self, vector: np.ndarray, n: int, bitmap: np.ndarray | None = None, positions: np.ndarray | None = None
+        self,
+        vector: np.ndarray,
+        n: int,
+        bitmap: np.ndarray | None = None,
+        positions: np.ndarray | None = None,
+        probe: int | None = None,
     ) -> DenseTop:
-        """The n best chunks, among `positions` or the chunks set in `bitmap` when given (else all)."""
+        """The n best chunks, among `positions` or the chunks set in `bitmap` when given (else all).
+
+        probe: IVF cells to search (default the index's nprobe), before a filter widens it.
+        """
         if positions is not None:  # a small allowed set: score it exactly
             return top_of(self.scores_of(vector, positions), n, positions)
         if not self.cells:
@@ -115,15 +123,32 @@ class DenseRetriever:
         import faiss
 
         params = faiss.SearchParametersIVF()
-        params.nprobe = self.index.nprobe
+        params.nprobe = min(self.index.nlist, probe or self.index.nprobe)
         if bitmap is not None:
+            # As many allowed vectors compared as without a filter: more cells, in proportion to what the
+            # filter leaves out (a cell's vectors outside the filter are skipped, not compared).
+            allowed = max(1, int(np.bitwise_count(bitmap).sum()))
+            params.nprobe = min(self.index.nlist, math.ceil(params.nprobe * len(self) / allowed))
             selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bitmap))
             params.sel = selector
         found, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
         keep = ids[0] >= 0
         positions, scores = ids[0][keep], found[0][keep]
-        floor = float(scores[-1]) if len(scores) == n else -np.inf
+        # Fewer than n found means every allowed chunk was seen only when every cell was searched.
+        everything = params.nprobe >= self.index.nlist
+        floor = -np.inf if len(scores) < n and everything else float(scores[-1]) if len(scores) else 1.0
         return DenseTop(positions.astype(np.int64), scores.astype(np.float32), floor)
+
+    def scores_with(self, vector: np.ndarray, positions: np.ndarray, known: DenseTop) -> np.ndarray:
+        """Exact cosine with the given chunks, taking those of `known` (an IVF-Flat search's, exact) as found."""
+        out = np.empty(len(positions), dtype=np.float32)
+        order = np.argsort(known.positions, kind="stable")
+        ordered = known.positions[order]
+        at = np.minimum(np.searchsorted(ordered, positions), max(len(ordered) - 1, 0))
+        hit = ordered[at] == positions if len(ordered) else np.zeros(len(positions), dtype=bool)
+        out[hit] = known.scores[order[at[hit]]]
+        out[~hit] = self.scores_of(vector, positions[~hit])
+        return out
 
 
 def top_of(scores: np.ndarray, n: int, positions: np.ndarray | None = None) -> DenseTop:
