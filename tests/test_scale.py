@@ -234,3 +234,68 @@ def test_a_synthetic_index_searches_like_a_real_one(base, small):
         assert all(h.chunk.doc_id.split("~")[0] in base.documents for h in hits)
     sleepy = searcher.search("dreams", k=5, topics=["sleep"])
     assert sleepy and {h.chunk.doc_id.split("~")[0] for h in sleepy} == {"sleep-and-dreams"}
+
+
+# --- Large-index paths: best postings first, rows, IVF with filters ------------------------------------
+
+
+def test_putting_long_columns_best_first_changes_no_score(base):
+    index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(2))
+    before = {query: index.scores(query, 3000) for query in QUESTIONS}
+    index.prepare()
+    for query in QUESTIONS:
+        assert np.array_equal(index.scores(query, 3000), before[query]), query
+        positions = np.arange(0, 3000, 7)
+        assert np.array_equal(index.scores_of(index.query_ids(query), positions), before[query][positions])
+        assert np.allclose(index.sums_of(index.query_ids(query), positions), before[query][positions], rtol=1e-6)
+
+
+def test_a_question_past_the_posting_budget_reads_at_most_the_budget(base, monkeypatch):
+    monkeypatch.setattr(bm25_module, "POSTING_BUDGET", 500)
+    index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
+    ids = index.query_ids("strict parent boss relationships in love transference feelings anger sleep")
+    lengths = np.diff(index._indptr)[ids]
+    assert lengths.sum() > 500
+    scan = index.scan(ids)
+    assert 0 < len(scan.everything) <= 500 + bm25_module.SAMPLE * len(ids) and scan.bound > 0
+    full = index.scores("strict parent boss relationships in love transference feelings anger sleep", 3000)
+    assert np.all(full[scan.everything] >= scan.partial[scan.everything] - 1e-6)  # sums read are lower bounds
+    assert np.all(full <= scan.partial + scan.bound + 1e-5)  # and the bound covers what was not read
+
+
+@pytest.fixture()
+def ivf(base, small, monkeypatch):
+    """A synthetic index large enough for IVF (threshold lowered), searched as a large index is."""
+    monkeypatch.setattr(dense_module, "APPROXIMATE_ABOVE", 1000)
+    index = synthetic_index(base, max(1500, 40 * len(base.chunks)))
+    assert type(index.dense).__name__ == "IndexIVFFlat" and index.dense.nprobe < index.dense.nlist
+    return Searcher(index, HashingEmbedder(64), small)
+
+
+def test_filtered_search_on_an_ivf_index_returns_only_allowed_chunks_and_keeps_recall(ivf):
+    docs = ivf.index.documents
+    recall = []
+    for query in QUESTIONS:
+        for filters in ({"topics": ["sleep"]}, {"audience": "clinician"}, {"topics": ["sleep", "anger"]}):
+            hits = ivf.search(query, k=10, **filters)
+            for hit in hits:
+                doc = docs[hit.chunk.doc_id]
+                assert "topics" not in filters or set(doc.topics) & set(filters["topics"])
+                assert "audience" not in filters or doc.audience == filters["audience"]
+            truth = exact(ivf, query, 10, **filters)
+            assert truth
+            recall.append(len(set(ids(hits)) & set(truth)) / len(truth))
+    assert np.mean(recall) >= 0.9
+
+
+def test_a_filter_widens_the_ivf_cells_searched_in_proportion(ivf):
+    dense = ivf.dense
+    dense.index.nprobe = 2  # of 37 cells, the nearest of which hold none of the filter's chunks
+    vector = ivf._vector("dreams at night", None)
+    selection = ivf.filters.select(["anger"])  # far from the question: few of its chunks in the nearest cells
+    assert 0 < selection.count < len(dense) // 2
+    plain = dense.top(vector, 50)
+    filtered = dense.top(vector, 50, selection.bitmap)
+    assert selection.allows(filtered.positions).all()
+    assert len(filtered.positions) == 50  # a filter far from the question still fills its top (more cells searched)
+    assert np.isfinite(plain.floor) and np.isfinite(filtered.floor)

@@ -131,9 +131,15 @@ class DenseRetriever:
             params.nprobe = min(self.index.nlist, math.ceil(params.nprobe * len(self) / allowed))
             selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bitmap))
             params.sel = selector
-        found, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
-        keep = ids[0] >= 0
-        positions, scores = ids[0][keep], found[0][keep]
+        query = vector.reshape(1, -1).astype(np.float32)
+        while True:
+            found, ids = self.index.search(query, n, params=params)
+            keep = ids[0] >= 0
+            positions, scores = ids[0][keep], found[0][keep]
+            # A filter's chunks can sit in cells far from the question: search 4 times as many until n are found.
+            if len(scores) >= n or params.nprobe >= self.index.nlist or bitmap is None:
+                break
+            params.nprobe = min(self.index.nlist, 4 * params.nprobe)
         # Fewer than n found means every allowed chunk was seen only when every cell was searched.
         everything = params.nprobe >= self.index.nlist
         floor = -np.inf if len(scores) < n and everything else float(scores[-1]) if len(scores) else 1.0
