@@ -2,11 +2,13 @@
 
 Below APPROXIMATE_ABOVE chunks one matrix-vector product scores every chunk exactly, which is faster
 than any index structure at that size. Above it, an inverted-file index (k-means cells, IVF-Flat)
-scores exactly the chunks of the NPROBE cells nearest the question: a few thousand vectors whatever
-the size. IVF rather than HNSW: near-duplicate passages (a corpus of versions, translations and
-replicas) sit in one cell and are compared exactly, where a graph walk misses some of them (measured
-in `kb bench scale`: HNSW recall@10 0.76-0.84 at 100,000 chunks), and it builds in a fraction of the
-time. A filter becomes a FAISS ID selector (a bitmap), never a mask built chunk by chunk.
+scores exactly the chunks of the NPROBE cells nearest the question (a hybrid search asks for more,
+see searcher.HYBRID_CELLS): a number of vectors that grows with the square root of the size. IVF
+rather than HNSW: near-duplicate passages (a corpus of versions, translations and replicas) sit in
+one cell and are compared exactly, where a graph walk misses some of them (measured in `kb bench
+scale`: HNSW recall@10 0.76-0.84 at 100,000 chunks), and it builds in a fraction of the time. A
+filter becomes a FAISS ID selector (a bitmap), never a mask built chunk by chunk, and widens the
+cells searched by the share of chunks it leaves out, so as many allowed vectors are compared.
 """
 
 from __future__ import annotations

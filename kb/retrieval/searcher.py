@@ -61,7 +61,11 @@ def fuse_convex(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarra
 
 @dataclass
 class Pool:
-    """The union of each retriever's top chunks, with both exact scores, and what an unseen chunk can reach."""
+    """The union of each retriever's top chunks, with both scores, and what an unseen chunk can reach.
+
+    Both scores are exact, but on an approximate index a chunk whose fused score cannot reach the top
+    keeps a lower bound of its BM25 score (see _bounded_bm25).
+    """
 
     positions: np.ndarray
     dense: np.ndarray
@@ -78,8 +82,9 @@ class Searcher:
 
     A question costs what its answer needs: each retriever returns its top chunks (exact on a small
     index, FAISS IVF on a large one; BM25 through the best postings of the query's words), the union
-    is fused with both scores exact, and the pool is deepened only when an unseen chunk could still
-    rank among the k hits. On an exact index this gives the same hits as scoring every chunk.
+    is fused, and the pool is deepened only when an unseen chunk could still rank among the k hits.
+    On an exact index this gives the same hits as scoring every chunk; on an IVF index the dense side
+    is searched deep once and BM25 is exact only where it can change the hits.
     """
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None):
