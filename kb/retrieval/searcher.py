@@ -239,19 +239,29 @@ class Searcher:
     ) -> np.ndarray:
         """BM25 scores of a deep pool, exact where the fused score could reach the top, a lower bound elsewhere.
 
-        A chunk's BM25 score lies between its partial sum and that plus the scan's bound; a chunk whose fused
-        score at most is below the rank-th best fused score at least cannot be among the rank best, so only
-        the others are scored exactly (a few hundred of several thousand). rank is RESCORE_RANK * k: room for
-        the hits the per-document limit passes over (past it, those chunks rank by their lower bound).
+        A chunk's BM25 score lies between its partial sum and that plus the scan's bound. Chunks are scored
+        exactly best lower bound first, in growing batches, until the next one's fused score at most is
+        below the rank-th best exact fused score so far: no chunk left can then be among the rank best (a
+        few hundred of several thousand are scored). rank is RESCORE_RANK * k: room for the hits the
+        per-document limit passes over (past it, those chunks rank by their lower bound).
         """
         w = self.settings.dense_weight
         lower = scan.partial[positions]
         low = w * dense + (1.0 - w) * lower / best
-        high = low + (1.0 - w) * scan.bound / best
-        rank = min(len(low), rank)
-        needed = high >= np.partition(low, len(low) - rank)[len(low) - rank] if rank else np.zeros(0, dtype=bool)
+        slack = (1.0 - w) * scan.bound / best  # the most a chunk's fused score exceeds its lower bound
+        order = np.argsort(-low, kind="stable")
         bm25 = lower.astype(np.float32)
-        bm25[needed] = scan.scores_of(positions[needed])
+        fused = np.zeros(0, dtype=np.float64)
+        done, batch = 0, max(2 * rank, 128)
+        while done < len(order):
+            taken = order[done : done + batch]
+            bm25[taken] = scan.scores_of(positions[taken])
+            fused = np.concatenate([fused, w * dense[taken] + (1.0 - w) * bm25[taken] / best])
+            done, batch = done + len(taken), 2 * batch
+            if done < len(order) and len(fused) >= rank:
+                reached = np.partition(fused, len(fused) - rank)[len(fused) - rank]
+                if low[order[done]] + slack < reached:
+                    break
         return bm25
 
     def _fuse(self, pool: Pool, mode: str) -> tuple[np.ndarray, float]:
