@@ -12,6 +12,7 @@ import yaml
 
 from kb.config import Settings
 from kb.errors import InputError
+from kb.evaluation.answers import counsel_chat_part
 from kb.evaluation.counsel_chat import (
     counsel_chat_markdown,
     evaluate_counsel_chat,
@@ -385,7 +386,19 @@ def test_evaluate_counsel_chat_report(tiny_kb, rows_file, tmp_path, topic_map):
     assert (tmp_path / "cache" / "index").is_dir() and (tmp_path / "cache" / "corpus" / "syn-0001").is_dir()
     text = counsel_chat_markdown(report)
     assert text.startswith("# Evaluation: counsel-chat (external)") and "| hybrid | " in text
-    assert "## Fusion sweep (hybrid)" in text and "Therapist matching" in text
+    assert "## Fusion sweep (hybrid, train part only: 2 questions)" in text and "Therapist matching" in text
+
+
+def test_the_fusion_sweep_never_sees_a_held_out_question(tiny_kb, rows_file, tmp_path):
+    """Fusion settings are chosen on the sweep, so it scores the train part's questions and no others."""
+    assert [counsel_chat_part(r["id"]) for r in ROWS[:3]] == ["train", "train", "held-out"]
+    report = evaluate_counsel_chat(tiny_kb, rows_file, tmp_path / "cache", sweep=[0.5, 1.0])
+    assert report["retrieval"]["dense"]["queries"] == 3  # the main table still reports every question
+    assert [row["queries"] for row in report["fusion_sweep"]] == [2, 2, 2]
+    train = report["retrieval_by_part"]["train"]
+    dense_only = report["fusion_sweep"][1]
+    assert dense_only["fusion"] == "convex w=1.00"
+    assert dense_only["ndcg@10"] == pytest.approx(train["dense"]["ndcg@10"])
 
 
 def test_the_fusion_sweep_is_scored_like_the_main_table(tiny_kb, rows_file, tmp_path):
@@ -399,8 +412,9 @@ def test_the_fusion_sweep_is_scored_like_the_main_table(tiny_kb, rows_file, tmp_
     assert first.index("syn-0001/a1") < first.index("syn-0001/a0")  # so graded and ungraded nDCG would differ
     dense_only = report["fusion_sweep"][0]
     assert dense_only["fusion"] == "convex w=1.00"  # convex fusion with all weight on cosine ranks like dense
-    assert dense_only["ndcg@10"] == pytest.approx(report["retrieval"]["dense"]["ndcg@10"])
-    assert dense_only["recall@10"] == pytest.approx(report["retrieval"]["dense"]["recall@10"])
+    train = report["retrieval_by_part"]["train"]["dense"]  # syn-0001, the graded-vs-ungraded case, is train
+    assert dense_only["ndcg@10"] == pytest.approx(train["ndcg@10"])
+    assert dense_only["recall@10"] == pytest.approx(train["recall@10"])
 
 
 def test_evaluate_counsel_chat_without_data_is_an_input_error(tiny_kb, tmp_path):

@@ -80,8 +80,11 @@ def evaluate_counsel_chat(
         # Train: ours to tune on; held-out: measured only (kb.evaluation.answers.counsel_chat_part).
         "retrieval_by_part": {part: {m: summary(m, part) for m in modes} for part in PARTS},
     }
-    if sweep:
-        report["fusion_sweep"] = fusion_sweep(bench, questions, truth, sweep, graded=False)
+    if sweep:  # fusion settings are chosen on the train part only: held-out questions never enter the sweep
+        train = [i for i, p in enumerate(parts) if p == "train"]
+        report["fusion_sweep"] = fusion_sweep(
+            bench, [questions[i] for i in train], [truth[i] for i in train], sweep, graded=False
+        )
     if topic_map is not None and Path(topic_map).is_file() and kb.directory.therapists:
         mapping = yaml.safe_load(Path(topic_map).read_text(encoding="utf-8")) or {}
         found = {part: [0, 0] for part in PARTS}  # part -> [hits, questions]
@@ -122,7 +125,9 @@ def counsel_chat_markdown(report: dict[str, Any]) -> str:
             "",
         ]
     if report.get("fusion_sweep"):
-        lines += ["## Fusion sweep (hybrid)", "", "| fusion | nDCG@10 | Recall@10 |", "|---|---|---|"]
+        queries = report["fusion_sweep"][0]["queries"]
+        lines += [f"## Fusion sweep (hybrid, train part only: {queries} questions)", ""]
+        lines += ["| fusion | nDCG@10 | Recall@10 |", "|---|---|---|"]
         lines += [f"| {r['fusion']} | {r['ndcg@10']:.3f} | {r['recall@10']:.3f} |" for r in report["fusion_sweep"]]
     return "\n".join(lines) + "\n"
 

@@ -55,7 +55,9 @@ def fusion_sweep(
             for (d, b), rel in zip(scored, relevant, strict=False)
         ]
         summary = retrieval_summary(runs, graded)
-        rows.append({"fusion": label, "ndcg@10": summary["ndcg@10"], "recall@10": summary["recall@10"]})
+        rows.append(
+            {"fusion": label, "ndcg@10": summary["ndcg@10"], "recall@10": summary["recall@10"], "queries": len(runs)}
+        )
     searcher.settings = base
     return rows
 
