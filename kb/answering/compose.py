@@ -92,7 +92,7 @@ class Passage:
     quotable: list[bool]
     texts: list[str]  # each unit as quoted (emphasis marks dropped)
     for_helpers: bool = False  # written for someone supporting another person, and the visitor asks for themselves
-    for_others: bool = False  # its headings are about a child, partner, parent or friend the question never mentions
+    for_others: bool = False  # its headings are about someone (a child, partner, parent...) the question never mentions
 
 
 def read_passage(hit: Hit, for_self: bool, question: str = "", crisis_lines: bool = True) -> Passage:
