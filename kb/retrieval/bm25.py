@@ -13,6 +13,7 @@ the bound is reported with the result.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +94,7 @@ class BM25Index:
         self._indptr: np.ndarray = matrix["indptr"] if "indptr" in matrix else np.zeros(1, dtype=np.int64)
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see rows()
         self._tables: dict[int, np.ndarray] | None = None  # long word -> every SAMPLE-th weight, once prepared
+        self._preparing = threading.Lock()
 
     @classmethod
     def build(cls, texts: list[str]) -> BM25Index:
@@ -203,17 +205,18 @@ class BM25Index:
         out of a column in chunk order gathered from all over the matrix (most of a question's time at
         1,000,000 chunks). The order of postings within a column changes no score (each is added once).
         """
-        if self._tables is not None:
-            return
-        tables: dict[int, np.ndarray] = {}
-        for word in np.flatnonzero(np.diff(self._indptr) > SAMPLE):
-            start, end = self._indptr[word], self._indptr[word + 1]
-            order = np.argsort(-self._data[start:end], kind="stable")
-            self._data[start:end] = self._data[start:end][order]
-            self._indices[start:end] = self._indices[start:end][order]
-            tables[int(word)] = self._data[start:end:SAMPLE].copy()
-        self.rows()  # made before any question, from the same postings: row order does not depend on columns'
-        self._tables = tables
+        with self._preparing:  # two searchers made at once on one index must not reorder it twice at once
+            if self._tables is not None:
+                return
+            tables: dict[int, np.ndarray] = {}
+            for word in np.flatnonzero(np.diff(self._indptr) > SAMPLE):
+                start, end = self._indptr[word], self._indptr[word + 1]
+                order = np.argsort(-self._data[start:end], kind="stable")
+                self._data[start:end] = self._data[start:end][order]
+                self._indices[start:end] = self._indices[start:end][order]
+                tables[int(word)] = self._data[start:end:SAMPLE].copy()
+            self.rows()  # made before any question; a chunk's row does not depend on the columns' order
+            self._tables = tables
 
     def _heads(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """How many postings of each word to read, best first: the budget goes to the highest weights."""
