@@ -23,6 +23,7 @@ from kb.index.store import BUILD_FILES, current_build, read_manifest
 from kb.knowledge_base import KnowledgeBase
 from kb.models.embedders import BUNDLED, Embedder, export_model, load_embedder, onnx_exported
 from kb.records import Answer, Citation, Crisis, Document, Hit, Resource, TherapistMatch
+from kb.retrieval.spelling import english_words
 from kb.safety import crisis_resources, helping_someone_else
 from kb.web import text as ui
 from kb.web.feedback import FeedbackStore, answer_kind
@@ -108,6 +109,7 @@ def warm(s: Settings) -> None:
         return
     shared_knowledge_base(s).ask(WARM_QUESTION)
     warm_language_models()  # the warm question is plainly English, which skips them
+    english_words()  # the spelling fixer's word list, read at the first word neither corpus nor model knows
     _startup()["checked"].add(s)
 
 
