@@ -600,7 +600,7 @@ def crisis() -> None:
     default=None,
     help="Where the model files go (default: the package's kb/data/).",
 )
-@click.option("-c", "c", type=float, default=4.0, show_default=True, help="Inverse regularisation strength.")
+@click.option("-c", "c", type=float, default=8.0, show_default=True, help="Inverse regularisation strength.")
 @click.option(
     "--real",
     "real_path",
