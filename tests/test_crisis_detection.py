@@ -38,6 +38,9 @@ EXAMPLES = [  # (message, tier, kind or None for any)
         "suicide",
     ),
 ]
+# A short message saying outright that the writer wants to die has no context the classifier could read as
+# something else, so it cannot veto the pattern.
+SHORT = ["je veux mourir", "Ma vie est finie... je veux juste mourir", "i want to die", "I want to hurt myself"]
 NOT_CRISES = [
     "I had an attempt years ago and I'm well now",
     "I'm safe and not going to hurt myself, I just feel flat",
@@ -69,6 +72,12 @@ def test_the_issue_examples_get_the_right_tier_first(detector, model, message, t
 @pytest.mark.parametrize("message", NOT_CRISES)
 def test_resolved_pasts_negations_and_idioms_do_not_alarm(detector, model, message):
     assert not detector.detect(message, model.embed([message])[0]).detected, message
+
+
+@pytest.mark.parametrize("message", SHORT)
+def test_a_short_plain_statement_is_never_vetoed(detector, model, message):
+    crisis = detector.detect(message, model.embed([message])[0])
+    assert crisis.detected and crisis.kind in ("suicide", "self-harm"), (message, crisis.reason)
 
 
 def test_the_frozen_test_split_holds_its_floor(model):

@@ -53,6 +53,17 @@ CRISES = [  # (question, kind, about someone else)
     ("ma fille parle de se suicider", "suicide", True),
     ("my sister's husband hits her", "violence", True),
     ("my roommate overdosed and won't wake up", "medical", True),
+    # Added in session 6 from the train and dev writers' misses (our own wording here).
+    ("I swallowed a lot of my antidepressants an hour ago", "medical", False),
+    ("j'ai avale tous mes somniferes", "medical", False),
+    ("I drank some bleach", "medical", False),
+    ("I keep thinking about jumping from my balcony", "suicide", False),
+    ("I feel like such a burden to everyone", "suicide", False),
+    ("je suis un fardeau pour ma famille", "suicide", False),
+    ("I'm just so tired of existing", "suicide", False),
+    ("I've given away most of my stuff this week", "suicide", False),
+    ("my dad is driving drunk with my little brothers in the car right now", "child-safety", True),
+    ("I have to leave the room so I don't hit her", "harm-others", False),
 ]
 
 NOT_CRISES = [
@@ -77,6 +88,8 @@ NOT_CRISES = [
     "I cut myself shaving this morning",
     "countertransference when a patient talks about wanting to die",
     "how do I kill a process in Linux",
+    "ma mere va me tuer si elle voit mon bulletin",
+    "I'm so tired of this weather",
 ]
 
 
@@ -138,6 +151,9 @@ def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
         ("I took too many pills", "urgent"),
         ("I have thoughts of suicide sometimes", "concern"),
         ("I've been cutting myself", "concern"),
+        ("I won't be needing any of my things after tonight", "urgent"),
+        ("if anyone finds this later, I want to die and tonight I will", "urgent"),
+        ("I feel like a burden", "concern"),
     ],
 )
 def test_imminence_makes_a_crisis_urgent(patterns, question, tier):

@@ -16,9 +16,12 @@ from kb.safety.rules import SENTENCES, RuleMatch, RuleMatcher, normalize
 
 MAX_SENTENCES = 12  # sentences scored one by one besides the whole message: the first and last ones
 MIN_SENTENCE_WORDS = 3
+# A short message saying outright that the writer wants to die or to hurt themselves has no context that could
+# make it something else (a film, a past long over), so the classifier cannot veto it ("je veux mourir").
+SHORT_WORDS = 10
 # Imminence markers that make any crisis urgent on their own; a time word ("tonight") only informs the
 # classifier, since people in no immediate danger say it too ("I cut again tonight").
-URGENT_OVERRIDES = {"means-at-hand", "under-way", "danger-now"}
+URGENT_OVERRIDES = {"means-at-hand", "under-way", "danger-now", "farewell"}
 INTENT_KINDS = {"suicide", "harm-others"}  # a stated intent with a time is a plan with a time: urgent
 
 
@@ -45,7 +48,7 @@ class CrisisDetector:
         overrides = [name for name in match.urgent if name in URGENT_OVERRIDES]
         # A pattern hit stands unless the classifier, reading the whole message, is sure it is not a crisis
         # (a film plot, a past long over): rules are right about words, the classifier about context.
-        if hit is not None and (whole is None or whole.crisis >= self._threshold("veto")):
+        if hit is not None and (whole is None or whole.crisis >= self._threshold("veto") or self._plain(clean, hit)):
             timed = "time" in match.urgent and hit.kind in INTENT_KINDS  # "I'm going to kill myself tonight"
             urgent = (
                 bool(overrides)
@@ -74,6 +77,11 @@ class CrisisDetector:
         return self._crisis(
             best.kind, about_other, "urgent" if urgent else "concern", best.crisis, f"classifier ({best.crisis:.2f})"
         )
+
+    @staticmethod
+    def _plain(clean: str, hit) -> bool:
+        """A short message with a pattern about the writer's own life or body (see SHORT_WORDS)."""
+        return len(clean.split()) <= SHORT_WORDS and hit.kind in ("suicide", "self-harm") and not hit.about_other
 
     def _threshold(self, name: str) -> float:
         assert self.classifier is not None
