@@ -64,6 +64,13 @@ CRISES = [  # (question, kind, about someone else)
     ("I've given away most of my stuff this week", "suicide", False),
     ("my dad is driving drunk with my little brothers in the car right now", "child-safety", True),
     ("I have to leave the room so I don't hit her", "harm-others", False),
+    ("I think about dying pretty much every day", "suicide", False),
+    ("she told me she has been looking up ways to die", "suicide", True),
+    ("my suicidal thoughts came back this month", "suicide", False),
+    ("mes idees noires sont revenues", "suicide", False),
+    ("i sh'd again last night", "self-harm", False),
+    ("je me frappe la tete expres quand je suis fachee", "self-harm", False),
+    ("dad locked me out again and im 11", "child-safety", False),
 ]
 
 NOT_CRISES = [
@@ -90,6 +97,13 @@ NOT_CRISES = [
     "how do I kill a process in Linux",
     "ma mere va me tuer si elle voit mon bulletin",
     "I'm so tired of this weather",
+]
+# Look-alikes of the patterns added in session 6, for the rules alone (the fail-safe classifier's count above is
+# measured on NOT_CRISES as it was calibrated).
+PATTERN_NEAR_MISSES = [
+    "I keep thinking about dying in a plane crash before my flight",
+    "I'm on the roof fixing the shingles this weekend",
+    "I'm thinking about ending things with my boyfriend",
 ]
 
 
@@ -119,7 +133,7 @@ def test_a_person_in_crisis_is_recognized_by_the_patterns(patterns, question, ki
     assert crisis.resources
 
 
-@pytest.mark.parametrize("question", NOT_CRISES)
+@pytest.mark.parametrize("question", NOT_CRISES + PATTERN_NEAR_MISSES)
 def test_idioms_topics_negation_and_the_past_do_not_alarm(patterns, question):
     assert not patterns.detect(question).detected
 
@@ -154,6 +168,8 @@ def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
         ("I won't be needing any of my things after tonight", "urgent"),
         ("if anyone finds this later, I want to die and tonight I will", "urgent"),
         ("I feel like a burden", "concern"),
+        ("je suis sur le pont la", "urgent"),
+        ("I'm in the bathroom with the razor and I'm going to use it", "urgent"),
     ],
 )
 def test_imminence_makes_a_crisis_urgent(patterns, question, tier):
