@@ -7,7 +7,7 @@ import pytest
 from kb.answering.scope import looks_french, out_of_scope
 
 # One distinctive phrase from each reason, so a test fails if a question gets the wrong kind of refusal.
-MEDICATION, DIAGNOSIS, LEGAL, COURSEWORK = "medication", "diagnose", "legal", "study aid"
+MEDICATION, DIAGNOSIS, LEGAL, COURSEWORK, PETS = "medication", "diagnose", "legal", "study aid", "pet's"
 
 
 @pytest.mark.parametrize(
@@ -42,6 +42,10 @@ MEDICATION, DIAGNOSIS, LEGAL, COURSEWORK = "medication", "diagnose", "legal", "s
         ("help with my homework on attachment theory", COURSEWORK),
         ("I need sources for my psychology essay on Freud", COURSEWORK),
         ("answer the questions on my psych assignment", COURSEWORK),
+        # a pet's training
+        ("how can I get my dog to stop barking at night", PETS),
+        ("tips to house train a new puppy", PETS),
+        ("how do I teach my kitten to use the litter box", PETS),
     ],
 )
 def test_questions_the_library_does_not_answer_get_a_specific_reason(question, reason):
@@ -78,6 +82,9 @@ def test_questions_the_library_does_not_answer_get_a_specific_reason(question, r
         "my exam anxiety is terrible, what helps?",
         "I'm anxious about my exam tomorrow",
         "Is it normal to feel overwhelmed by my assignment at work?",
+        # a pet in a person's life, not its training
+        "my dog died last week and I can't stop crying",
+        "my partner's dog chews everything and we keep fighting about it",
     ],
 )
 def test_ordinary_questions_are_in_scope(question):

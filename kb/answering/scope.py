@@ -48,6 +48,17 @@ OUT_OF_SCOPE = [
         ),
         "This library explains therapy for the public; it isn't a study aid.",
     ),
+    (
+        re.compile(
+            r"\b(stop|keep|train|get|teach|make) (my|our|the|a) (new )?(puppy|dog|kitten|cat|bird|parrot|rabbit|hamster)"
+            r" (from |to |not to |to stop |stop )?(bite|biting|bark|barking|chew|chewing|scratch|scratching|pee|peeing|poop|pooping|"
+            r"jump|jumping|pull|pulling|sit|stay|come|use the litter)\b|"
+            r"\b(house|potty|crate|leash|litter)[- ]?train\w* (my|our|a|the) (new )?(puppy|dog|kitten|cat)\b",
+            re.I,
+        ),
+        "This library is about people's feelings and relationships; for a pet's behaviour, a veterinarian or a "
+        "certified trainer can help.",
+    ),
 ]
 
 
