@@ -50,8 +50,9 @@ OUT_OF_SCOPE = [
     ),
     (
         re.compile(
-            r"\b(stop|keep|train|get|teach|make) (my|our|the|a) (new )?(puppy|dog|kitten|cat|bird|parrot|rabbit|hamster)"
-            r" (from |to |not to |to stop |stop )?(bite|biting|bark|barking|chew|chewing|scratch|scratching|pee|peeing|poop|pooping|"
+            r"\b(stop|keep|train|get|teach|make) (my|our|the|a) (new )?"
+            r"(puppy|dog|kitten|cat|bird|parrot|rabbit|hamster) (from |to |not to |to stop |stop )?"
+            r"(bite|biting|bark|barking|chew|chewing|scratch|scratching|pee|peeing|poop|pooping|"
             r"jump|jumping|pull|pulling|sit|stay|come|use the litter)\b|"
             r"\b(house|potty|crate|leash|litter)[- ]?train\w* (my|our|a|the) (new )?(puppy|dog|kitten|cat)\b",
             re.I,
