@@ -229,6 +229,7 @@ class KnowledgeBase:
             disclaimer=DISCLAIMER,
             notices=notices + _notices(query, crisis, draft),
             from_directory=draft.from_directory,
+            from_heading=draft.from_heading,
         )
 
     def retrieve(
@@ -331,10 +332,12 @@ class KnowledgeBase:
         if decision.abstain:
             return Draft(None, [], [])
         hits, limit = retrieval.hits, self.settings.answer_sentences
+        from_heading = False
         if retrieval.crisis_article:
             text, citations = compose_lead(hits[0], limit, self.source_urls)
         elif retrieval.faq:  # the section answers this very question: its opening is the answer
             text, citations = compose_lead(hits[0], limit, self.source_urls, asks_for_self(query.text))
+            from_heading = bool(citations)
             if not citations:
                 text, citations = compose(
                     query.retrieval_text, hits[1:], self.passage_vectors, limit, self.source_urls, query.vector
@@ -345,7 +348,7 @@ class KnowledgeBase:
             )
         if not citations:  # nothing in the passages reads well on its own
             return Draft(None, [], [])
-        return Draft(text, citations, hits)
+        return Draft(text, citations, hits, from_heading=from_heading)
 
     def suggest(
         self,

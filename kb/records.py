@@ -258,6 +258,7 @@ class Draft:
     passages: list[Hit]  # what the answer shows to read (empty when it abstains)
     from_directory: bool = False  # built from the therapist directory's fields
     therapist_ids: list[str] = field(default_factory=list)  # a directory answer: the therapists it names
+    from_heading: bool = False  # the opening of a section whose question heading asks what the visitor asks
 
     @property
     def answered(self) -> bool:
@@ -287,6 +288,7 @@ class Answer:
     disclaimer: str
     notices: list[str] = field(default_factory=list)
     from_directory: bool = False  # built from the therapist directory's fields, not quoted from an article
+    from_heading: bool = False  # the opening of a section whose question heading asks what the visitor asks
 
     def to_json(self) -> dict[str, Any]:
         return {

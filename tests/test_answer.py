@@ -322,6 +322,30 @@ def test_a_lone_yes_or_no_is_never_quoted(model, passage):
     assert not text.startswith(("No", "Yes"))
 
 
+def test_a_quote_never_opens_on_a_reply_to_the_heading_or_mid_thought(model):
+    hit = make_hit(
+        "Yes, couples therapy can help partners who argue about the same things again and again. "
+        "Partners who argue about chores are often arguing about feeling alone. "
+        "This means the argument carries an older hurt that has not been heard."
+    )
+    text, _ = compose("why do partners argue about chores and the same things", [hit], model)
+    assert text and not text.startswith("Yes")
+    assert not quoted(text)[0].startswith("This means")
+
+
+def test_a_second_span_never_comes_from_the_first_span_s_section(model):
+    question = (
+        "in therapy transference is not a problem to avoid, it is a window onto feelings and "
+        "patterns; transference means carrying feelings from an important early relationship "
+        "into a new one"
+    )
+    first = make_hit(TRANSFERENCE, "a", rank=1, section="Transference")
+    other = make_hit(THERAPY, "a", rank=2, ordinal=1, section="In therapy")
+    assert len(compose(question, [first, other], model)[1]) == 2  # another section adds to the first
+    same = make_hit(THERAPY, "a", rank=2, ordinal=1, section="Transference")
+    assert len(compose(question, [first, same], model)[1]) == 1  # the same section's next passage only goes on
+
+
 def test_headings_unbalanced_quotes_and_sentences_about_the_page_are_not_quoted(model):
     hit = make_hit(
         "# Why transference matters\n\n"

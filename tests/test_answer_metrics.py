@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from kb.answering.readable import leans_back
 from kb.evaluation.answers import (
     SAMPLE,
     answer_metrics,
@@ -93,6 +94,23 @@ def test_fragments_are_named_by_kind():
     assert kinds == ["short sentence alone", "to a helper", "unbalanced quotes", "yes/no"]
     alone = check_answer("should I go to therapy", answer("No. [1]", [h]))
     assert sorted(f.split(":")[0] for f in alone.fragments) == ["short sentence alone", "yes/no"]
+
+
+def test_a_quote_opening_on_a_reply_or_mid_thought_is_a_fragment():
+    h = hit("Yes, many people feel unsure about therapy at first. A first session is a chance to ask questions.")
+    reply = "Yes, many people feel unsure about therapy at first. [1] A first session is a chance to ask questions. [1]"
+    kinds = [f.split(":")[0] for f in check_answer("how do I help my friend", answer(reply, [h])).fragments]
+    assert kinds == ["a reply to another question"]
+    heading = answer(reply, [h])
+    heading.from_heading = True  # the section's question heading asks what the visitor asks: "Yes" answers it
+    assert check_answer("how do I help my friend", heading).fragments == []
+    text = "Some feelings arrive without warning. This means the feeling has a history in your life."
+    back = check_answer(
+        "why do I feel this way", answer("This means the feeling has a history in your life. [1]", [hit(text)])
+    )
+    assert [f.split(":")[0] for f in back.fragments] == ["opens mid-thought"]
+    assert leans_back("This means the feeling has a history.") and leans_back("It passes with time.")
+    assert not leans_back("It is normal to feel unsure.") and not leans_back("Here are some examples.")
 
 
 def test_advice_to_a_helper_is_fine_when_the_visitor_asks_about_someone_else():

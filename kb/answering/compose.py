@@ -17,6 +17,8 @@ from kb.answering.readable import (
     is_crisis_instruction,
     is_unfinished,
     is_yes_no,
+    leans_back,
+    opens_with_reply,
     roles_mentioned,
     unbalanced_quotes,
     word_count,
@@ -41,14 +43,6 @@ DISCLAIMER = (
 ABSTAIN_MESSAGE = (
     "Our library doesn't have anything that answers this question well. You can browse the "
     "topics below, or look through our therapist directory to talk with someone."
-)
-# A span that opens on one of these leans on a sentence the reader has not seen.
-_LEANS_BACK = re.compile(
-    r"^(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
-    r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
-    r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
-    r"on the other hand|similarly|likewise|still|if (so|not|the person|they|he|she))\b",
-    re.I,
 )
 # "Researchers have adapted this model ...": a first sentence that points back within its first words.
 _POINTS_BACK = re.compile(r"^(\S+\s+){1,4}(this|these|those|such)\s", re.I)
@@ -129,6 +123,8 @@ def _text_spans(p: Passage, limit: int) -> list[list[int]]:
     n = len(p.units)
     for i in range(n):
         opens_paragraph = i == 0 or p.units[i - 1].paragraph != p.units[i].paragraph
+        if opens_with_reply(p.texts[i]) or (i > 0 and leans_back(p.texts[i])):
+            continue  # "Yes, ..." answers the heading's question, not the visitor's; "It ..." needs what came before
         for j in range(i, min(n, i + limit)):
             u, t = p.units[j], p.texts[j]
             if u.item or not p.quotable[j] or is_yes_no(t) or is_unfinished(t) or t.endswith(":"):
@@ -144,7 +140,7 @@ def _list_spans(p: Passage, rel: np.ndarray) -> list[list[int]]:
     out = []
     leads = sorted({u.lead_in for u in p.units if u.item and u.lead_in is not None})
     for lead in leads:
-        if not p.quotable[lead] or is_yes_no(p.texts[lead]):
+        if not p.quotable[lead] or is_yes_no(p.texts[lead]) or opens_with_reply(p.texts[lead]):
             continue
         items = [i for i, u in enumerate(p.units) if u.item and u.lead_in == lead]
         lines: dict[int, list[int]] = {}
@@ -164,6 +160,7 @@ def _list_spans(p: Passage, rel: np.ndarray) -> list[list[int]]:
                 and p.quotable[lead - 1]
                 and p.units[lead - 1].paragraph == p.units[lead].paragraph
                 and not is_yes_no(p.texts[lead - 1])
+                and not opens_with_reply(p.texts[lead - 1])
             )
             else []
         )
@@ -190,7 +187,7 @@ def _score(p: Passage, indices: list[int], rel: np.ndarray) -> float:
     if len(indices) == 1:
         score -= LONE_SENTENCE
     first = p.texts[indices[0]]
-    if _LEANS_BACK.match(first):
+    if leans_back(first):
         start_of_paragraph = indices[0] == 0 or p.units[indices[0] - 1].paragraph != lead.paragraph
         score -= 0.03 if start_of_paragraph else 0.06
     elif _POINTS_BACK.match(first):
@@ -243,8 +240,10 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
     """A span of another passage that adds to the first: nearly as relevant, and saying something else."""
     mine = vectors[first.hit.chunk.id][first.indices]
     for span in spans:
-        if span.hit.chunk.id == first.hit.chunk.id or span.score < first.score - 0.04 or span.wrong_role:
-            continue  # the same passage, much less relevant, or written for someone else
+        theirs_at, mine_at = span.hit.chunk, first.hit.chunk
+        same_section = (theirs_at.doc_id, theirs_at.section) == (mine_at.doc_id, mine_at.section)
+        if same_section or span.score < first.score - 0.04 or span.wrong_role:
+            continue  # the same section, much less relevant, or written for someone else
         if (
             len(span.indices) < 2
             or len(span.indices) + len(first.indices) > limit + 3

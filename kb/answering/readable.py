@@ -61,6 +61,34 @@ def is_yes_no(sentence: str) -> bool:
     return bool(_YES_NO.match(sentence.strip()))
 
 
+# A span that opens on one of these leans on a sentence the reader has not seen ("It is normal to ..." and
+# "Here are some ..." do not).
+_LEANS_BACK = re.compile(
+    r"^(?!it(?:'s| is| can be| may be| might be| was) (?:okay|ok|normal|common|natural|possible|important|hard|"
+    r"difficult|worth|helpful|useful|understandable|never too late|easy|also|time|a good idea)\b|"
+    r"it (?:may|can|might|often|usually|sometimes) help\b|here (?:are|is)\b)"
+    r"(this|that|these|those|it|its|they|their|them|such|but|and|also|however|so|then|"
+    r"instead|otherwise|here|both|another|the other|for (this|that) reason|even so|"
+    r"in (this|that|these|those) \w+|at (this|that) point|as a result|at the same time|"
+    r"on the other hand|similarly|likewise|still|if (so|not|the person|they|he|she))\b",
+    re.I,
+)
+
+
+def leans_back(sentence: str) -> bool:
+    """ "This means ...", "It passes.": a sentence that refers to one before it, so it cannot open a quote."""
+    return bool(_LEANS_BACK.match(sentence.strip()))
+
+
+_REPLY_OPENER = re.compile(r"^(?:yes|no)\b\s*[,.;:!\u2014-]", re.I)
+
+
+def opens_with_reply(sentence: str) -> bool:
+    """'Yes, ...' or 'No. Many people ...': a reply to the question a heading asks, which reads as an answer to
+    whatever the visitor asked when the span is quoted for another question."""
+    return bool(_REPLY_OPENER.match(sentence.strip()))
+
+
 def is_unfinished(sentence: str) -> bool:
     """A sentence without an end mark (cut by a page break or a budget, or a label)."""
     return not sentence.rstrip().rstrip(_CLOSERS).endswith(_ENDS)

@@ -19,6 +19,8 @@ from kb.answering.readable import (
     is_crisis_instruction,
     is_unfinished,
     is_yes_no,
+    leans_back,
+    opens_with_reply,
     unbalanced_quotes,
     word_count,
 )
@@ -121,6 +123,11 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
             runs.append([(body, item)])
     for run in runs:
         text = " ".join(body for body, _ in run)
+        first = run[0][0]
+        if leans_back(first):
+            check.fragments.append(f"opens mid-thought: {first}")
+        if opens_with_reply(first) and not is_yes_no(first) and not getattr(answer, "from_heading", False):
+            check.fragments.append(f"a reply to another question: {first}")
         if unbalanced_quotes(text):
             check.fragments.append(f"unbalanced quotes: {text}")
         if len(run) == 1 and not run[0][1] and len(sentence_spans(text)) <= 1 and word_count(text) < MIN_WORDS:
