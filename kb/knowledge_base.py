@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from dataclasses import replace
 from functools import cached_property
 
@@ -394,11 +396,25 @@ class KnowledgeBase:
         return Suggestions([tid for tid, _ in topic_scores], matches)
 
 
+def _searched_for(typed: str, searched: str) -> str:
+    """The words the spelling fixer changed ('Searched for "anxiety" (you typed "anxierty").'), not the whole
+    question again: a long question echoed back buries the answer."""
+    old, new = typed.split(), searched.split()
+    pairs = [
+        (" ".join(old[i1:i2]), " ".join(new[j1:j2]))
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
+        if tag == "replace"
+    ]
+    if not pairs or len(pairs) > 3:
+        return f"Searched for: {searched}"
+    return "Searched for " + ", ".join(f"\u201c{b}\u201d (you typed \u201c{a}\u201d)" for a, b in pairs) + "."
+
+
 def _notices(query: Query, crisis: Crisis, draft: Draft) -> list[str]:
     """What the answer says about how the question was read, in order."""
     notices = []
     if query.retrieval_text != query.text and not crisis.detected:  # never echo a crisis message back
-        notices.append(f"Searched for: {query.retrieval_text}")
+        notices.append(_searched_for(query.text, query.retrieval_text))
     if query.french:
         notices.append("Our articles are in English, so answers to questions in other languages may be less precise.")
     if query.refusal:

@@ -22,5 +22,11 @@ def test_a_medication_dose_question_abstains_with_the_medication_notice(kb):
 
 def test_a_typo_is_searched_for_as_the_corpus_word_with_a_notice(kb):
     answer = kb.ask("what is transferense at work?")
-    assert "Searched for: what is transference at work?" in answer.notices
+    assert "Searched for \u201ctransference\u201d (you typed \u201ctransferense\u201d)." in answer.notices
     assert answer.query == "what is transferense at work?"  # the question is shown as typed
+
+
+def test_a_long_question_with_a_typo_is_not_echoed_back_whole(kb):
+    question = "I keep noticing the same feelings at work and at home, and I wonder what transferense means for me?"
+    notices = [n for n in kb.ask(question).notices if n.startswith("Searched for")]
+    assert notices == ["Searched for \u201ctransference\u201d (you typed \u201ctransferense\u201d)."]
