@@ -346,6 +346,27 @@ def test_a_second_span_never_comes_from_the_first_span_s_section(model):
     assert len(compose(question, [first, same], model)[1]) == 1  # the same section's next passage only goes on
 
 
+def test_a_section_on_a_heavy_theme_is_quoted_only_to_a_question_that_raises_it(model):
+    harm = make_hit(
+        "Should you take your daughter to therapy? Listen calmly if your daughter tells you something. "
+        "Therapy for your daughter can help, and trained professionals are better placed to ask.",
+        "family",
+        rank=1,
+        section="What should I do if I think someone is hurting my child?",
+    )
+    teens = make_hit(
+        "Teens are more likely to agree to therapy when they feel they have some choice in it. "
+        "Therapy presented as support, not punishment, helps a child say yes.",
+        "teens",
+        rank=2,
+        section="How do I get my teenager to see a therapist?",
+    )
+    text, citations = compose("should I take my daughter to therapy", [harm, teens], model)
+    assert text and {c.doc_id for c in citations} == {"teens"}
+    _, citations = compose("I think someone is hurting my daughter, what should I do", [harm, teens], model)
+    assert "family" in {c.doc_id for c in citations}
+
+
 def test_headings_unbalanced_quotes_and_sentences_about_the_page_are_not_quoted(model):
     hit = make_hit(
         "# Why transference matters\n\n"

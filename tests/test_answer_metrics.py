@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from kb.answering.readable import leans_back
+from kb.answering.readable import leans_back, themes_unraised
 from kb.evaluation.answers import (
     SAMPLE,
     answer_metrics,
@@ -190,3 +191,15 @@ def test_counsel_chat_answers_asks_only_the_part_it_is_given(settings, embedder,
     assert metrics["part"] == "train"
     assert metrics["questions"] == sum(counsel_chat_part(r["id"]) == "train" for r in rows)
     assert text.startswith("# Answers: counsel-chat questions (train part)")
+
+
+def test_a_section_on_a_theme_the_question_never_raised_is_counted():
+    h = hit("Listen calmly if your child tells you something, and let them know it is not their fault.")
+    quoted = "Listen calmly if your child tells you something, and let them know it is not their fault. [1]"
+    a = answer(quoted, [h])
+    a.citations[0] = replace(a.citations[0], section="What should I do if I think someone is hurting my child?")
+    kinds = [f.split(":")[0] for f in check_answer("should I take my daughter to therapy", a).fragments]
+    assert kinds == ["a theme not raised (harm)"]
+    assert check_answer("I think my ex is hurting my daughter, what do I do", a).fragments == []
+    assert themes_unraised("Eating concerns", "When food feels out of control", "why do I binge at night") == set()
+    assert themes_unraised("Eating concerns", "When food feels out of control", "why am I so tired") == {"eating"}

@@ -20,6 +20,7 @@ from kb.answering.readable import (
     leans_back,
     opens_with_reply,
     roles_mentioned,
+    themes_unraised,
     unbalanced_quotes,
     word_count,
     written_for_helpers,
@@ -106,6 +107,8 @@ def read_passage(hit: Hit, for_self: bool, question: str = "", crisis_lines: boo
         )
         for u, t in zip(units, texts, strict=False)
     ]
+    if question and themes_unraised(hit.title, hit.chunk.section, question):
+        quotable = [False] * len(units)  # read as a claim about the visitor: never quoted, only listed to read
     about = written_for_someone_with(hit.title, hit.chunk.section)
     return Passage(
         hit,
@@ -123,7 +126,7 @@ def _text_spans(p: Passage, limit: int) -> list[list[int]]:
     n = len(p.units)
     for i in range(n):
         opens_paragraph = i == 0 or p.units[i - 1].paragraph != p.units[i].paragraph
-        if opens_with_reply(p.texts[i]) or (i > 0 and leans_back(p.texts[i])):
+        if opens_with_reply(p.texts[i]) or leans_back(p.texts[i]):
             continue  # "Yes, ..." answers the heading's question, not the visitor's; "It ..." needs what came before
         for j in range(i, min(n, i + limit)):
             u, t = p.units[j], p.texts[j]

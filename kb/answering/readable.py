@@ -221,6 +221,42 @@ def written_for_someone_with(title: str, section: str) -> set[str]:
     return found | roles_assumed(heading)
 
 
+# Heavy themes a section can be about, by its headings, and the words a question that raises them uses: a section
+# on a child being hurt, an eating disorder or drinking, quoted to a question that never raised it, reads as a claim
+# about the visitor ("What should I do if I think someone is hurting my child?" for "Should I take my daughter to
+# therapy?").
+_THEMES = {
+    "harm": (
+        r"\b(?:abus\w*|hurt(?:ing|s)? (?:you|your|my|me|them|him|her|another|others|someone|a child|children)"
+        r"|being hurt|violen\w*|assault\w*|unsafe"
+        r"|not safe|hit(?:s|ting)? (?:you|me))\b",
+        r"\b(?:abus\w*|hurt\w*|hit|hits|hitting|violen\w*|assault\w*|unsafe|safe|safety|beat\w*|rap(?:e|ed|ist)"
+        r"|molest\w*|touch\w*|threat\w*|scared|afraid|fear\w*|yell\w*|scream\w*|bruis\w*|control\w*|grab\w*"
+        r"|push\w*|shov\w*|slap\w*|punch\w*|kick\w*|danger\w*|police|cps|cas|toxic|mean|cruel|mistreat\w*|harass\w*"
+        r"|stalk\w*|altercation\w*|fight\w*|violent|narciss\w*|manipulat\w*)\b",
+    ),
+    "eating": (
+        r"\b(?:eat|eating|food|bulimi\w*|anorexi\w*|binge\w*|purg\w*|weight)\b",
+        r"\b(?:eat\w*|ate|food|bulimi\w*|anorexi\w*|binge\w*|purg\w*|weight|body|meals?|hungry|diet\w*|thin|fat"
+        r"|vomit\w*|throw\w* up|calorie\w*|starv\w*)\b",
+    ),
+    "substances": (
+        r"\b(?:alcohol|drink\w*|drugs?|substances?|addict\w*|gambl\w*)\b",
+        r"\b(?:alcohol\w*|drink\w*|drunk|drugs?|substances?|addict\w*|gambl\w*|weed|cannabis|marijuana|high|pills"
+        r"|using|sober\w*|relaps\w*|beer|wine|vap\w*|smok\w*|cocaine|opioid\w*|bet|betting|casino|detox\w*|overdos\w*"
+        r"|withdraw\w*)\b",
+    ),
+}
+_THEME_HEADINGS = {theme: re.compile(h, re.I) for theme, (h, _) in _THEMES.items()}
+_THEME_WORDS = {theme: re.compile(q, re.I) for theme, (_, q) in _THEMES.items()}
+
+
+def themes_unraised(title: str, section: str, question: str) -> set[str]:
+    """The heavy themes an article or section is about, by its headings, that the question does not raise."""
+    heading = f"{title} > {section}"
+    return {t for t, p in _THEME_HEADINGS.items() if p.search(heading) and not _THEME_WORDS[t].search(question)}
+
+
 # What to do in a crisis: right beside a crisis panel, never in the answer to a question that is not a crisis
 # (the panel, shown first when there is one, already says it, and so does every answer's disclaimer).
 _CRISIS_INSTRUCTION = re.compile(

@@ -21,6 +21,7 @@ from kb.answering.readable import (
     is_yes_no,
     leans_back,
     opens_with_reply,
+    themes_unraised,
     unbalanced_quotes,
     word_count,
 )
@@ -121,6 +122,10 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
             runs[-1].append((body, item))
         else:
             runs.append([(body, item)])
+    if not answer.crisis.detected:
+        for citation in answer.citations:
+            for theme in sorted(themes_unraised(citation.title, citation.section, question)):
+                check.fragments.append(f"a theme not raised ({theme}): {citation.section}")
     for run in runs:
         text = " ".join(body for body, _ in run)
         first = run[0][0]
