@@ -159,6 +159,19 @@ def test_ranked_by_how_much_of_the_question_each_therapist_covers(directory):
     assert [m.matched_topics for m in matches[:3]] == [["trauma", "anxiety"], ["trauma"], ["anxiety"]]
 
 
+def test_three_suggestions_span_the_question_s_concerns():
+    group = [
+        therapist("a1", "Ann", specialties=("trauma",)),
+        therapist("a2", "Bea", specialties=("trauma",)),
+        therapist("a3", "Cy", specialties=("trauma",)),
+        therapist("b1", "Dee", specialties=("sleep",)),
+    ]
+    scores = [("trauma", 0.6), ("sleep", 0.4)]
+    # Without the bonus the three trauma therapists would fill the list; with it the sleep one comes second.
+    assert ids(match_therapists(group, scores, None, None)) == ["a1", "b1", "a2"]
+    assert ids(match_therapists(group, [("trauma", 1.0)], None, None)) == ["a1", "a2", "a3"]
+
+
 def test_k_is_three_by_default(directory):
     assert len(match_therapists(directory, [("trauma", 1.0)], None, None)) == 3
     assert len(match_therapists(directory, [("trauma", 1.0)], None, None, k=1)) == 1
