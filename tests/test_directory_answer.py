@@ -158,6 +158,10 @@ def test_the_visitors_own_filters_still_apply(directory):
         "I moved to Toronto and feel lonely",
         "I have been feeling low for months and I do not know why; my partner works online all day and I am home "
         "alone, and I keep wondering whether therapy could help someone like me at all or whether I should wait",
+        # a fee or format word about something else than therapy
+        "what's the exchange rate from Canadian to US dollars today",
+        "where can I watch the Raptors game online",
+        "why are grocery prices going up so fast this year",
     ],
 )
 def test_questions_for_the_library_are_left_to_the_library(directory, question):

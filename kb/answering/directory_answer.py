@@ -159,6 +159,8 @@ _PLACE_CUE = re.compile(
 )
 _PRONOUNS = re.compile(r"\bpronouns?\b|\b(they/them|she/her|he/him)\b", re.I)
 _SOME_PRONOUNS = re.compile(r"\b(they/them|she/her|he/him)\b", re.I)
+_OURS = re.compile(r"\b(you|your|yours|here|charge|charges|practice|clinic|office|counsell?ing|psychotherapy)\b", re.I)
+SHORT_WORDS = 5
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
 
 
@@ -225,12 +227,15 @@ def read_question(question: str, directory: Directory) -> DirectoryQuestion | No
     else:
         if who and re.search(r"\blanguages?\b", text, re.I):
             asks.append("language")
+    # "the exchange rate today", "watch the game online": a fee or a format word is about us only beside a word
+    # for therapy or the practice, or in a question too short to be about anything else ("how much?").
+    ours = bool(_WHO.search(text) or _OURS.search(text)) or len(re.findall(r"\w+", text)) <= SHORT_WORDS
     online, person = bool(_FORMAT_ONLINE.search(text)), bool(_FORMAT_PERSON.search(text))
-    if (online or person) and cue:
+    if (online or person) and cue and ours:
         asks.append("format")
         if online != person:
             values["format"] = "online" if online else "in-person"
-    if _FEES.search(text) and not _INSURANCE.search(text):
+    if _FEES.search(text) and not _INSURANCE.search(text) and ours:
         asks.append("fees")
         if _SLIDING.search(text):
             values["sliding_scale"] = True
