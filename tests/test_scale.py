@@ -299,3 +299,27 @@ def test_a_filter_widens_the_ivf_cells_searched_in_proportion(ivf):
     assert selection.allows(filtered.positions).all()
     assert len(filtered.positions) == 50  # a filter far from the question still fills its top (more cells searched)
     assert np.isfinite(plain.floor) and np.isfinite(filtered.floor)
+
+
+def test_best_first_orders_as_a_stable_sort_with_ties_by_position():
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        n = int(rng.integers(1, 80))
+        scores = rng.integers(0, 6, n).astype(np.float32)  # many ties
+        scores[rng.random(n) < 0.2] = -np.inf
+        positions = rng.choice(10_000, n, replace=False)
+        assert dense_module.best_first(scores, positions).tolist() == np.lexsort((positions, -scores)).tolist()
+
+
+def test_a_deep_ivf_top_is_the_best_of_every_vector_in_its_cells(ivf):
+    import faiss
+
+    dense = ivf.dense
+    vector = ivf._vector("dreams at night", None)
+    top = dense.top(vector, 300, probe=4)
+    params = faiss.SearchParametersIVF()
+    params.nprobe = 4
+    scores, found = dense.index.search(vector.reshape(1, -1), 300, params=params)
+    assert np.allclose(top.scores, scores[0][found[0] >= 0])  # what FAISS's own heap of 300 returns
+    assert set(top.positions.tolist()) == set(found[0][found[0] >= 0].tolist())
+    assert np.all(np.diff(top.scores) <= 0) and top.floor == top.scores[-1]

@@ -135,22 +135,24 @@ class DenseRetriever:
             params.sel = selector
         query = vector.reshape(1, -1).astype(np.float32)
         while True:
-            found, ids = self.index.search(query, n, params=params)
-            keep = ids[0] >= 0
-            positions, scores = ids[0][keep], found[0][keep]
+            # Every vector of the cells, then the n best in numpy: FAISS's heap of n results costs more than
+            # the scan itself for a deep top (96 cells, n 6,400 at 100,000 chunks: 2.2 ms against 0.8 ms).
+            _, found, ids = self.index.range_search(query, -np.inf, params=params)
             # A filter's chunks can sit in cells far from the question: search 4 times as many until n are found.
-            if len(scores) >= n or params.nprobe >= self.index.nlist or bitmap is None:
+            if len(found) >= n or params.nprobe >= self.index.nlist or bitmap is None:
                 break
             params.nprobe = min(self.index.nlist, 4 * params.nprobe)
+        best = top_of(found, n, ids)
         # Fewer than n found means every allowed chunk was seen only when every cell was searched.
         everything = params.nprobe >= self.index.nlist
+        scores = best.scores
         floor = -np.inf if len(scores) < n and everything else float(scores[-1]) if len(scores) else 1.0
-        return DenseTop(positions.astype(np.int64), scores.astype(np.float32), floor)
+        return DenseTop(best.positions, scores, floor)
 
     def scores_with(self, vector: np.ndarray, positions: np.ndarray, known: DenseTop) -> np.ndarray:
         """Exact cosine with the given chunks, taking those of `known` (an IVF-Flat search's, exact) as found."""
         out = np.empty(len(positions), dtype=np.float32)
-        order = np.argsort(known.positions, kind="stable")
+        order = np.argsort(known.positions)  # distinct positions: no ties to keep in order
         ordered = known.positions[order]
         at = np.minimum(np.searchsorted(ordered, positions), max(len(ordered) - 1, 0))
         hit = ordered[at] == positions if len(ordered) else np.zeros(len(positions), dtype=bool)
@@ -164,10 +166,29 @@ def top_of(scores: np.ndarray, n: int, positions: np.ndarray | None = None) -> D
     finite = np.isfinite(scores)
     count = int(finite.sum())
     best = top_indices(scores, n) if count > n else np.flatnonzero(finite)
-    best = best[np.lexsort((best if positions is None else positions[best], -scores[best]))]
+    best = best[best_first(scores[best], best if positions is None else positions[best])]
     floor = float(scores[best[-1]]) if count > n else -np.inf
     chosen = best if positions is None else positions[best]
     return DenseTop(chosen.astype(np.int64), scores[best].astype(np.float32), floor)
+
+
+def best_first(scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The order of scores from high to low, ties broken by lower position (what a stable sort by score of
+    sorted positions gives).
+
+    An unstable sort, then only the runs of equal scores put in position order: numpy's stable sorts take 5
+    to 10 times as long (measured: 0.6 ms against 0.1 ms for 6,400 scores), and among thousands of float32
+    cosines a few are equal.
+    """
+    order = np.argsort(-scores)
+    ordered = scores[order]
+    equal = ordered[1:] == ordered[:-1]
+    if not equal.any():
+        return order
+    run = np.concatenate(([0], np.cumsum(~equal)))  # the run of equal scores each place belongs to
+    tied = np.flatnonzero(np.concatenate(([False], equal)) | np.concatenate((equal, [False])))
+    order[tied] = order[tied][np.lexsort((positions[order[tied]], run[tied]))]
+    return order
 
 
 def top_indices(scores: np.ndarray, n: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from kb.index.store import Index
 from kb.models.embedders import Embedder
 from kb.records import Hit
 from kb.retrieval.bm25 import LexicalScan
-from kb.retrieval.dense import DenseRetriever, DenseTop, distinct
+from kb.retrieval.dense import DenseRetriever, DenseTop, best_first, distinct
 from kb.retrieval.filters import ChunkFilters, Selection
 
 MODES = ("hybrid", "dense", "bm25")
@@ -157,8 +157,8 @@ class Searcher:
             pool = self._pool(vec, ids, depth, selection, mode, scan, best, k, dense_top)
             best, dense_top = pool.bm25_best, pool.dense_top
             fused, bound = self._fuse(pool, mode)
-            order = np.lexsort((pool.positions, -fused))
-            order = order[np.isfinite(fused[order])]
+            finite = np.flatnonzero(np.isfinite(fused))
+            order = finite[best_first(fused[finite], pool.positions[finite])]
             hits, last = self._hits(
                 pool.positions[order], fused[order], pool.dense[order], pool.bm25[order], k, per_doc, query, mode
             )
@@ -249,7 +249,7 @@ class Searcher:
         lower = scan.partial[positions]
         low = w * dense + (1.0 - w) * lower / best
         slack = (1.0 - w) * scan.bound / best  # the most a chunk's fused score exceeds its lower bound
-        order = np.argsort(-low, kind="stable")
+        order = np.argsort(-low)  # among equal lower bounds any order: the first left out bounds them all
         bm25 = lower.astype(np.float32)
         fused = np.zeros(0, dtype=np.float64)
         done, batch = 0, max(2 * rank, 128)
