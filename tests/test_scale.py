@@ -323,3 +323,10 @@ def test_a_deep_ivf_top_is_the_best_of_every_vector_in_its_cells(ivf):
     assert np.allclose(top.scores, scores[0][found[0] >= 0])  # what FAISS's own heap of 300 returns
     assert set(top.positions.tolist()) == set(found[0][found[0] >= 0].tolist())
     assert np.all(np.diff(top.scores) <= 0) and top.floor == top.scores[-1]
+
+
+def test_inner_products_on_one_thread_are_the_matrix_vector_product():
+    rng = np.random.default_rng(4)
+    rows, vector = rng.normal(size=(300, 64)).astype(np.float32), rng.normal(size=64).astype(np.float32)
+    assert np.allclose(dense_module.inner_products(rows, vector), rows @ vector, rtol=1e-5, atol=1e-5)
+    assert dense_module.inner_products(rows[:0], vector).shape == (0,)
