@@ -330,3 +330,22 @@ def test_inner_products_on_one_thread_are_the_matrix_vector_product():
     rows, vector = rng.normal(size=(300, 64)).astype(np.float32), rng.normal(size=64).astype(np.float32)
     assert np.allclose(dense_module.inner_products(rows, vector), rows @ vector, rtol=1e-5, atol=1e-5)
     assert dense_module.inner_products(rows[:0], vector).shape == (0,)
+
+
+def test_the_best_sums_past_the_budget_are_lower_bounds_with_an_exact_head(base, monkeypatch):
+    monkeypatch.setattr(bm25_module, "POSTING_BUDGET", 500)
+    index = synthetic_bm25([c.embed_text for c in base.chunks], 3000, np.random.default_rng(1))
+    query = "strict parent boss relationships in love transference feelings anger sleep"
+    scan = index.scan(index.query_ids(query))
+    assert scan.bound > 0
+    full = index.scores(query, 3000)
+    top = scan.by_sums(40, 10)
+    assert not top.exact and len(top.positions) == 40
+    assert np.all(np.diff(top.scores) <= 0)  # best first
+    assert np.all(top.scores <= full[top.positions] + 1e-5)  # each a lower bound of its score
+    outside = np.setdiff1d(scan.seen, top.positions)
+    assert scan.partial[top.positions].min() >= scan.partial[outside].max()  # the 40 best sums
+    head = np.argsort(-scan.partial[top.positions], kind="stable")[:10]
+    assert np.isclose(top.scores[0], full[top.positions[head]].max(), rtol=1e-5)  # the head is scored exactly
+    nth = top.positions[np.argmin(scan.partial[top.positions])]
+    assert np.isclose(top.floor, full[nth], rtol=1e-5)  # the exact score of the 40th best sum

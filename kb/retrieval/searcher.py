@@ -28,6 +28,7 @@ DEEPEN_LIMIT = 16  # times settings.candidates, on an approximate index
 DENSE_DEEPER = 8  # times the first BM25 depth
 LEXICAL_DEEPER = 8  # times settings.candidates
 HYBRID_CELLS = 96  # IVF cells searched for a hybrid pool (NPROBE for dense search alone)
+EXACT_HEAD = 100  # the BM25 side's best chunks by their sums scored exactly at once (the best scales fusion)
 RESCORE_RANK = 4  # times k: pool chunks that can still reach this rank get their exact BM25 score
 
 
@@ -195,7 +196,10 @@ class Searcher:
                 dense_top = self.dense.top(vec, depth, selection.bitmap, small)
         lexical = None
         if mode != "dense":
-            lexical = scan.best(depth) if scan is not None else self.index.bm25.top(ids, depth, positions=small)
+            if scan is not None and approximate:
+                lexical = scan.by_sums(depth, EXACT_HEAD)
+            else:
+                lexical = scan.best(depth) if scan is not None else self.index.bm25.top(ids, depth, positions=small)
         positions = distinct(
             np.concatenate([dense_top.positions if dense_top else empty, lexical.positions if lexical else empty])
         )
@@ -210,7 +214,10 @@ class Searcher:
             if selection.bitmap is None and lexical is not None:
                 best = float(lexical.scores[0]) if len(lexical.scores) else 0.0
             else:  # scaled by the best score over every chunk, as when every chunk was scored
-                top = scan.unfiltered().best(1) if scan is not None else self.index.bm25.scan(ids).best(1)
+                if scan is not None and approximate:  # the best of the head scored exactly, as unfiltered
+                    top = scan.unfiltered().by_sums(EXACT_HEAD, EXACT_HEAD)
+                else:
+                    top = scan.unfiltered().best(1) if scan is not None else self.index.bm25.scan(ids).best(1)
                 best = float(top.scores[0]) if len(top.scores) else 0.0
         if scan is not None and approximate and scan.bound > 0 and best > 0:
             bm25 = self._bounded_bm25(scan, positions, dense, best, RESCORE_RANK * k)
@@ -222,7 +229,9 @@ class Searcher:
         if approximate and lexical is not None:
             # The scan's bound (every word cut short at its threshold at once) is far above what any chunk
             # scores; on an approximate index the last BM25 score taken stands for what an unseen chunk has.
-            lexical_floor = float(lexical.scores[-1]) if len(lexical.scores) >= depth else 0.0
+            # Scored by their sums (LexicalScan.by_sums), the exact score of the last one stands for it.
+            last = (float(lexical.scores[-1]) if lexical.exact else lexical.floor) if len(lexical.scores) else 0.0
+            lexical_floor = last if len(lexical.scores) >= depth else 0.0
         return Pool(
             positions,
             dense,
