@@ -57,7 +57,10 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer else words
 
 
-POSTING_BUDGET = 200_000  # postings read per question at most, best weights first over all its words
+# Postings read per question at most, best weights first over all its words. 400,000 rather than 200,000:
+# the scan costs more, but its bound is tighter, so fewer candidates are rescored (measured at 1,000,000
+# chunks: p95 about the same, recall@10 0.984 -> 0.991; at 100,000 most long questions are then exact).
+POSTING_BUDGET = 400_000
 SAMPLE = 64  # a long word's weights are sampled every SAMPLE postings (in impact order) to share the budget
 RESCORED_PER_RESULT = 2  # when a word was cut short, at most this many chunks per result are scored exactly
 
