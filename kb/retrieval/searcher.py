@@ -29,7 +29,9 @@ DEEPEN_LIMIT = 16  # times settings.candidates, on an approximate index
 # candidates and deepens (x4, once) when the fused top reaches the last BM25 score taken.
 DENSE_DEEPER = 4  # times the first BM25 depth
 LEXICAL_DEEPER = 8  # times settings.candidates
-HYBRID_CELLS = 96  # IVF cells searched for a hybrid pool (NPROBE for dense search alone)
+# IVF cells searched for a hybrid pool (NPROBE for dense search alone). 64, not 96: on the bench questions
+# at 1,000,000 chunks p50 8.8 -> 7.8 ms for recall@10 0.991 -> 0.990 (48 cells: 0.985).
+HYBRID_CELLS = 64
 EXACT_HEAD = 100  # the BM25 side's best chunks by their sums scored exactly at once (the best scales fusion)
 RESCORE_RANK = 4  # times k: pool chunks that can still reach this rank get their exact BM25 score
 
