@@ -4,6 +4,8 @@ contract against the committed schemas, the limits, CORS, and errors that never 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import jsonschema
@@ -279,21 +281,31 @@ def test_a_failed_answer_is_one_line_with_the_crisis_lines_and_no_question(site,
     assert "ValueError" in caplog.text  # where it failed is logged, never the message
 
 
-def test_the_lifespan_hook_warms_before_serving_and_a_failure_does_not_stop_the_server(site, embedder, caplog):
-    calls = []
+def test_the_lifespan_hook_warms_at_start_while_serving_and_a_failure_does_not_stop_the_server(
+    site, embedder, caplog
+):
+    started, loading = threading.Event(), threading.Event()
+
+    def warm():
+        started.set()
+        loading.wait(timeout=30)  # still loading while the first request is served
+
     app = Starlette(
         routes=server.routes(site, lambda: KnowledgeBase(site, embedder)),
-        lifespan=server.lifespan(lambda: calls.append("warm")),
+        lifespan=server.lifespan(warm),
     )
     with TestClient(app) as client:
-        assert calls == ["warm"]  # done before the first request is served
-        assert client.get("/api/v1/health").status_code == 200
+        assert started.wait(timeout=10)  # at server start, before any page asked for the library
+        assert client.get("/api/v1/health").status_code == 200  # served while warming, not after it
+        loading.set()
 
     def broken():
         raise RuntimeError(f"cannot load {SECRET}")
 
     with TestClient(Starlette(routes=[], lifespan=server.lifespan(broken))):
-        pass
+        deadline = time.monotonic() + 10
+        while "RuntimeError" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert "RuntimeError" in caplog.text and SECRET not in caplog.text
 
 

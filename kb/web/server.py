@@ -4,10 +4,10 @@ and loads the model, index and directory in the lifespan hook, before the first 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager, suppress
@@ -98,16 +98,25 @@ def send_without_delay() -> None:
 
 
 def lifespan(warm: Callable[[], Any]):
-    """st.App's lifespan hook: run `warm` (load model, index, directory; answer once) before serving."""
+    """st.App's lifespan hook: start `warm` (load model, index, directory; answer once) as the server starts.
 
-    @asynccontextmanager
-    async def hook(app: Any):
+    The server accepts connections at once, so a first visitor's browser downloads the page's scripts while
+    the library loads; a page or API request that needs the library before warming ends waits for it (the
+    caches compute each value once). `/_stcore/health` says the process is up; `/api/v1/health` answers
+    once the library is loaded (a readiness check)."""
+
+    def run() -> None:
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(warm)
+            warm()
             log.warning("library warm in %.1f s", time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - the pages show the problem; never its message here
             log.error("could not warm the library (%s); the first page will try again", type(exc).__name__)
-        yield {}
+
+    @asynccontextmanager
+    async def hook(app: Any):
+        warming = threading.Thread(target=run, name="warm", daemon=True)
+        warming.start()
+        yield {"warming": warming}
 
     return hook
