@@ -396,17 +396,15 @@ class KnowledgeBase:
 
 
 def _searched_for(typed: str, searched: str) -> str:
-    """The words the spelling fixer changed ('Searched for "anxiety" (you typed "anxierty").'), not the whole
-    question again: a long question echoed back buries the answer."""
+    """The words the spelling fixer changed ('Searched for "anxiety" (you typed "anxierty").'), never the whole
+    question again: a long question echoed back buries the answer (and reads as part of it)."""
     old, new = typed.split(), searched.split()
-    pairs = [
-        (" ".join(old[i1:i2]), " ".join(new[j1:j2]))
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
-        if tag == "replace"
-    ]
-    if not pairs or len(pairs) > 3:
-        return f"Searched for: {searched}"
-    return "Searched for " + ", ".join(f"\u201c{b}\u201d (you typed \u201c{a}\u201d)" for a, b in pairs) + "."
+    changes = [op for op in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if changes and len(changes) <= 3 and all(tag == "replace" for tag, *_ in changes):
+        pairs = [(" ".join(old[i1:i2]), " ".join(new[j1:j2])) for _, i1, i2, j1, j2 in changes]
+        return "Searched for " + ", ".join(f"\u201c{b}\u201d (you typed \u201c{a}\u201d)" for a, b in pairs) + "."
+    words = sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in changes) or 1
+    return f"Searched with the spelling of {words} word{'s' if words != 1 else ''} corrected."
 
 
 def _notices(query: Query, crisis: Crisis, draft: Draft) -> list[str]:

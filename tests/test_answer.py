@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import kb.answering.compose as compose_module
 from kb.answering.compose import (
     MAX_QUERY_CHARS,
     cited_sentences,
@@ -220,7 +221,8 @@ def test_an_unrelated_passage_is_never_stitched_on(hits, model):
     assert "sleep-and-dreams" not in {c.doc_id for c in citations}
 
 
-def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(model):
+def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(model, monkeypatch):
+    monkeypatch.setattr(compose_module, "SECOND_WITHIN", 1.0)  # the fake embedder's scores are not the model's
     first = make_hit(TRANSFERENCE, "a", rank=1)
     second = make_hit(THERAPY, "b", rank=2)
     text, citations = compose(
@@ -234,6 +236,18 @@ def test_a_second_passage_is_added_when_it_says_something_the_first_does_not(mod
     first_part, second_part = text.split("\n\n")
     assert all(n == 1 for _, n in cited_sentences(first_part)) and all(n == 2 for _, n in cited_sentences(second_part))
     assert is_faithful(text, citations, [first, second])
+
+
+def test_a_second_passage_that_scores_well_below_the_first_is_left_out(model, monkeypatch):
+    monkeypatch.setattr(compose_module, "SECOND_WITHIN", -1.0)
+    text, citations = compose(
+        "in therapy transference is not a problem to avoid, it is a window onto feelings and "
+        "patterns; transference means carrying feelings from an important early relationship "
+        "into a new one",
+        [make_hit(TRANSFERENCE, "a", rank=1), make_hit(THERAPY, "b", rank=2)],
+        model,
+    )
+    assert [c.doc_id for c in citations] == ["a"]
 
 
 def test_the_same_words_in_an_overlapping_passage_are_not_quoted_twice(model):
@@ -333,7 +347,8 @@ def test_a_quote_never_opens_on_a_reply_to_the_heading_or_mid_thought(model):
     assert not quoted(text)[0].startswith("This means")
 
 
-def test_a_second_span_never_comes_from_the_first_span_s_section(model):
+def test_a_second_span_never_comes_from_the_first_span_s_section(model, monkeypatch):
+    monkeypatch.setattr(compose_module, "SECOND_WITHIN", 1.0)  # the fake embedder's scores are not the model's
     question = (
         "in therapy transference is not a problem to avoid, it is a window onto feelings and "
         "patterns; transference means carrying feelings from an important early relationship "

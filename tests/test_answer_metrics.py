@@ -112,6 +112,9 @@ def test_a_quote_opening_on_a_reply_or_mid_thought_is_a_fragment():
     assert [f.split(":")[0] for f in back.fragments] == ["opens mid-thought"]
     assert leans_back("This means the feeling has a history.") and leans_back("It passes with time.")
     assert not leans_back("It is normal to feel unsure.") and not leans_back("Here are some examples.")
+    assert leans_back("Anger can also be hidden by defences.") and leans_back("Others find that hard.")
+    assert leans_back("Other people cannot cry at all.") and leans_back("Many people also worry about cost.")
+    assert not leans_back("Feeling anxious before a first session is common.")
 
 
 def test_advice_to_a_helper_is_fine_when_the_visitor_asks_about_someone_else():

@@ -36,6 +36,7 @@ MAX_QUERY_CHARS = 2000
 MAX_ITEMS = 6  # list items quoted under one lead-in; a longer list gives its most relevant ones, in order
 WRONG_ROLE = 0.15  # a passage for a helper, or about someone the visitor never mentioned, yields to one for them
 LONE_SENTENCE = 0.12  # one sentence alone reads as a fragment unless nothing else comes close
+SECOND_WITHIN = 0.03  # a second passage is quoted only when its span scores this close to the first's
 LONE_WORDS = 14  # a passage's only quotable sentence may stand alone when it is at least this long
 DISCLAIMER = (
     "This is educational information from our library, not therapy, diagnosis or an emergency "
@@ -245,7 +246,7 @@ def _second(first: Span, spans: list[Span], vectors: dict[str, np.ndarray], limi
     for span in spans:
         theirs_at, mine_at = span.hit.chunk, first.hit.chunk
         same_section = (theirs_at.doc_id, theirs_at.section) == (mine_at.doc_id, mine_at.section)
-        if same_section or span.score < first.score - 0.04 or span.wrong_role:
+        if same_section or span.score < first.score - SECOND_WITHIN or span.wrong_role:
             continue  # the same section, much less relevant, or written for someone else
         if (
             len(span.indices) < 2

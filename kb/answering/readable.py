@@ -75,9 +75,15 @@ _LEANS_BACK = re.compile(
 )
 
 
+# "Anger can also be hidden ...", "Others find ...": a sentence that adds to one the reader has not seen.
+_ADDS_TO = re.compile(r"^\W*(?:(?:others|other people|the rest)\b|(?:[\w'’-]+\W+){0,5}?also\b)", re.I)
+
+
 def leans_back(sentence: str) -> bool:
-    """ "This means ...", "It passes.": a sentence that refers to one before it, so it cannot open a quote."""
-    return bool(_LEANS_BACK.match(sentence.strip()))
+    """ "This means ...", "It passes.", "Others find ...": a sentence that refers to or adds to one before it,
+    so it cannot open a quote."""
+    text = sentence.strip()
+    return bool(_LEANS_BACK.match(text) or _ADDS_TO.match(text))
 
 
 _REPLY_OPENER = re.compile(r"^(?:yes|no)\b\s*[,.;:!\u2014-]", re.I)
