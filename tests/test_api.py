@@ -281,9 +281,7 @@ def test_a_failed_answer_is_one_line_with_the_crisis_lines_and_no_question(site,
     assert "ValueError" in caplog.text  # where it failed is logged, never the message
 
 
-def test_the_lifespan_hook_warms_at_start_while_serving_and_a_failure_does_not_stop_the_server(
-    site, embedder, caplog
-):
+def test_the_lifespan_hook_warms_at_start_while_serving_and_a_failure_does_not_stop_the_server(site, embedder, caplog):
     started, loading = threading.Event(), threading.Event()
 
     def warm():
