@@ -41,6 +41,13 @@ EXAMPLES = [  # (message, tier, kind or None for any)
 # A short message saying outright that the writer wants to die has no context the classifier could read as
 # something else, so it cannot veto the pattern.
 SHORT = ["je veux mourir", "Ma vie est finie... je veux juste mourir", "i want to die", "I want to hurt myself"]
+# An overdose told in a few words, and home said to be unsafe in words that contain a negation themselves.
+SHORT_OTHER = [
+    ("i overdosed", "medical"),
+    ("not safe at home but I can't leave yet", "violence"),
+    ("i dont feel safe at home", "violence"),
+    ("je me sens pas en sécurité chez nous", "violence"),
+]
 NOT_CRISES = [
     "I had an attempt years ago and I'm well now",
     "I'm safe and not going to hurt myself, I just feel flat",
@@ -78,6 +85,12 @@ def test_resolved_pasts_negations_and_idioms_do_not_alarm(detector, model, messa
 def test_a_short_plain_statement_is_never_vetoed(detector, model, message):
     crisis = detector.detect(message, model.embed([message])[0])
     assert crisis.detected and crisis.kind in ("suicide", "self-harm"), (message, crisis.reason)
+
+
+@pytest.mark.parametrize("message,kind", SHORT_OTHER)
+def test_a_short_overdose_or_an_unsafe_home_is_not_vetoed(detector, model, message, kind):
+    crisis = detector.detect(message, model.embed([message])[0])
+    assert crisis.detected and crisis.kind == kind, (message, crisis.reason)
 
 
 def test_the_frozen_test_split_holds_its_floor(model):

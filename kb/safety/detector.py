@@ -81,7 +81,8 @@ class CrisisDetector:
     @staticmethod
     def _plain(clean: str, hit) -> bool:
         """A short message with a pattern about the writer's own life or body (see SHORT_WORDS)."""
-        return len(clean.split()) <= SHORT_WORDS and hit.kind in ("suicide", "self-harm") and not hit.about_other
+        short = len(clean.split()) <= SHORT_WORDS
+        return short and (hit.kind == "medical" or (hit.kind in ("suicide", "self-harm") and not hit.about_other))
 
     def _threshold(self, name: str) -> float:
         assert self.classifier is not None

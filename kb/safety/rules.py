@@ -30,6 +30,7 @@ SENTENCES = re.compile(r"[.!?;\n]+")
 _CLAUSES = re.compile(r"\b(?:but|however|though|and now|now|mais|cependant|et maintenant|maintenant)\b")
 # A pattern written with one of these words is itself a negation ("don't want to live").
 _OWN_NEGATION = re.compile(r"\b(?:not|no|never|nothing|plus|pas|jamais|ne|pu)\b|n't\b")
+_ESCAPES = re.compile(r"\\[bBwWsSdD]")  # "\bnot safe" is read as " not safe" when looking for the negation
 # Words inside a hit that say whose life is at risk ("kill himself", "better off without me").
 _OTHER_REFLEXIVE = re.compile(
     r"\b(?:himself|herself|themselves|themself|(?:his|her|their) (?:own )?life|"
@@ -94,7 +95,7 @@ def compiled_rules() -> _Rules:
             raise KBError(f"kb/data/crisis.yaml: {where}: invalid pattern ({exc})") from None
 
     patterns = tuple(
-        (kind, name, compile_(source, f"patterns.{kind}.{name}"), bool(_OWN_NEGATION.search(source)))
+        (kind, name, compile_(source, f"patterns.{kind}.{name}"), bool(_OWN_NEGATION.search(_ESCAPES.sub(" ", source))))
         for kind in KINDS
         for name, source in data["patterns"].get(kind, {}).items()
     )
