@@ -26,7 +26,7 @@ from kb.evaluation.counsel_chat import (
     evaluate_counsel_chat,
     real_questions,
 )
-from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_splits
+from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_real, evaluate_splits
 from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
 from kb.evaluation.load import bench_load
 from kb.evaluation.scale import bench_scale, scale_lines
@@ -463,6 +463,8 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
     weights = [round(0.05 * i, 2) for i in range(21)] if sweep else None
     if dataset == "crisis":
         report = evaluate_splits(CRISIS_DATA, kb.settings, _bundled_embed(kb.settings))
+        labels = {"train": CRISIS_DATA / "real-labels.jsonl", "held-out": CRISIS_DATA / "real-labels-heldout.jsonl"}
+        report["real"] = evaluate_real(kb.detect_crisis, data, labels)
         markdown, name = crisis_markdown(report), "eval-crisis"
     elif dataset == "golden":
         items = load_golden(questions)
@@ -617,7 +619,8 @@ def train(folder, out, c, real_path) -> None:
       kb crisis train && kb eval --dataset crisis
     """
     target = out or Path(__file__).resolve().parent / "data"
-    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo, real=real_questions(real_path))
+    ordinary, crises = real_questions(real_path)
+    train_classifier(folder, _bundled_embed(Settings()), target, c=c, log=click.echo, real=ordinary, real_crises=crises)
     click.echo(f"wrote {target / 'crisis_model.npz'} and crisis_model.json")
 
 

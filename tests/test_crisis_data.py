@@ -79,3 +79,26 @@ def test_a_bad_line_is_one_error_naming_the_file_and_field(tmp_path):
     )
     with pytest.raises(InputError, match=r"dev.jsonl:1: field 'tier'"):
         load_items([bad])
+
+
+def test_real_questions_follow_the_readers_labels_and_hold_no_question_text(tmp_path):
+    from kb.evaluation.answers import counsel_chat_part
+    from kb.evaluation.counsel_chat import real_questions
+
+    ids = [i for i in (f"cc-{n:04d}" for n in range(40)) if counsel_chat_part(i) == "train"][:3]
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        "\n".join(json.dumps({"id": i, "title": f"Question {i}", "text": "I want to die."}) for i in ids) + "\n"
+    )
+    labels = tmp_path / "labels.jsonl"
+    rows = [
+        {"id": ids[0], "crisis": True, "tier": "concern", "kind": "suicide", "about_someone_else": False},
+        {"id": ids[1], "crisis": False, "tier": "none", "kind": None, "about_someone_else": False},
+    ]
+    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ordinary, crises = real_questions(data, labels)
+    assert [c.id for c in crises] == [f"real-{ids[0]}"] and crises[0].tier == "concern"
+    assert ordinary == [f"Question {ids[1]}. I want to die"]  # labelled ordinary; the unlabelled one has a pattern
+    for name in ("real-labels.jsonl", "real-labels-heldout.jsonl"):
+        for line in (FOLDER / name).read_text().splitlines():
+            assert set(json.loads(line)) == {"id", "crisis", "tier", "kind", "about_someone_else"}

@@ -15,6 +15,7 @@ from kb.evaluation.metrics import retrieval_summary
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
 from kb.safety.rules import RuleMatcher, normalize
+from kb.safety.training import CrisisItem
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -145,17 +146,49 @@ def counsel_chat_answers(kb, data: Path, part: str = "train") -> tuple[dict[str,
     )
 
 
-def real_questions(path: Path | None) -> list[str]:
-    """Questions real visitors asked (the train part of counsel-chat, read at run time, never copied), less
-    any that a crisis pattern recognises: long, heavy, ordinary questions the classifier must not alarm on."""
+REAL_LABELS = Path(__file__).resolve().parents[2] / "tests" / "eval" / "crisis" / "real-labels.jsonl"
+
+
+def real_questions(path: Path | None, labels: Path | None = REAL_LABELS) -> tuple[list[str], list[CrisisItem]]:
+    """Questions real visitors asked (the train part of counsel-chat, read at run time, never copied): the
+    ordinary ones, which the classifier must not alarm on, and the crises among them as labelled items.
+
+    labels: a reader's crisis labels for those questions by id (no text; `real-labels.jsonl`). Without them,
+    a question any crisis pattern recognises is left out, the rest counted ordinary; with them, each is
+    what its label says."""
     if path is None or not path.is_file():
-        return []
-    matcher, texts = RuleMatcher(), []
+        return [], []
+    known = {}
+    if labels is not None and labels.is_file():
+        for line in labels.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                known[str(row["id"])] = row
+    matcher, ordinary, crises = RuleMatcher(), [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line) if line.strip() else None
         if not row or counsel_chat_part(str(row.get("id"))) != "train":
             continue
         text = f"{row.get('title') or ''}. {row.get('text') or ''}".strip(". ")
-        if text and not matcher.match(normalize(text)).hits:
-            texts.append(text)
-    return texts
+        if not text:
+            continue
+        label = known.get(str(row.get("id")))
+        if label is None:
+            if not matcher.match(normalize(text)).hits:
+                ordinary.append(text)
+        elif label["crisis"]:
+            crises.append(
+                CrisisItem(
+                    f"real-{row['id']}",
+                    text,
+                    True,
+                    label["tier"],
+                    label["kind"],
+                    bool(label["about_someone_else"]),
+                    "en",
+                    "real-question",
+                )
+            )
+        else:
+            ordinary.append(text)
+    return ordinary, crises

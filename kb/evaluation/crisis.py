@@ -5,6 +5,7 @@ Reports name items by id, never by text. The test split is only ever read here: 
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -99,6 +100,33 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return {key: result[key] for key in keys}
 
 
+def evaluate_real(detect: Callable[[str], Crisis], data: Path, labels: Mapping[str, Path]) -> dict[str, Any]:
+    """Real visitors' questions (counsel-chat, read at run time) against a reader's crisis labels, by part:
+    crises detected and ordinary questions alarmed. The train part's labels clean the training data; the
+    held-out part's are never used to tune anything. Empty when the data set is not there."""
+    from kb.evaluation.counsel_chat import load_rows, question_text
+
+    if not Path(data).is_file():
+        return {}
+    rows = {str(r["id"]): r for r in load_rows(Path(data))}
+    out: dict[str, Any] = {}
+    for part, path in labels.items():
+        if not path.is_file():
+            continue
+        crises = ordinary = detected = alarmed = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            label = json.loads(line) if line.strip() else None
+            if label is None or str(label["id"]) not in rows:
+                continue
+            shown = detect(question_text(rows[str(label["id"])])).detected
+            if label["crisis"]:
+                crises, detected = crises + 1, detected + shown
+            else:
+                ordinary, alarmed = ordinary + 1, alarmed + shown
+        out[part] = {"crises": crises, "detected": detected, "ordinary": ordinary, "alarmed": alarmed}
+    return out
+
+
 def crisis_markdown(report: dict[str, Any]) -> str:
     """The crisis report: one table of the splits, the targets, then each split's confusion table."""
     lines = [
@@ -123,6 +151,13 @@ def crisis_markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"{k} {'>=' if 'alarm' not in k else '<='} {v}" for k, v in report["targets"].items()),
         "",
     ]
+    for part, r in report.get("real", {}).items():
+        lines.append(
+            f"Real questions (counsel-chat {part} part, labelled by a reader): crises detected {r['detected']} of "
+            f"{r['crises']}, ordinary questions given the panel {r['alarmed']} of {r['ordinary']}."
+        )
+    if report.get("real"):
+        lines.append("")
     if "latency_ms" in report:
         lat = report["latency_ms"]
         lines += [f"Detector latency, embedding reused: median {lat['median']} ms, p95 {lat['p95']} ms.", ""]

@@ -173,11 +173,13 @@ def train_classifier(
     c: float = 8.0,  # chosen on dev (session 6): 2, 4, 8, 16, 32 gave recall 0.867, 0.892, 0.902, 0.901, 0.910
     log: Callable[[str], None] = print,
     real: Sequence[str] = (),
+    real_crises: Sequence[CrisisItem] = (),
 ) -> dict:
     """Fit on train, calibrate on dev, write the model files into `out`; returns the calibration.
 
-    real: real visitors' questions (no crisis pattern in them); half join training as non-crises, the other
-    half bound how often a real question gets the crisis panel when thresholds are chosen.
+    real: real visitors' ordinary questions; half join training as non-crises, the other half bound how often
+    a real question gets the crisis panel when thresholds are chosen. real_crises: the real questions a
+    reader labelled as crises; all join training.
     """
     train_paths, dev_paths = split_files(folder, "train"), split_files(folder, "dev")
     train, dev = load_items(train_paths), load_items(dev_paths)
@@ -186,9 +188,11 @@ def train_classifier(
         CrisisItem(f"real-{n}", text, False, "none", None, False, "en", "real-question")
         for n, text in enumerate(real_train)
     ]
+    train += list(real_crises)
     log(
-        f"train: {len(train)} items from {len(train_paths)} files and {len(real_train)} real questions; "
-        f"dev: {len(dev)} items; {len(real_check)} real questions for calibration"
+        f"train: {len(train)} items from {len(train_paths)} files, {len(real_train)} ordinary and "
+        f"{len(real_crises)} crisis real questions; dev: {len(dev)} items; {len(real_check)} real questions for "
+        "calibration"
     )
     features = Features([i.text for i in train], embed([i.text for i in train]))
     arrays = {"idf": features.idf}
@@ -209,6 +213,7 @@ def train_classifier(
     )
     calibration["real_questions"] = {
         "train": len(real_train),
+        "train_crises": len(real_crises),
         "calibration": len(real_check),
         "max_share_alarmed": REAL_ALARMS,
     }
