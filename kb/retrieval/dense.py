@@ -3,7 +3,7 @@
 Below APPROXIMATE_ABOVE chunks one matrix-vector product scores every chunk exactly, which is faster
 than any index structure at that size. Above it, an inverted-file index (k-means cells, IVF-Flat)
 scores exactly the chunks of the NPROBE cells nearest the question (a hybrid search asks for more,
-see searcher.HYBRID_CELLS): a number of vectors that grows with the square root of the size. IVF
+see searcher.hybrid_cells): a number of vectors that grows with the square root of the size. IVF
 rather than HNSW: near-duplicate passages (a corpus of versions, translations and replicas) sit in
 one cell and are compared exactly, where a graph walk misses some of them (measured in `kb bench
 scale`: HNSW recall@10 0.76-0.84 at 100,000 chunks), and it builds in a fraction of the time. A
@@ -126,6 +126,9 @@ class DenseRetriever:
 
         params = faiss.SearchParametersIVF()
         params.nprobe = min(self.index.nlist, probe or self.index.nprobe)
+        # Searched again, wider, while a filtered search finds fewer than this: n, or half the vectors a search
+        # without the filter compares when that is fewer (found less than it, a filter's chunks are elsewhere).
+        wanted = min(n, len(self) * params.nprobe // (2 * self.index.nlist))
         if bitmap is not None:
             # As many allowed vectors compared as without a filter: more cells, in proportion to what the
             # filter leaves out (a cell's vectors outside the filter are skipped, not compared).
@@ -138,8 +141,8 @@ class DenseRetriever:
             # Every vector of the cells, then the n best in numpy: FAISS's heap of n results costs more than
             # the scan itself for a deep top (96 cells, n 6,400 at 100,000 chunks: 2.2 ms against 0.8 ms).
             _, found, ids = self.index.range_search(query, -np.inf, params=params)
-            # A filter's chunks can sit in cells far from the question: search 4 times as many until n are found.
-            if len(found) >= n or params.nprobe >= self.index.nlist or bitmap is None:
+            # A filter's chunks can sit in cells far from the question: search 4 times as many until enough are found.
+            if len(found) >= wanted or params.nprobe >= self.index.nlist or bitmap is None:
                 break
             params.nprobe = min(self.index.nlist, 4 * params.nprobe)
         best = top_of(found, n, ids)
