@@ -58,10 +58,11 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer else words
 
 
-# Postings read per question at most, best weights first over all its words. 400,000 rather than 200,000:
-# the scan costs more, but its bound is tighter, so fewer candidates are rescored (measured at 1,000,000
-# chunks: p95 about the same, recall@10 0.984 -> 0.991; at 100,000 most long questions are then exact).
-POSTING_BUDGET = 400_000
+# Postings read per question at most, best weights first over all its words. More postings cost a longer
+# scan but a tighter bound, so fewer candidates are rescored. Chosen on the bench questions at 1,000,000
+# chunks (CPU mean a question): 200,000 14-17 ms, recall@10 0.983; 300,000 17.0-18.3 ms, 0.992; 400,000
+# 18.4-19.4 ms, 0.992; 600,000 about 20 ms, 0.996. At 100,000 chunks most long questions are exact either way.
+POSTING_BUDGET = 300_000
 SAMPLE = 64  # a long word's weights are sampled every SAMPLE postings (in impact order) to share the budget
 RESCORED_PER_RESULT = 2  # when a word was cut short, at most this many chunks per result are scored exactly
 
