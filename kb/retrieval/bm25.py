@@ -337,6 +337,16 @@ class LexicalScan:
         out[todo] = self.index.sums_of(self.ids, positions[todo])
         return out
 
+    def remember(self, positions: np.ndarray, scores: np.ndarray) -> None:
+        """Keep the exact scores of some chunks for scores_of: a deeper pool reads most of them again."""
+        if self._known is not None and len(self._known[0]):
+            positions = np.concatenate([self._known[0], positions])
+            scores = np.concatenate([self._known[1], scores])
+        order = np.argsort(positions, kind="stable")
+        positions, scores = positions[order], scores[order]
+        first = np.concatenate(([True], positions[1:] != positions[:-1]))[: len(positions)]
+        self._known = (positions[first], scores[first])
+
     def best(self, n: int) -> LexicalTop:
         """The n best chunks, exactly scored."""
         partial, bound = self.partial, self.bound
@@ -374,7 +384,7 @@ class LexicalScan:
         if capped:  # the best sums; a chunk that loses only to the cut is a near-tie of common words
             seen = np.sort(seen[np.argpartition(-partial[seen], most)[:most]])
         scores = self.scores_of(seen)
-        self._known = (seen, scores)  # a deeper pool and the fused union read them again
+        self.remember(seen, scores)  # a deeper pool and the fused union read them again
         found = self.index._best(seen, scores, n, max(bound, left_out))
         found.exact = not capped and len(found.scores) == n and float(found.scores[-1]) >= bound
         return found
@@ -400,7 +410,7 @@ class LexicalScan:
         first = first[np.argsort(positions[first])]
         exact = self.scores_of(positions[first])
         scores[first] = exact
-        self._known = (positions[first], exact)  # the pool reads them again
+        self.remember(positions[first], exact)  # the pool reads them again
         order = best_first(scores, positions)
         # What an unseen chunk scores at most, as the exact n-th best score stood for it: the exact score of
         # the n-th best sum (a sum alone is lower, and would let the pool stop deepening too early).

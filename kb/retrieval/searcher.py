@@ -165,9 +165,10 @@ class Searcher:
         if mode != "dense" and selection.positions is None:
             scan = self.index.bm25.scan(ids, selection.allows if selection.bitmap is not None else None)
         dense_top = None  # on an approximate index the dense side is searched deep once; deeper pools reuse it
+        scored = None  # and the cosines the last pool read back
         while True:
-            pool = self._pool(vec, ids, depth, selection, mode, scan, best, k, dense_top)
-            best, dense_top = pool.bm25_best, pool.dense_top
+            pool = self._pool(vec, ids, depth, selection, mode, scan, best, k, dense_top, scored)
+            best, dense_top, scored = pool.bm25_best, pool.dense_top, (pool.positions, pool.dense)
             fused, bound = self._fuse(pool, mode)
             finite = np.flatnonzero(np.isfinite(fused))
             order = finite[best_first(fused[finite], pool.positions[finite])]
@@ -193,6 +194,7 @@ class Searcher:
         known_best: float | None = None,
         k: int = 1,
         dense_known: DenseTop | None = None,
+        scored: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Pool:
         """Each retriever's top `depth` allowed chunks, their union, and both scores of every chunk in it."""
         small = selection.positions
@@ -218,7 +220,9 @@ class Searcher:
         if vec is None:
             dense = np.zeros(len(positions), np.float32)
         elif self.dense.cells and dense_top is not None:  # IVF-Flat's scores are exact: read back only the rest
-            dense = self.dense.scores_with(vec, positions, dense_top)
+            # A deeper pool holds the last one, whose cosines (the dense top's among them) are known.
+            known = dense_top if scored is None else DenseTop(scored[0], scored[1], dense_top.floor)
+            dense = self.dense.scores_with(vec, positions, known)
         else:
             dense = self.dense.scores_of(vec, positions)
         best = 0.0 if known_best is None else known_best
@@ -260,33 +264,34 @@ class Searcher:
     ) -> np.ndarray:
         """BM25 scores of a deep pool, exact where the fused score could reach the top, a lower bound elsewhere.
 
-        A chunk's BM25 score lies between its partial sum and that plus the scan's bound. Chunks are scored
-        exactly best lower bound first, in growing batches, until the next one's fused score at most is
-        below the rank-th best exact fused score so far: no chunk left can then be among the rank best (a
-        few hundred of several thousand are scored). rank is RESCORE_RANK * k: room for the hits the
-        per-document limit passes over (past it, those chunks rank by their lower bound).
+        A chunk's BM25 score lies between its partial sum and that plus the scan's bound, and is at most the
+        best score (which fusion scales by). The best lower bounds are scored exactly first; then every
+        chunk whose fused score at most reaches the rank-th best exact fused score so far: no chunk left
+        can then be among the rank best (a few hundred of several thousand are scored). rank is
+        RESCORE_RANK * k: room for the hits the per-document limit passes over (past it, those chunks rank
+        by their lower bound).
         """
         w = self.settings.dense_weight
         lower = scan.partial[positions]
         low = w * dense + (1.0 - w) * lower / best
-        slack = (1.0 - w) * scan.bound / best  # the most a chunk's fused score exceeds its lower bound
-        order = np.argsort(-low)  # among equal lower bounds any order: the first left out bounds them all
-        upper = low[order] + slack  # high to low
+        # The most a chunk's fused score can be: its sum plus the scan's bound, but not above the best score.
+        # A long question cuts many words short, and its bound alone passed the best score: every chunk of
+        # the pool was rescored (up to 9,000 a question at 1,000,000 chunks).
+        upper = np.minimum(low + (1.0 - w) * scan.bound / best, w * dense + (1.0 - w))
         bm25 = lower.astype(np.float32)
-        fused = np.zeros(0, dtype=np.float64)
-        done, batch = 0, max(2 * rank, 128)
-        while done < len(order):
-            taken = order[done : done + batch]
+        todo = np.ones(len(positions), dtype=bool)
+        taken = np.argsort(-low)[: max(2 * rank, 128)]  # the best lower bounds first: a first rank-th best
+        while len(taken):
             bm25[taken] = scan.scores_of(positions[taken])
-            fused = np.concatenate([fused, w * dense[taken] + (1.0 - w) * bm25[taken] / best])
-            done, batch = done + len(taken), 2 * batch
-            if done < len(order) and len(fused) >= rank:
-                reached = np.partition(fused, len(fused) - rank)[len(fused) - rank]
-                # The next batch is every chunk left that can still reach it (doubling batches scored up to
-                # twice as many: about 1,900 chunks a question at 1,000,000 chunks).
-                batch = int(np.searchsorted(-upper[done:], -reached, side="right"))
-                if not batch:
-                    break
+            todo[taken] = False
+            scored = np.flatnonzero(~todo)
+            if len(scored) < rank:
+                taken = np.flatnonzero(todo)
+                continue
+            fused = w * dense[scored] + (1.0 - w) * bm25[scored] / best
+            reached = np.partition(fused, len(fused) - rank)[len(fused) - rank]
+            taken = np.flatnonzero(todo & (upper >= reached))  # every chunk left that can still reach it
+        scan.remember(positions[~todo], bm25[~todo])  # a deeper pool holds them again
         return bm25
 
     def _fuse(self, pool: Pool, mode: str) -> tuple[np.ndarray, float]:
