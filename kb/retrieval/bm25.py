@@ -186,9 +186,13 @@ class BM25Index:
         asked = np.zeros(len(self._indptr) - 1, dtype=bool)
         asked[ids] = True
         first, lengths = starts[positions], starts[positions + 1] - starts[positions]
-        entries = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        matched = asked[terms[entries]]
-        owner = np.repeat(np.arange(len(positions)), lengths)[matched]
+        ends = np.cumsum(lengths)
+        entries = np.arange(int(ends[-1]), dtype=np.int64)  # each chunk's row, one after another
+        entries += np.repeat(first - (ends - lengths), lengths)
+        matched = np.flatnonzero(asked[terms[entries]])
+        # Which chunk each matched entry is of, found among the few matched (a chunk number per entry
+        # cost two more passes over all of them: 15-35 % of this function, which rescores a large pool).
+        owner = np.searchsorted(ends, matched, side="right")
         return np.bincount(owner, weights[entries[matched]], minlength=len(positions)).astype(np.float32)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
