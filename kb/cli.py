@@ -24,9 +24,10 @@ from kb.evaluation.counsel_chat import (
     counsel_chat_answers,
     counsel_chat_markdown,
     evaluate_counsel_chat,
+    evaluate_real,
     real_questions,
 )
-from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_real, evaluate_splits
+from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_splits
 from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
 from kb.evaluation.load import bench_load
 from kb.evaluation.scale import bench_scale, scale_lines

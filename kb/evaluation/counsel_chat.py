@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from kb.evaluation.golden import doc_rankings, fusion_sweep, retrieval_table
 from kb.evaluation.metrics import retrieval_summary
 from kb.index.build import build_index
 from kb.knowledge_base import KnowledgeBase
+from kb.records import Crisis
 from kb.safety.rules import RuleMatcher, normalize
 from kb.safety.training import CrisisItem
 
@@ -192,3 +194,28 @@ def real_questions(path: Path | None, labels: Path | None = REAL_LABELS) -> tupl
         else:
             ordinary.append(text)
     return ordinary, crises
+
+
+def evaluate_real(detect: Callable[[str], Crisis], data: Path, labels: Mapping[str, Path]) -> dict[str, Any]:
+    """Real visitors' questions (counsel-chat, read at run time) against a reader's crisis labels, by part:
+    crises detected and ordinary questions alarmed. The train part's labels clean the training data; the
+    held-out part's are never used to tune anything. Empty when the data set is not there."""
+    if not Path(data).is_file():
+        return {}
+    rows = {str(r["id"]): r for r in load_rows(Path(data))}
+    out: dict[str, Any] = {}
+    for part, path in labels.items():
+        if not path.is_file():
+            continue
+        crises = ordinary = detected = alarmed = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            label = json.loads(line) if line.strip() else None
+            if label is None or str(label["id"]) not in rows:
+                continue
+            shown = detect(question_text(rows[str(label["id"])])).detected
+            if label["crisis"]:
+                crises, detected = crises + 1, detected + shown
+            else:
+                ordinary, alarmed = ordinary + 1, alarmed + shown
+        out[part] = {"crises": crises, "detected": detected, "ordinary": ordinary, "alarmed": alarmed}
+    return out

@@ -5,7 +5,6 @@ Reports name items by id, never by text. The test split is only ever read here: 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -98,33 +97,6 @@ def evaluate_splits(
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
     keys = ("recall", "urgent_recall", "french_recall", "near_miss_false_alarm_rate")
     return {key: result[key] for key in keys}
-
-
-def evaluate_real(detect: Callable[[str], Crisis], data: Path, labels: Mapping[str, Path]) -> dict[str, Any]:
-    """Real visitors' questions (counsel-chat, read at run time) against a reader's crisis labels, by part:
-    crises detected and ordinary questions alarmed. The train part's labels clean the training data; the
-    held-out part's are never used to tune anything. Empty when the data set is not there."""
-    from kb.evaluation.counsel_chat import load_rows, question_text
-
-    if not Path(data).is_file():
-        return {}
-    rows = {str(r["id"]): r for r in load_rows(Path(data))}
-    out: dict[str, Any] = {}
-    for part, path in labels.items():
-        if not path.is_file():
-            continue
-        crises = ordinary = detected = alarmed = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            label = json.loads(line) if line.strip() else None
-            if label is None or str(label["id"]) not in rows:
-                continue
-            shown = detect(question_text(rows[str(label["id"])])).detected
-            if label["crisis"]:
-                crises, detected = crises + 1, detected + shown
-            else:
-                ordinary, alarmed = ordinary + 1, alarmed + shown
-        out[part] = {"crises": crises, "detected": detected, "ordinary": ordinary, "alarmed": alarmed}
-    return out
 
 
 def crisis_markdown(report: dict[str, Any]) -> str:
