@@ -184,3 +184,5 @@ def test_bench_app_times_a_cold_server_to_the_first_answer(app_index, chromium):
     assert "skipped" not in report, report
     assert 0 < report["server_up_s"] < report["page_ready_s"] < report["cold_start_to_first_answer_s"]
     assert report["warm_answer_in_browser_s"] > 0
+    floor = [report[f"floor_streamlit_alone_{k}"] for k in ("server_up_s", "page_ready_s", "first_answer_s")]
+    assert 0 < floor[0] < floor[1] < floor[2], "the floor is timed the same way, in the same run"

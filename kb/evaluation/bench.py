@@ -126,6 +126,7 @@ def bench_ask(settings: Settings, repeat: int = 3) -> dict[str, Any]:
 APP_QUESTIONS = ["What is transference?", "why do I keep choosing people who hurt me?"]
 CHROMIUM = "/usr/bin/chromium"
 APP = Path(__file__).resolve().parents[2] / "app.py"
+FLOOR_APP = Path(__file__).with_name("floor_app.py")  # Streamlit alone, timed the same way
 
 
 def free_port() -> int:
@@ -137,15 +138,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving_app(env: dict[str, str], log: IO[bytes], timeout: float = 60.0) -> Iterator[str]:
-    """`streamlit run app.py` on a free port; yields its base URL once healthy, and stops it afterwards."""
+def serving_app(env: dict[str, str], log: IO[bytes], timeout: float = 60.0, script: Path = APP) -> Iterator[str]:
+    """`streamlit run app.py` (or `script`) on a free port; yields its base URL once healthy, then stops it."""
     import urllib.request
 
     port = free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     started = time.monotonic()
     server = subprocess.Popen(
-        [str(streamlit), "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1"],  # loopback only
+        [str(streamlit), "run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1"],  # loopback
         cwd=APP.parent,
         env=env,
         stdout=log,
@@ -177,7 +178,8 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
 
     The browser starts first, so the clock measures only the server: start-up, the first page (which
     loads the model and index), and the first answer. Then each further question in a new tab on the
-    warm server, timed from the click to the finished answer.
+    warm server, timed from the click to the finished answer. The floor, timed the same way in the same
+    run after ours: a Streamlit page with only the question box and a fixed answer (`floor_app.py`).
     Skipped, with the reason, when Playwright or Chromium is not installed (`make browser`).
     browser: a Playwright browser already running (the tests'); by default one is launched here.
     """
@@ -211,29 +213,39 @@ def bench_app(settings: Settings, timeout: float = 300.0, browser: Any = None) -
                 return bench_app(settings, timeout, launched)
             finally:
                 launched.close()
-    with tempfile.TemporaryFile() as log:
-        context = browser.new_context()
-        try:
-            started = time.perf_counter()
-            with serving_app(env, log, timeout) as base:
-                serving = time.perf_counter() - started
-                page = context.new_page()
-                page.goto(base)
-                page.get_by_label("Your question").wait_for(timeout=wait)
-                ready = time.perf_counter() - started
-                first = ready + ask(page, APP_QUESTIONS[0])
-                warm = []
-                for question in APP_QUESTIONS[1:]:
+
+    def cold_start(script: Path, questions: list[str]) -> tuple[float, float, float, list[float]]:
+        """Seconds to the server's health, the first page's question box and the first answer; then warm answers."""
+        with tempfile.TemporaryFile() as log:
+            context = browser.new_context()  # its own cache: nothing carried over from another run
+            try:
+                started = time.perf_counter()
+                with serving_app(env, log, timeout, script) as base:
+                    serving = time.perf_counter() - started
                     page = context.new_page()
                     page.goto(base)
                     page.get_by_label("Your question").wait_for(timeout=wait)
-                    warm.append(ask(page, question))
-        finally:
-            context.close()
+                    ready = time.perf_counter() - started
+                    first = ready + ask(page, questions[0])
+                    warm = []
+                    for question in questions[1:]:
+                        page = context.new_page()
+                        page.goto(base)
+                        page.get_by_label("Your question").wait_for(timeout=wait)
+                        warm.append(ask(page, question))
+            finally:
+                context.close()
+        return serving, ready, first, warm
+
+    serving, ready, first, warm = cold_start(APP, APP_QUESTIONS)
+    floor_serving, floor_ready, floor_first, _ = cold_start(FLOOR_APP, APP_QUESTIONS[:1])  # after ours: no head start
     return {
         "server_up_s": round(serving, 2),
         "page_ready_s": round(ready, 2),
         "cold_start_to_first_answer_s": round(first, 2),
         "warm_answer_in_browser_s": round(statistics.median(warm), 2),
+        "floor_streamlit_alone_server_up_s": round(floor_serving, 2),
+        "floor_streamlit_alone_page_ready_s": round(floor_ready, 2),
+        "floor_streamlit_alone_first_answer_s": round(floor_first, 2),
         "load_average": round(os.getloadavg()[0], 1),
     }

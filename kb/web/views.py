@@ -108,7 +108,7 @@ def warm(s: Settings) -> None:
         log.warning("the index is missing or stale: the first page will build it")
         return
     shared_knowledge_base(s).ask(WARM_QUESTION)
-    warm_language_models()  # the warm question is plainly English, which skips them
+    warm_language_models()  # lingua, in case the warm question was plainly English and skipped it
     english_words()  # the spelling fixer's word list, read at the first word neither corpus nor model knows
     _startup()["checked"].add(s)
 
