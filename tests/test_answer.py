@@ -547,9 +547,9 @@ def test_who_a_question_is_for(question, for_self):
         ("Losing your temper with your children is common.", "I'm a mom and feel guilty after yelling", False),
         ("It is not your job to fix your parent.", "my adult daughter can't afford the trip", True),
         ("It is not your job to fix your parent.", "my mother drinks too much, what can I do", False),
-        ("Talk to your partner about what you need.", "is my marriage worth saving?", False),
+        ("Talk to your partner about what you need.", "is our marriage worth another try?", False),
         ("Talk to your partner about what you need.", "I can't stop thinking about my childhood", True),
-        ("Talk to your partner about what you need.", "How can I have a better relationship with my father?", True),
+        ("Talk to your partner about what you need.", "I would like to repair the relationship with my dad", True),
         ("Talk to your partner about what you need.", "we're in a relationship but fight a lot", False),
         # Everyone had parents and a childhood: these give the reader no one new.
         ("Looking at your childhood is not about blaming your parents.", "why am I like this", False),
@@ -594,7 +594,7 @@ def test_a_section_about_someone_the_visitor_never_mentioned_gives_way_to_one_ab
     "question,unmentioned",
     [
         ("my husband left me and the kids last year", True),
-        ("How can I have a better relationship with my father?", True),
+        ("I would like to repair the relationship with my dad", True),
         ("I'm my mother's caregiver and I resent her", False),
         ("I look after my grandfather and feel angry at him", False),
     ],

@@ -28,7 +28,7 @@ MEDICATION, DIAGNOSIS, LEGAL, COURSEWORK, PETS = "medication", "diagnose", "lega
         # diagnosis of the person asking
         ("can you diagnose me with ADHD", DIAGNOSIS),
         ("Please give me a diagnosis", DIAGNOSIS),
-        ("Do I have bipolar disorder?", DIAGNOSIS),
+        ("Do I have bipolar or is it just stress?", DIAGNOSIS),
         ("do I have an eating disorder?", DIAGNOSIS),
         ("Do I have a personality disorder or am I just difficult?", DIAGNOSIS),
         # legal referrals
