@@ -11,9 +11,11 @@ import streamlit as st
 
 from kb.config import load_settings
 from kb.errors import KBError
-from kb.web import server, views
+from kb.web import server
 
 if __name__ == "__main__":
+    from kb.web import views
+
     st.set_page_config(page_title="Psychoeducation library", page_icon="📚", layout="centered")
 
     views.wrap_long_links()
@@ -30,13 +32,21 @@ if __name__ == "__main__":
     page = st.navigation(pages, position="top")
     page.run()
 else:
+    # The pages' module (and through it the whole library) is imported by the warm-up thread, not here:
+    # the server starts listening first, so a visitor's browser fetches the page while the library loads.
+    def _shared_knowledge_base():
+        from kb.web import views
+
+        return views.shared_knowledge_base(_settings)
+
+    def _warm() -> None:
+        from kb.web import views
+
+        views.warm(_settings)
+
     server.send_without_delay()  # before uvicorn accepts the first connection
     try:
         _settings = load_settings()
-        app = st.App(
-            __file__,
-            routes=server.routes(_settings, lambda: views.shared_knowledge_base(_settings)),
-            lifespan=server.lifespan(lambda: views.warm(_settings)),
-        )
+        app = st.App(__file__, routes=server.routes(_settings, _shared_knowledge_base), lifespan=server.lifespan(_warm))
     except KBError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -9,20 +9,32 @@ from __future__ import annotations
 
 __version__ = "0.2.0"
 
-from kb.config import Settings, load_settings  # noqa: E402
-from kb.errors import IndexBusyError, IndexMismatchError, InputError, KBError  # noqa: E402
-from kb.knowledge_base import KnowledgeBase  # noqa: E402
-from kb.records import (  # noqa: E402
-    Answer,
-    Chunk,
-    Citation,
-    Crisis,
-    Document,
-    Failure,
-    Hit,
-    Resource,
-    TherapistMatch,
-)
+# The public names load on first use (PEP 562), so a process that needs only part of the package (the app's
+# server, which must start listening quickly) does not import all of it.
+_EXPORTS = {
+    "Settings": "kb.config",
+    "load_settings": "kb.config",
+    "IndexBusyError": "kb.errors",
+    "IndexMismatchError": "kb.errors",
+    "InputError": "kb.errors",
+    "KBError": "kb.errors",
+    "KnowledgeBase": "kb.knowledge_base",
+    **dict.fromkeys(
+        ("Answer", "Chunk", "Citation", "Crisis", "Document", "Failure", "Hit", "Resource", "TherapistMatch"),
+        "kb.records",
+    ),
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Answer",

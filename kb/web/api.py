@@ -15,7 +15,8 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,20 +25,27 @@ from starlette.routing import Route
 
 from kb import __version__
 from kb.config import Settings
-from kb.directory.matching import TherapistFilters, filter_therapists
 from kb.errors import IndexMismatchError, InputError, KBError
-from kb.knowledge_base import KnowledgeBase
-from kb.retrieval.searcher import article_url
-from kb.safety import crisis_resources
 from kb.web.feedback import FeedbackStore
-from kb.web.schemas import openapi_document
+
+if TYPE_CHECKING:
+    from kb.directory.matching import TherapistFilters
+    from kb.knowledge_base import KnowledgeBase
 
 VERSION = "v1"
 PREFIX = f"/api/{VERSION}"
 AUDIENCES = (None, "public", "clinician")
 MODES = ("hybrid", "dense", "bm25")
-FILTER_FIELDS = {f.name: f.type for f in fields(TherapistFilters)}
 log = logging.getLogger(__name__)
+# The answering, directory and search modules are imported where a request first needs them, not here:
+# the app's server imports this module before it starts listening.
+
+
+@cache
+def _filter_fields() -> dict[str, Any]:
+    from kb.directory.matching import TherapistFilters
+
+    return {f.name: f.type for f in fields(TherapistFilters)}
 
 
 class APIError(Exception):
@@ -160,6 +168,8 @@ class API:
     def _crisis_lines(self) -> list[dict[str, str]]:
         """Fail-safe: when answering fails, the crisis lines still reach the visitor with the error."""
         try:
+            from kb.safety import crisis_resources
+
             return [r.to_json() for r in crisis_resources(self.settings.region)]
         except Exception:  # noqa: BLE001 - the error line goes out either way
             return []
@@ -217,9 +227,11 @@ class API:
         """TherapistFilters from a JSON object or query parameters (the CLI's filters)."""
         if not isinstance(raw, dict):
             raise APIError(400, "field 'filters' must be an object")
+        from kb.directory.matching import TherapistFilters
+
         values: dict[str, Any] = {}
         for name, value in raw.items():
-            kind = FILTER_FIELDS.get(name.replace("-", "_"))
+            kind = _filter_fields().get(name.replace("-", "_"))
             if kind is None:
                 raise APIError(400, f"unknown filter '{name[:40]}'")
             name = name.replace("-", "_")
@@ -261,6 +273,8 @@ class API:
         }
 
     async def openapi(self, request: Request) -> tuple[int, dict[str, Any]]:
+        from kb.web.schemas import openapi_document
+
         return 200, openapi_document()
 
     async def ask(self, request: Request) -> tuple[int, dict[str, Any]]:
@@ -319,6 +333,8 @@ class API:
         kb = await run_in_threadpool(self._kb)
         if filters.topic and kb.topics and filters.topic not in kb.topics.ids:
             raise APIError(400, "filter 'topic' is not a topic id")
+        from kb.directory.matching import filter_therapists
+
         found = filter_therapists(kb.directory.therapists, filters)
         await run_in_threadpool(self._count, "directory", "browse")
         return 200, {
@@ -333,6 +349,8 @@ class API:
         doc = kb.index.documents.get(doc_id)
         if doc is None:
             raise APIError(404, "no article with this id")
+        from kb.retrieval.searcher import article_url
+
         meta = doc.metadata
         return 200, {
             "id": doc.id,

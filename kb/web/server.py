@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -20,8 +20,10 @@ from starlette.routing import Route
 
 from kb.config import Settings
 from kb.errors import InputError
-from kb.knowledge_base import KnowledgeBase
 from kb.web.api import API
+
+if TYPE_CHECKING:
+    from kb.knowledge_base import KnowledgeBase
 
 WIDGET = Path(__file__).parent / "widget"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -97,20 +97,37 @@ def knowledge_base() -> KnowledgeBase:
         return KnowledgeBase(s)  # loads nothing yet: its ask still detects a crisis, then reports the error
 
 
-WARM_QUESTION = "What happens in a first therapy session?"  # our own words: no visitor's question is used
+# Our own words, never a visitor's; plainly English, so warming does not need the language models (below).
+WARM_QUESTION = "What is it like to be in therapy for the first time?"
+# The language models (lingua) and the spelling fixer's word list load this long after the library is warm.
+# Each holds the interpreter for most of a second, which would slow a first visitor's page if it arrived
+# just then; neither is needed by a plainly English question, and either loads on demand if asked first.
+EXTRAS_DELAY_S = 10.0
 
 
-def warm(s: Settings) -> None:
-    """At server start: load the model, index, topics and directory and answer once, so the first visitor
-    waits for none of it. A missing or stale index is left to the first page, which builds it with a
-    progress bar."""
+def warm(s: Settings, extras_delay: float = EXTRAS_DELAY_S) -> None:
+    """At server start: load the model, index, topics, directory and crisis detector and answer once, so the
+    first visitor waits for none of it; the language models and word list follow extras_delay seconds later.
+    A missing or stale index is left to the first page, which builds it with a progress bar."""
     if stale_reason(s):
         log.warning("the index is missing or stale: the first page will build it")
         return
     shared_knowledge_base(s).ask(WARM_QUESTION)
-    warm_language_models()  # lingua, in case the warm question was plainly English and skipped it
-    english_words()  # the spelling fixer's word list, read at the first word neither corpus nor model knows
     _startup()["checked"].add(s)
+    extras = threading.Timer(extras_delay, warm_extras)
+    extras.daemon = True
+    extras.name = "warm-extras"
+    extras.start()
+
+
+def warm_extras() -> None:
+    """Load what only some questions need: lingua (a question that is not plainly English) and the word list
+    (a word neither the corpus nor the model knows)."""
+    try:
+        warm_language_models()
+        english_words()
+    except Exception as exc:  # noqa: BLE001 - each loads again on demand; never a question in the log
+        log.error("could not load the language models or word list (%s)", type(exc).__name__)
 
 
 def stale_reason(s: Settings) -> str:
