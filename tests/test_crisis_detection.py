@@ -3,17 +3,22 @@ and the regression floor on the frozen test split."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kb.config import Settings
 from kb.evaluation.crisis import evaluate_splits
 from kb.safety import CrisisDetector
+from kb.safety.classifier import CALIBRATION_FILE, MODEL_FILE, load_classifier, read_classifier
+from kb.safety.training import _scores, load_items, panel_shown, split_files
 
 pytestmark = pytest.mark.slow
 
 FOLDER = Path(__file__).parent / "eval" / "crisis"
+DATA = Path(__file__).parents[1] / "kb" / "data"
 
 # The messages issue 10 says are missed or misread today (made up for the issue, not from any split).
 EXAMPLES = [  # (message, tier, kind or None for any)
@@ -53,6 +58,8 @@ NOT_CRISES = [
     "I'm safe and not going to hurt myself, I just feel flat",
     "My friend and I ran suicides at basketball practice and I'm so sore",
     "This traffic is killing me",
+    "I'd kill for a full night of sleep, my mind never switches off",
+    "I'm scared to death of driving on the 401 and it's getting worse",
 ]
 
 
@@ -100,3 +107,31 @@ def test_the_frozen_test_split_holds_its_floor(model):
     assert served["recall"] >= 0.90, served["missed"]
     assert served["urgent_recall"] >= 0.89, served["missed"]
     assert served["near_miss_false_alarm_rate"] <= 0.06, served["false_alarms"]
+
+
+@pytest.fixture(scope="module")
+def dev_sample(model):
+    """A fifth of dev with the real model's vectors."""
+    items = load_items(split_files(FOLDER, "dev"))[::5]
+    return items, model.embed([i.text for i in items])
+
+
+@pytest.mark.parametrize("changed", [{}, {"veto": 0.7, "whole": 0.5, "sentence": 0.9}])
+def test_thresholds_are_chosen_on_the_decision_the_detector_makes(dev_sample, changed, tmp_path):
+    """calibrate() picks thresholds by simulating detect() on dev; the simulation must be detect() itself, or
+    the false alarms it bounds are not the ones visitors get (the shipped thresholds, and a set where a
+    pattern's veto is stricter than the whole message's threshold)."""
+    shipped = load_classifier()
+    thresholds = {**shipped.calibration["thresholds"], **changed}
+    for name in (MODEL_FILE, CALIBRATION_FILE):
+        (tmp_path / name).write_bytes((DATA / name).read_bytes())
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({**shipped.calibration, "thresholds": thresholds}))
+    classifier = read_classifier(tmp_path)
+    detector = CrisisDetector(Settings(), classifier=classifier)
+    items, vectors = dev_sample
+    whole, _, sentence, hit, plain, _, _ = _scores(classifier, [i.text for i in items], vectors)
+    t = thresholds
+    simulated = panel_shown(whole, sentence, hit, plain, t["whole"], t["sentence"], t["veto"])
+    served = np.array([detector.detect(i.text, v).detected for i, v in zip(items, vectors, strict=True)])
+    assert served.sum() > 100 and (~served).sum() > 100
+    assert [i.id for i, a, b in zip(items, simulated, served, strict=True) if a != b] == []

@@ -15,6 +15,7 @@ from kb.config import Settings
 from kb.evaluation.crisis import evaluate_crisis
 from kb.safety import CrisisDetector, crisis_resources, detect_crisis, helping_someone_else, normalize, resources_for
 from kb.safety.classifier import load_classifier
+from kb.safety.features import char_ngrams, rule_features, tfidf
 
 QUESTIONS = Path(__file__).parent / "eval" / "questions.yaml"
 DATA = yaml.safe_load(package_files.files("kb").joinpath("data/crisis.yaml").read_text(encoding="utf-8"))
@@ -138,6 +139,21 @@ def test_idioms_topics_negation_and_the_past_do_not_alarm(patterns, question):
     assert not patterns.detect(question).detected
 
 
+@pytest.mark.parametrize(
+    "question,masked",
+    [
+        ("I'd kill for a full night of sleep", True),
+        ("I'm scared to death of driving on the 401", True),
+        ("j'étais morte de peur avant mon entrevue", True),
+        ("I'm not suicidal, just tired", True),  # a negated word is masked too
+        ("I want to kill myself", False),
+        ("he said he would beat me to death", False),
+    ],
+)
+def test_the_classifier_is_told_when_a_mask_took_an_idiom_out(patterns, question, masked):
+    assert patterns.matcher.match(normalize(question)).masked is masked
+
+
 def test_without_the_model_the_classifier_rarely_alarms_on_near_misses(learned):
     # The fail-safe path (no embedding) is calibrated to allow twice the false alarms of the served one.
     alarms = [q for q in NOT_CRISES if learned.detect(q).detected]
@@ -237,6 +253,30 @@ def test_odd_input_never_raises(patterns, learned, text):
 
 def test_a_vector_of_another_size_is_ignored(learned):
     assert learned.detect("I want to kill myself", np.ones(16)).detected
+
+
+def test_with_the_embedding_the_crisis_probability_is_the_mean_of_both_variants():
+    """The character n-gram variant and the full one (n-grams, rules and embedding) each give P(crisis); with
+    the embedding the classifier reports their mean, and the other heads come from the full variant."""
+    classifier = load_classifier()
+    clean = normalize("I have been thinking that everyone would be better off without me")
+    match = CrisisDetector(Settings(), learned=False).matcher.match(clean)
+    vector = np.random.default_rng(0).normal(size=classifier.dimension).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    text, full = classifier.scores(clean, match), classifier.scores(clean, match, vector)
+
+    def probability(variant: str, embedding=None) -> float:
+        buckets, weights = tfidf(char_ngrams(clean), classifier.idf)
+        v = classifier.variants[variant]
+        rules = rule_features(match) * classifier.rule_scale
+        logit = v.bias[0] + weights @ v.char[buckets][:, 0] + rules @ v.rules[:, 0]
+        if embedding is not None:
+            logit += (embedding * classifier.embedding_scale) @ v.embedding[:, 0]
+        return float(1 / (1 + np.exp(-logit)))
+
+    assert text.crisis == pytest.approx(probability("text"), abs=1e-5)
+    assert full.crisis == pytest.approx((probability("text") + probability("full", vector)) / 2, abs=1e-5)
+    assert full.crisis != pytest.approx(text.crisis, abs=1e-3)  # the embedding counts
 
 
 def test_input_that_is_not_text_is_not_a_crisis(patterns):

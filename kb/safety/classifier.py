@@ -76,21 +76,37 @@ class CrisisClassifier:
         )
 
     def scores(self, clean: str, match: RuleMatch, vector: np.ndarray | None = None) -> Scores:
-        """Probabilities for normalised text, its rule verdicts and (optionally) its sentence embedding."""
+        """Probabilities for normalised text, its rule verdicts and (optionally) its sentence embedding.
+
+        With the embedding, P(crisis) is the mean of both variants' (the other heads are the full variant's):
+        on dev, at the same false alarms, the mean caught more crises than either variant alone (recall 0.918
+        against 0.900 with the embedding and 0.907 without it, at 4 % false alarms). The embedding alone reads
+        the register of a message as much as its sense (a booking for an annual physical scored like a
+        medical emergency); the character n-grams do not.
+        """
         use_full = vector is not None and vector.shape == (self.dimension,)
-        variant = self.variants["full" if use_full else "text"]
         buckets, weights = tfidf(char_ngrams(clean), self.idf)
-        logits = variant.bias + weights @ variant.char[buckets]
-        logits = logits + (rule_features(match) * self.rule_scale) @ variant.rules
-        if use_full and variant.embedding is not None:
-            logits = logits + (np.asarray(vector, dtype=np.float32) * self.embedding_scale) @ variant.embedding
+        rules = rule_features(match) * self.rule_scale
+        logits = self._logits(self.variants["text"], buckets, weights, rules)
+        crisis = _sigmoid(logits[0])
+        if use_full:
+            embedding = np.asarray(vector, dtype=np.float32) * self.embedding_scale
+            logits = self._logits(self.variants["full"], buckets, weights, rules, embedding)
+            crisis = (crisis + _sigmoid(logits[0])) / 2
         kind_logits = logits[len(HEADS) :]
         kind_p = np.exp(kind_logits - kind_logits.max())
         kind_p /= kind_p.sum()
         best = int(np.argmax(kind_p))
-        return Scores(
-            _sigmoid(logits[0]), _sigmoid(logits[1]), _sigmoid(logits[2]), KIND_LABELS[best], float(kind_p[best])
-        )
+        return Scores(crisis, _sigmoid(logits[1]), _sigmoid(logits[2]), KIND_LABELS[best], float(kind_p[best]))
+
+    @staticmethod
+    def _logits(
+        variant: _Variant, buckets: np.ndarray, weights: np.ndarray, rules: np.ndarray, embedding=None
+    ) -> np.ndarray:
+        logits = variant.bias + weights @ variant.char[buckets] + rules @ variant.rules
+        if embedding is not None and variant.embedding is not None:
+            logits = logits + embedding @ variant.embedding
+        return logits
 
     def threshold(self, name: str) -> float:
         return float(self.calibration["thresholds"][name])

@@ -12,7 +12,7 @@ from kb.config import Settings
 from kb.records import Crisis
 from kb.safety.classifier import CrisisClassifier, Scores, load_classifier
 from kb.safety.data import panel_text, resources_for
-from kb.safety.rules import SENTENCES, RuleMatch, RuleMatcher, normalize
+from kb.safety.rules import SENTENCES, RuleHit, RuleMatch, RuleMatcher, normalize
 
 MAX_SENTENCES = 12  # sentences scored one by one besides the whole message: the first and last ones
 MIN_SENTENCE_WORDS = 3
@@ -23,6 +23,25 @@ SHORT_WORDS = 10
 # classifier, since people in no immediate danger say it too ("I cut again tonight").
 URGENT_OVERRIDES = {"means-at-hand", "under-way", "danger-now", "farewell"}
 INTENT_KINDS = {"suicide", "harm-others"}  # a stated intent with a time is a plan with a time: urgent
+
+
+def scored_sentences(clean: str) -> list[str]:
+    """The sentences of a longer message scored one by one (none for a single sentence): the first and last
+    MAX_SENTENCES // 2 of those with MIN_SENTENCE_WORDS or more."""
+    sentences = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
+    if len(sentences) < 2:
+        return []
+    if len(sentences) > MAX_SENTENCES:
+        sentences = sentences[: MAX_SENTENCES // 2] + sentences[-MAX_SENTENCES // 2 :]
+    return sentences
+
+
+def plain_statement(clean: str, hit: RuleHit | None) -> bool:
+    """A short message with a pattern about the writer's own life or body (see SHORT_WORDS)."""
+    if hit is None:
+        return False
+    short = len(clean.split()) <= SHORT_WORDS
+    return short and (hit.kind == "medical" or (hit.kind in ("suicide", "self-harm") and not hit.about_other))
 
 
 class CrisisDetector:
@@ -48,7 +67,8 @@ class CrisisDetector:
         overrides = [name for name in match.urgent if name in URGENT_OVERRIDES]
         # A pattern hit stands unless the classifier, reading the whole message, is sure it is not a crisis
         # (a film plot, a past long over): rules are right about words, the classifier about context.
-        if hit is not None and (whole is None or whole.crisis >= self._threshold("veto") or self._plain(clean, hit)):
+        kept = whole is None or whole.crisis >= self._threshold("veto") or plain_statement(clean, hit)
+        if hit is not None and kept:
             timed = "time" in match.urgent and hit.kind in INTENT_KINDS  # "I'm going to kill myself tonight"
             urgent = (
                 bool(overrides)
@@ -78,12 +98,6 @@ class CrisisDetector:
             best.kind, about_other, "urgent" if urgent else "concern", best.crisis, f"classifier ({best.crisis:.2f})"
         )
 
-    @staticmethod
-    def _plain(clean: str, hit) -> bool:
-        """A short message with a pattern about the writer's own life or body (see SHORT_WORDS)."""
-        short = len(clean.split()) <= SHORT_WORDS
-        return short and (hit.kind == "medical" or (hit.kind in ("suicide", "self-harm") and not hit.about_other))
-
     def _threshold(self, name: str) -> float:
         assert self.classifier is not None
         return self.classifier.threshold(name)
@@ -93,11 +107,9 @@ class CrisisDetector:
         if self.classifier is None:
             return None, None
         whole = self.classifier.scores(clean, match, vector)
-        sentences = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
-        if len(sentences) < 2:
+        sentences = scored_sentences(clean)
+        if not sentences:
             return whole, None
-        if len(sentences) > MAX_SENTENCES:
-            sentences = sentences[: MAX_SENTENCES // 2] + sentences[-MAX_SENTENCES // 2 :]
         pieces = [self.classifier.scores(s, self.matcher.match(s)) for s in sentences]
         return whole, max(pieces, key=lambda s: s.crisis)
 

@@ -30,6 +30,7 @@ RULE_FEATURES = (
     "veto-joking",
     "urgent",
     "someone-else",
+    "masked",
 )
 
 
@@ -65,6 +66,7 @@ def rule_features(match: RuleMatch) -> np.ndarray:
         "joking" in vetoes,
         bool(match.urgent),
         match.someone_else,
+        match.masked,
     ]
     return np.asarray(values, dtype=np.float32)
 

@@ -147,6 +147,7 @@ class RuleMatch:
     kept: list[str] = field(default_factory=list)  # sentences left once vetoed and past clauses are removed
     urgent: list[str] = field(default_factory=list)  # names of the imminence markers that fired
     someone_else: bool = False  # the message is about another person (a relative, a friend, a child)
+    masked: bool = False  # a mask took something out: an idiom ("I'd kill for a coffee") or a negated word
 
     def best(self) -> RuleHit | None:
         return min(self.hits, key=lambda h: KINDS.index(h.kind)) if self.hits else None
@@ -160,17 +161,19 @@ class RuleMatcher:
 
     def match(self, clean: str) -> RuleMatch:
         """Pattern hits, vetoes, the text left for the classifier, imminence markers and who it is about."""
-        hits, vetoes, kept = self._match(clean)
+        hits, vetoes, kept, masked = self._match(clean)
         urgent = [name for name, regex in self.rules.urgency if regex.search(clean)]
-        return RuleMatch(hits, vetoes, kept, urgent, self._last_person(clean) == "other")
+        return RuleMatch(hits, vetoes, kept, urgent, self._last_person(clean) == "other", masked)
 
-    def _match(self, clean: str) -> tuple[list[RuleHit], list[str], list[str]]:
-        """Pattern hits, the vetoes that cancelled others, and the sentences left for the embedder."""
+    def _match(self, clean: str) -> tuple[list[RuleHit], list[str], list[str], bool]:
+        """Pattern hits, the vetoes that cancelled others, the sentences left for the embedder, and whether a
+        mask took anything out."""
         rules = self.rules
         resolved = rules.present.search(clean) is None  # nothing says it is happening now
         hits: list[RuleHit] = []
         vetoes: list[str] = []
         kept: list[str] = []
+        masked = False
         for sentence in SENTENCES.split(clean):
             remains = []
             bounds = [0] + [m.start() for m in _CLAUSES.finditer(sentence)] + [len(sentence)]
@@ -178,7 +181,8 @@ class RuleMatcher:
                 clause = sentence[start:end]
                 if rules.any_mask.search(clause):
                     for mask in rules.masks:
-                        clause = mask.sub(" ", clause)
+                        clause, count = mask.subn(" ", clause)
+                        masked = masked or count > 0
                 past = resolved and rules.past.search(clause) is not None
                 for kind, name, regex, own_negation in rules.patterns if rules.any_pattern.search(clause) else ():
 
@@ -209,7 +213,7 @@ class RuleMatcher:
             piece = " ".join(" ".join(remains).split())
             if len(piece.split()) >= 2:
                 kept.append(piece)
-        return hits, vetoes, kept
+        return hits, vetoes, kept, masked
 
     def _negated(self, m: re.Match, own_negation: bool) -> bool:
         """A negation just before the hit, or inside it, unless the pattern itself is a negation."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from kb.errors import InputError
 from kb.safety.classifier import CALIBRATION_FILE, HEADS, KIND_LABELS, MODEL_FILE, CrisisClassifier
-from kb.safety.detector import MIN_SENTENCE_WORDS, SENTENCES, URGENT_OVERRIDES
+from kb.safety.detector import URGENT_OVERRIDES, plain_statement, scored_sentences
 from kb.safety.features import BUCKETS, RULE_FEATURES, char_ngrams, rule_features, tfidf
 from kb.safety.rules import RuleMatcher, normalize
 
@@ -249,29 +249,33 @@ def _best(
 
 
 def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]:
-    """Per text: full and text-only whole-message scores, best sentence, pattern hit, urgency, override."""
+    """Per text: full and text-only whole-message scores, best sentence, pattern hit, a plain statement the
+    classifier cannot veto, urgency, override."""
     matcher, rows = RuleMatcher(), []
     for text, vector in zip(texts, vectors, strict=True):
         clean = normalize(text)
         match = matcher.match(clean)
         full = classifier.scores(clean, match, vector)
-        pieces = [s.strip() for s in SENTENCES.split(clean) if len(s.split()) >= MIN_SENTENCE_WORDS]
-        sentence = (
-            max((classifier.scores(p, matcher.match(p)).crisis for p in pieces), default=0.0)
-            if len(pieces) >= 2
-            else 0.0
-        )
+        sentence = max((classifier.scores(p, matcher.match(p)).crisis for p in scored_sentences(clean)), default=0.0)
         rows.append(
             (
                 full.crisis,
                 classifier.scores(clean, match).crisis,
                 sentence,
                 bool(match.hits),
+                plain_statement(clean, match.best()),
                 full.urgent,
                 any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical",
             )
         )
     return tuple(np.array(column) for column in zip(*rows, strict=True))
+
+
+def panel_shown(whole, sentence, hit, plain, whole_t: float, sentence_t: float, veto_t: float) -> np.ndarray:
+    """What CrisisDetector.detect decides, from _scores' columns and a set of thresholds: a pattern the
+    classifier did not veto (a plain statement cannot be vetoed), else the classifier on the whole message or
+    on its most alarming sentence."""
+    return (hit & (plain | (whole >= veto_t))) | (whole >= whole_t) | (sentence >= sentence_t)
 
 
 def calibrate(
@@ -280,15 +284,17 @@ def calibrate(
     """Thresholds chosen on dev only: whole message (with and without the embedding), sentences, the
     classifier's veto over a pattern hit, and urgency."""
     crisis = np.array([i.crisis for i in dev])
-    whole, text, sentence, hit, urgent, override = _scores(classifier, [i.text for i in dev], vectors)
+    whole, text, sentence, hit, plain, urgent, override = _scores(classifier, [i.text for i in dev], vectors)
     real_whole = real_sentence = None
     if len(real):
-        real_whole, _, real_sentence, _, _, _ = _scores(classifier, real, real_vectors)
+        real_whole, _, real_sentence, *_ = _scores(classifier, real, real_vectors)
 
     def shown(score: np.ndarray) -> Callable[..., np.ndarray]:
-        return lambda t, s, v: (hit & (score >= v)) | (~hit & ((score >= t) | (sentence >= s)))
+        return lambda t, s, v: panel_shown(score, sentence, hit, plain, t, s, v)
 
-    vetoes = np.array([0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
+    # Up to 0.7: on dev (session 9) the best veto was 0.6 once the grid allowed it (it stopped at 0.3, which
+    # let 38 near misses with a pattern through: dev recall 0.891 at 4 % false alarms, 0.920 with 0.6).
+    vetoes = np.array([0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     on_real = None if real_whole is None else (lambda t, s, v: (real_whole >= t) | (real_sentence >= s))
     whole_t, sentence_t, veto_t = _best(
         shown(whole), crisis, [_grid(whole), _grid(sentence), vetoes], MAX_FALSE_ALARMS, on_real
