@@ -8,7 +8,9 @@ machines) into a fixed number of buckets. Training and serving call the same fun
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -34,13 +36,9 @@ RULE_FEATURES = (
 )
 
 
-def char_ngrams(clean: str) -> dict[int, float]:
+def char_ngrams(clean: str) -> dict[int, int]:
     """Bucket -> count of the character n-grams of normalised text, words padded with spaces."""
-    counts: dict[int, float] = {}
-    for word in clean.split():
-        for bucket in _word_buckets(word):
-            counts[bucket] = counts.get(bucket, 0.0) + 1.0
-    return counts
+    return Counter(chain.from_iterable(map(_word_buckets, clean.split())))  # counted in C, first-seen order
 
 
 @lru_cache(maxsize=65_536)  # words repeat across messages and between a message and its sentences
@@ -71,7 +69,7 @@ def rule_features(match: RuleMatch) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def tfidf(counts: dict[int, float], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tfidf(counts: dict[int, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(buckets, weights): sublinear tf times idf, L2-normalised, as a sparse row."""
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from kb.errors import KBError
 from kb.safety.data import KINDS, crisis_data
+from kb.safety.literals import Prefilter, required_literals
 
 MAX_CHARS = 20_000  # longer text is cut: nobody types more in a question box
 CONTEXT_CHARS = 160  # how far back a hit looks for a negation or for who it is about
@@ -67,8 +68,8 @@ class _Rules:
 
     masks: tuple[re.Pattern, ...]
     patterns: tuple[tuple[str, str, re.Pattern, bool], ...]  # kind, name, regex, is itself a negation
-    any_mask: re.Pattern  # one search that says whether any mask, or any pattern, could apply to a clause: most
-    any_pattern: re.Pattern  # clauses match none, and then the one-by-one substitutions are skipped
+    any_mask: re.Pattern  # one search that says whether any mask could apply to a clause: most match none
+    prefilter: Prefilter  # which patterns can match a clause at all, from the strings each match must contain
     negation: re.Pattern
     not_negation: re.Pattern
     past: re.Pattern
@@ -104,7 +105,7 @@ def compiled_rules() -> _Rules:
         masks=masks,
         patterns=patterns,
         any_mask=_union(masks),
-        any_pattern=_union(regex for _, _, regex, _ in patterns),
+        prefilter=Prefilter([required_literals(regex) for _, _, regex, _ in patterns]),
         **{
             key: compile_(data[key], key)
             for key in (
@@ -184,7 +185,10 @@ class RuleMatcher:
                         clause, count = mask.subn(" ", clause)
                         masked = masked or count > 0
                 past = resolved and rules.past.search(clause) is not None
-                for kind, name, regex, own_negation in rules.patterns if rules.any_pattern.search(clause) else ():
+                runnable = rules.prefilter.runnable(clause)
+                for index, (kind, name, regex, own_negation) in enumerate(rules.patterns):
+                    if index not in runnable:  # none of the strings its every match contains is in the clause
+                        continue
 
                     def judge(
                         m: re.Match, kind: str = kind, name: str = name, own: bool = own_negation, past: bool = past
@@ -207,7 +211,9 @@ class RuleMatcher:
                         hits.append(RuleHit(kind, name, who == "other"))
                         return m.group(0)
 
-                    clause = regex.sub(judge, clause)
+                    judged = regex.sub(judge, clause)
+                    if judged != clause:  # a veto blanked a hit: the strings present may have changed
+                        clause, runnable = judged, rules.prefilter.runnable(judged)
                 if not past:
                     remains.append(clause)
             piece = " ".join(" ".join(remains).split())

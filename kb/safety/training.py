@@ -103,7 +103,7 @@ class Features:
         self.vectors = vectors
 
     @staticmethod
-    def _idf(counts: list[dict[int, float]]) -> np.ndarray:
+    def _idf(counts: list[dict[int, int]]) -> np.ndarray:
         df = np.zeros(BUCKETS, dtype=np.float32)
         for row in counts:
             df[list(row)] += 1
