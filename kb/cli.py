@@ -603,7 +603,7 @@ def crisis() -> None:
     default=None,
     help="Where the model files go (default: the package's kb/data/).",
 )
-@click.option("-c", "c", type=float, default=8.0, show_default=True, help="Inverse regularisation strength.")
+@click.option("-c", "c", type=float, default=16.0, show_default=True, help="Inverse regularisation strength.")
 @click.option(
     "--real",
     "real_path",
