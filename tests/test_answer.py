@@ -630,7 +630,7 @@ def test_crisis_guidance_in_a_passage_is_never_quoted_as_the_answer_to_a_questio
         "If you are thinking about suicide or are in danger, call or text 9-8-8 at any time, or call 911. "
         "Many people find that the first months after a divorce are the hardest, and that support helps."
     )
-    text, _ = compose("how do I get back on my feet after a divorce, call, danger, doctor", [make_hit(passage)], model)
+    text, _ = compose("how do I rebuild my life after a divorce, call, danger, doctor", [make_hit(passage)], model)
     assert text and "9-8-8" not in text and "911" not in text
 
 

@@ -55,14 +55,11 @@ def test_the_prefilter_finds_exactly_the_patterns_whose_literals_are_present():
         assert prefilter.runnable(text) == expected, text
 
 
-def _clauses() -> list[str]:
-    items = load_items(split_files(CRISIS_DATA, "train")) + load_items(split_files(CRISIS_DATA, "dev"))
-    return [normalize(i.text) for i in items]
-
-
 @pytest.fixture(scope="module")
 def messages() -> list[str]:
-    return _clauses()
+    """Every train and dev message, normalised as the rules read it."""
+    items = load_items(split_files(CRISIS_DATA, "train")) + load_items(split_files(CRISIS_DATA, "dev"))
+    return [normalize(i.text) for i in items]
 
 
 def test_every_match_in_the_data_contains_one_of_its_patterns_literals(messages):

@@ -52,7 +52,7 @@ class Prefilter:
                 self.owners.setdefault(s, set()).add(i)
         words = sorted(self.owners)
         self.prefixes = {w: [p for p in words if w.startswith(p)] for w in words}
-        self.scan = re.compile("(?=(" + _trie(words) + "))", re.DOTALL) if words else None
+        self.scan = re.compile("(?=(" + _trie(words) + "))") if words else None
 
     def runnable(self, text: str) -> set[int]:
         """Indexes of the patterns that can match text (the others cannot)."""
