@@ -28,6 +28,11 @@ CRISES = [  # (question, kind, about someone else)
     ("J'ai envie de me suicider", "suicide", False),
     ("je n'en peux plus, je veux en finir", "suicide", False),
     ("je ne veux plus vivre", "suicide", False),
+    # Phrasings added in session 11 from misses on counsel-chat's train part (our own words, not theirs).
+    ("Some nights I'd rather not wake up at all", "suicide", False),
+    ("I would much rather never wake up than face another week like this", "suicide", False),
+    ("I keep getting urges to hurt people who annoy me", "harm-others", False),
+    ("Years ago I was hurting myself on purpose, and honestly I want to again", "self-harm", False),
     ("kms", "suicide", False),
     ("honestly i wanna unalive myself", "suicide", False),
     ("im gonna kys", "suicide", False),
@@ -85,7 +90,7 @@ NOT_CRISES = [
     "je meurs de faim",
     "my grandmother died last month and I miss her every day, how long does grief last?",
     "I'm not suicidal",
-    "I'm not suicidal, just tired",
+    "I'm not suicidal, only worn out",
     "I would never hurt myself",
     "je ne veux pas mourir",
     "I don't want to die, I want to feel better",
@@ -105,6 +110,10 @@ PATTERN_NEAR_MISSES = [
     "I keep thinking about dying in a plane crash before my flight",
     "I'm on the roof fixing the shingles this weekend",
     "I'm thinking about ending things with my boyfriend",
+    # ... and of session 11's
+    "I hurt myself on purpose years ago, but I want to travel again now that I am well",
+    "I'd rather not wake up early on Saturdays",
+    "I have urges to eat sugar late at night",
 ]
 
 
@@ -145,7 +154,7 @@ def test_idioms_topics_negation_and_the_past_do_not_alarm(patterns, question):
         ("I'd kill for a full night of sleep", True),
         ("I'm scared to death of driving on the 401", True),
         ("j'étais morte de peur avant mon entrevue", True),
-        ("I'm not suicidal, just tired", True),  # a negated word is masked too
+        ("I'm not suicidal, only worn out", True),  # a negated word is masked too
         ("I want to kill myself", False),
         ("he said he would beat me to death", False),
     ],
