@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
 
@@ -49,8 +50,10 @@ class Reranker(Protocol):
     def score(self, query: str, passages: list[str]) -> list[float]: ...
 
 
+@lru_cache(maxsize=65_536)
 def article_url(doc_id: str, section: str = "") -> str:
-    """The in-app link to an article, at a section when given."""
+    """The in-app link to an article, at a section when given (made once per section: quoting each hit's
+    link was a twentieth of a search at 100,000 chunks)."""
     url = f"/library?doc={quote(doc_id, safe='')}"
     return url + f"&section={quote(section, safe='')}" if section else url
 
