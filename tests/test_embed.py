@@ -16,6 +16,7 @@ from kb.models.embedders import (
     SentenceEmbedder,
     bundled_model_path,
     embed_key,
+    embed_known,
     load_embedder,
     mean_pooling_config,
 )
@@ -102,6 +103,28 @@ def test_known_vectors_pass_the_model_facts_through():
     wrong_size = KnownVectors(inner, {embed_key(inner.name, "stored"): np.ones(8, dtype=np.float32)})
     assert np.allclose(wrong_size.embed(["stored"]), inner.embed(["stored"]))  # a stale vector is not used
     assert known.embed([]).shape == (0, 32)
+
+
+def test_a_build_embeds_in_calls_of_about_one_length_each_and_every_vector_lands_on_its_text():
+    # Calls of texts in corpus order padded each batch to its longest text: 10 % more encoder time than one call.
+    class Recording(HashingEmbedder):
+        asked: list[list[str]] = []
+
+        def embed(self, texts):
+            self.asked.append(list(texts))
+            return super().embed(texts)
+
+    inner = Recording(32)
+    texts = [("word " * n).strip() for n in (3, 40, 1, 25, 7, 40, 2, 12, 30)]
+    cached = {embed_key(inner.name, texts[4]): np.full(32, 0.5, dtype=np.float32)}
+    done: list[tuple[int, int]] = []
+    vectors, embedded = embed_known(texts, inner, [cached], batch=3, progress=lambda d, t: done.append((d, t)))
+    lengths = [[len(t) for t in call] for call in inner.asked]
+    assert lengths == [[199, 199, 149], [124, 59, 14], [9, 4]]  # longest first across every call
+    assert sorted(embedded) == [0, 1, 2, 3, 5, 6, 7, 8]
+    alone = HashingEmbedder(32)
+    assert np.array_equal(vectors, np.stack([cached.get(embed_key(inner.name, t), alone.embed([t])[0]) for t in texts]))
+    assert done == [(0, 8), (3, 8), (6, 8), (8, 8)]
 
 
 @pytest.mark.slow

@@ -124,8 +124,13 @@ def _split_long(text: str, start: int, end: int, count: TokenCounter, budget: in
     return pieces
 
 
-def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, overlap: int = 1) -> list[Chunk]:
-    """Split a document into chunks whose context-prefixed text fits max_tokens of the model."""
+def chunk_document(
+    doc: Document, count: TokenCounter, max_tokens: int = 256, overlap: int = 1, spans: bool = True
+) -> list[Chunk]:
+    """Split a document into chunks whose context-prefixed text fits max_tokens of the model.
+
+    spans: find each chunk's sentences (`add_sentences`); the index build does that later, beside the encoder.
+    """
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for section, s_start, s_end in sections(doc):
@@ -149,10 +154,16 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 256, ov
                     end=end,
                     page=_page(doc, start),
                     embed_text=prefix + re.sub(r"\s+", " ", text),
-                    sentences=sentence_spans(text),
+                    sentences=sentence_spans(text) if spans else [],
                 )
             )
     return chunks
+
+
+def add_sentences(chunks: list[Chunk]) -> None:
+    """Fill in each chunk's sentence spans (pysbd), for chunks made with spans=False."""
+    for chunk in chunks:
+        chunk.sentences = sentence_spans(chunk.text)
 
 
 def question_openings(chunks: list[Chunk]) -> list[tuple[Chunk, str]]:

@@ -71,7 +71,8 @@ def embed_known(
     batch: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
-    """Look up stored vectors, embed what is missing: the vectors of texts, in order, and which were embedded.
+    """Look up stored vectors, embed what is missing: the vectors of texts, in order, and which were embedded
+    (their positions, longest text first when the batch splits them into several calls).
 
     stores: embed key -> vector, searched in order (a vector of another size is not used). batch: texts per
     call to the model (0: one call); progress(done, total) runs before the first call and after each.
@@ -86,6 +87,11 @@ def embed_known(
         else:
             missing.append(i)
     step = batch or max(1, len(missing))
+    if step < len(missing):
+        # Longest first across all the calls, as one call sorts its own texts: each call then holds texts of
+        # about one length, so a batch pads little (calls of texts in corpus order padded the build's
+        # batches to their longest text: 10 % more encoder time than one call on the same texts, measured).
+        missing.sort(key=lambda i: -len(texts[i]))
     if progress and missing:
         progress(0, len(missing))  # before the first batch, so a progress bar's clock starts with the work
     for start in range(0, len(missing), step):
