@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from kb.answering.present import answer_as_text, crisis_as_text
 from kb.config import DEFAULT_MODEL, Settings, load_settings
@@ -31,6 +32,7 @@ from kb.evaluation.crisis import bench_crisis, crisis_markdown, evaluate_splits
 from kb.evaluation.golden import evaluate_golden, fusion_sweep, golden_markdown, load_golden
 from kb.evaluation.load import bench_load
 from kb.evaluation.scale import bench_scale, scale_lines
+from kb.evaluation.targets import BUSY_CLIENTS, SCALE_SIZES, targets_lines, targets_report
 from kb.index.build import build_index, changes_on_disk
 from kb.index.store import current_build, read_documents, read_manifest
 from kb.index.watch import corpus_snapshot, watch_and_rebuild
@@ -503,7 +505,9 @@ def evaluate(corpus, index_dir, model, config_file, dataset, questions, data, sw
 
 @cli.command()
 @common
-@click.argument("what", type=click.Choice(["all", "index", "ask", "app", "scale", "load", "crisis"]), default="all")
+@click.argument(
+    "what", type=click.Choice(["all", "index", "ask", "app", "scale", "load", "crisis", "targets"]), default="all"
+)
 @click.option(
     "--chunks",
     default="10000,100000",
@@ -536,14 +540,33 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
     recall against exact fusion, memory and build time ("all" leaves it out: it takes minutes).
     "load" drives the HTTP API on loopback with --clients askers for --seconds.
     "crisis" times the crisis detector per message with the question's embedding reused.
+    "targets" runs all of them (scale at 10,000, 100,000 and 1,000,000 chunks unless --chunks is given; load
+    with 20 clients, then --clients, each for --seconds, through the API) and ends with each speed target
+    beside what was measured and its floor: about 8 minutes on 2 cores. Also written to targets.json in --out.
 
     \b
     Example:
       kb bench scale --chunks 10000,100000,1000000
+      kb bench targets
     """
     settings = make_settings(corpus, index_dir, model, config_file)
     results: dict[str, Any] = {}
-    if what == "scale":
+    every = what in ("all", "targets")
+    if what == "targets" and click.get_current_context().get_parameter_source("chunks") is ParameterSource.DEFAULT:
+        chunks = ",".join(str(size) for size in SCALE_SIZES)
+    if what in ("all", "crisis", "targets"):
+        results["crisis"] = bench_crisis(settings, _bundled_embed(settings), CRISIS_DATA)
+    if every or what == "index":
+        results["index"] = bench_index(settings, load_embedder(settings))
+    if every or what == "ask":
+        results["ask"] = bench_ask(settings)
+    if every or what == "app":
+        results["app"] = bench_app(settings)
+    if what == "targets":
+        results["load_busy"] = bench_load(settings, BUSY_CLIENTS, seconds, url, "api")
+    if what in ("load", "targets"):
+        results["load"] = bench_load(settings, clients, seconds, url, target if what == "load" else "api")
+    if what in ("scale", "targets"):
         try:
             sizes = [int(size) for size in chunks.split(",") if size.strip()]
         except ValueError:
@@ -551,21 +574,20 @@ def bench(corpus, index_dir, model, config_file, what, chunks, out, clients, sec
                 f"{chunks!r} is not a comma-separated list of sizes", param_hint="--chunks"
             ) from None
         results["scale"] = bench_scale(settings, sizes, out)
-    if what == "load":
-        results["load"] = bench_load(settings, clients, seconds, url, target)
-    if what in ("all", "crisis"):
-        results["crisis"] = bench_crisis(settings, _bundled_embed(settings), CRISIS_DATA)
-    if what in ("all", "index"):
-        results["index"] = bench_index(settings, load_embedder(settings))
-    if what in ("all", "ask"):
-        results["ask"] = bench_ask(settings)
-    if what in ("all", "app"):
-        results["app"] = bench_app(settings)
+    if what == "targets":
+        results["targets"] = targets_report(results)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "targets.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     if as_json:
         _emit(results)
         return
     for section, values in results.items():
         click.echo(f"[{section}]")
+        if section == "targets":
+            for line in targets_lines(values):
+                click.echo(f"  {line}")
+            click.echo(f"  written to {out / 'targets.json'}")
+            continue
         if section == "scale":
             for line in scale_lines(values):
                 click.echo(f"  {line}")
