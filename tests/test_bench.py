@@ -203,10 +203,10 @@ def test_kb_bench_targets_runs_every_benchmark_at_the_target_sizes_and_writes_th
     monkeypatch.setattr(kb.cli, "bench_scale", scale)
     done = run_kb("bench", "targets", "--out", tmp_path, "--seconds", "30")
     assert done.code == 0, done.err
-    assert asked == [("load", 20, 30.0, "api"), ("load", 32, 30.0, "api"), ("scale", [10_000, 100_000, 1_000_000])]
+    assert asked == [("scale", [10_000, 100_000, 1_000_000]), ("load", 20, 30.0, "api"), ("load", 32, 30.0, "api")]
     assert "10 of 10 targets met" in done.out and "floor: exact search p95 12.0 ms" in done.out
     written = json.loads((tmp_path / "targets.json").read_text(encoding="utf-8"))
     assert written["targets"]["met"] == 10 and written["scale"] == results["scale"]
     asked.clear()
     assert run_kb("bench", "targets", "--out", tmp_path, "--chunks", "400").code == 0
-    assert asked[-1] == ("scale", [400])
+    assert asked[0] == ("scale", [400])
