@@ -14,7 +14,6 @@ from typing import Any
 
 SCALE_SIZES = (10_000, 100_000, 1_000_000)
 BUSY_CLIENTS = 20  # "20 sessions asking at once": the p95 target
-THROUGHPUT_CLIENTS = 32  # `kb bench load --clients 32`: the throughput target
 
 
 @dataclass
