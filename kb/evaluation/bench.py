@@ -16,10 +16,8 @@ from typing import IO, Any
 
 from kb.config import Settings
 from kb.errors import IndexMismatchError
-from kb.index.build import build_index, fixed_texts
+from kb.index.build import build_index, fixed_texts, texts_besides_chunks
 from kb.index.store import current_build, load_index
-from kb.ingest.chunking import question_openings
-from kb.ingest.passage import passage_sentence_texts
 from kb.knowledge_base import KnowledgeBase
 from kb.models.embedders import Embedder
 
@@ -52,8 +50,7 @@ def bench_index(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         builds = [time.perf_counter() - started]
         chunks = load_index(local.index).chunks
         texts = [c.embed_text for c in chunks]  # what the build embedded, in the same two calls
-        headings = [question for _, question in question_openings(chunks)]  # the FAQ headings too
-        extra = list(dict.fromkeys(fixed_texts(local) + headings + passage_sentence_texts(chunks)))
+        extra = list(dict.fromkeys(texts_besides_chunks(fixed_texts(local), chunks)))
         started = time.perf_counter()
         embedder.embed(texts)
         embedder.embed(extra)

@@ -156,9 +156,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: Progres
     report.embedded = len(todo)
     texts, data_failures = fixed_inputs(settings)
     report.failed.extend(data_failures)
-    # Question headings (FAQ answers compare questions) and passage sentences: a warm answer embeds only the question.
-    headings = [question for _, question in question_openings(chunks)]
-    fixed = embed_fixed(texts + headings + passage_sentence_texts(chunks), embedder, cache)
+    fixed = embed_fixed(texts_besides_chunks(texts, chunks), embedder, cache)
 
     old_hash = {doc_id: info.hash for doc_id, info in old.items()}
     for doc in documents:
@@ -255,6 +253,12 @@ def fixed_inputs(settings: Settings) -> tuple[list[str], list[Failure]]:
         except InputError as exc:
             failures.append(Failure(settings.therapists_file, without_path(str(exc), settings.therapists_path)))
     return list(dict.fromkeys(texts)), failures
+
+
+def texts_besides_chunks(fixed: list[str], chunks: list[Chunk]) -> list[str]:
+    """What a build embeds besides its chunks: the fixed texts, the question headings (FAQ answers compare
+    questions) and every passage's sentences (a warm answer then embeds only the question)."""
+    return fixed + [question for _, question in question_openings(chunks)] + passage_sentence_texts(chunks)
 
 
 def embed_fixed(texts: list[str], embedder: Embedder, cache: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
