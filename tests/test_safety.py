@@ -114,6 +114,9 @@ PATTERN_NEAR_MISSES = [
     "I hurt myself on purpose years ago, but I want to travel again now that I am well",
     "I'd rather not wake up early on Saturdays",
     "I have urges to eat sugar late at night",
+    # ... and of session 14's
+    "I don't have any thoughts of harming myself, I just feel flat",
+    "My sister keeps asking if I'm suicidal since the funeral",
 ]
 
 
@@ -176,6 +179,18 @@ def test_a_vetoed_statement_says_why(patterns):
 
 def test_the_past_comes_back_when_it_is_happening_again(patterns):
     assert patterns.detect("I used to cut myself and lately I've started again").detected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can therapy help with this? When I'm by myself, I want to cut myself.",
+    ],
+)
+def test_a_plain_sentence_in_a_longer_question_stands_against_the_whole_message_veto(learned, question):
+    # The whole message reads as an ordinary question to the classifier; the plain sentence in it does not.
+    crisis = learned.detect(question)
+    assert crisis.detected and crisis.reason.startswith("pattern ")
 
 
 def test_a_crisis_statement_after_an_idiom_still_counts(patterns):

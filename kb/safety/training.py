@@ -16,7 +16,7 @@ import numpy as np
 
 from kb.errors import InputError
 from kb.safety.classifier import CALIBRATION_FILE, HEADS, KIND_LABELS, MODEL_FILE, CrisisClassifier
-from kb.safety.detector import URGENT_OVERRIDES, plain_statement, scored_sentences
+from kb.safety.detector import URGENT_OVERRIDES, plain_statement, scored_sentences, stated_plainly
 from kb.safety.features import BUCKETS, RULE_FEATURES, char_ngrams, rule_features, tfidf
 from kb.safety.rules import RuleMatcher, normalize
 
@@ -263,7 +263,8 @@ def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]
                 classifier.scores(clean, match).crisis,
                 sentence,
                 bool(match.hits),
-                plain_statement(clean, match.best()),
+                plain_statement(clean, match.best())
+                or (bool(match.hits) and stated_plainly(clean, matcher, classifier)),
                 full.urgent,
                 any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical",
             )
