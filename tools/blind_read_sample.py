@@ -2,10 +2,11 @@
 prints them, for a reader who has not seen the code to score (reports/blind-read-scores.md). The questions are read
 from ../shared at run time and the answers file stays out of git (it quotes them).
 
-    .venv/bin/python tools/blind_read_sample.py [--skip N] [../shared/data/counsel-chat/train.jsonl]
+    .venv/bin/python tools/blind_read_sample.py [--skip N] [--part train] [../shared/data/counsel-chat/train.jsonl]
 
 --skip N: leave out the N lowest-hashing questions (already read) and take the next 40. The first read
 (session 4) used --skip 0; the second (session 5) --skip 40, questions no one here had looked at.
+--part train: questions from the train part instead, for a read that may guide changes (a held-out read may not).
 """
 
 from __future__ import annotations
@@ -24,17 +25,21 @@ DATA = Path("../shared/data/counsel-chat/train.jsonl")
 
 def main() -> None:
     args = sys.argv[1:]
-    skip = 0
-    if args[:1] == ["--skip"]:
-        skip, args = int(args[1]), args[2:]
+    skip, part = 0, "held-out"
+    while args[:1] in (["--skip"], ["--part"]):
+        if args[0] == "--skip":
+            skip = int(args[1])
+        else:
+            part = args[1]
+        args = args[2:]
     data = Path(args[0]) if args else DATA
     kb = KnowledgeBase(load_settings())
-    rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == "held-out" and question_text(r)]
+    rows = [r for r in load_rows(data) if counsel_chat_part(r["id"]) == part and question_text(r)]
     chosen = sample([check_answer(question_text(r), kb.ask(question_text(r))) for r in rows], skip=skip)
     out = [
-        "# Answers to 40 held-out counsel-chat questions, as the CLI prints them",
+        f"# Answers to 40 {part} counsel-chat questions, as the CLI prints them",
         "",
-        f"The 40 questions of counsel-chat's held-out part whose text hashes lowest after the first {skip}; `kb ask` on"
+        f"The 40 questions of counsel-chat's {part} part whose text hashes lowest after the first {skip}; `kb ask` on"
         " the shipped corpus.",
         "",
     ]
@@ -44,7 +49,7 @@ def main() -> None:
     path = Path("reports") / "blind-read-answers.md"
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    print(f"wrote {path} ({len(chosen)} answers of {len(rows)} held-out questions)")
+    print(f"wrote {path} ({len(chosen)} answers of {len(rows)} {part} questions)")
 
 
 if __name__ == "__main__":
