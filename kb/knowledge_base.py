@@ -13,7 +13,13 @@ from kb.answering.decide import decide
 from kb.answering.directory_answer import answer_from_directory, directory_matches
 from kb.answering.faq import FaqHeadings, faq_answer
 from kb.answering.language import detect_language
-from kb.answering.readable import asks_for_self, roles_mentioned, written_for_helpers, written_for_someone_with
+from kb.answering.readable import (
+    acts_reversed,
+    asks_for_self,
+    roles_mentioned,
+    written_for_helpers,
+    written_for_someone_with,
+)
 from kb.answering.scope import out_of_scope
 from kb.answering.topics import infer_topics
 from kb.config import DEFAULT_MODEL, Settings
@@ -287,12 +293,14 @@ class KnowledgeBase:
 
         def fits(chunk: Chunk) -> bool:
             """Passes the filters, and the heading is not about helping someone else when the visitor asks for
-            themselves, nor about a child, partner or parent the visitor never mentioned."""
+            themselves, nor about a child, partner or parent the visitor never mentioned, nor for the other side
+            of what the visitor describes (the one who cheated, to someone cheated on)."""
             title = self.index.documents[chunk.doc_id].title if chunk.doc_id in self.index.documents else ""
             return (
                 bool(allowed[positions[chunk.id]])
                 and not (for_self and written_for_helpers(title, chunk.section))
                 and not written_for_someone_with(title, chunk.section) - mentioned
+                and not acts_reversed(title, chunk.section, query.text)
             )
 
         match = faq_answer(self.faq_headings, query.vector, self.settings.faq_answer_above, fits)

@@ -648,3 +648,73 @@ def test_crisis_guidance_is_recognised(sentence, guidance):
     from kb.answering.readable import is_crisis_instruction
 
     assert is_crisis_instruction(sentence) is guidance
+
+
+@pytest.mark.parametrize(
+    "section,question,reversed_acts",
+    [
+        # the one who cheated and the one cheated on
+        (
+            "Why do I keep cheating even though I care about my partner?",
+            "my husband cheated on me, can I forgive him",
+            {"cheat"},
+        ),
+        (
+            "How do I forgive a partner who cheated if I've decided to stay?",
+            "I cheated on my wife and she found out",
+            {"cheat"},
+        ),
+        (
+            "How do I forgive a partner who cheated if I've decided to stay?",
+            "I was cheated on and I want to stay",
+            set(),
+        ),
+        ("How do I rebuild trust after I cheated on my partner?", "my wife keeps accusing me of cheating", {"cheat"}),
+        ("Can trust be rebuilt after someone cheats?", "my boyfriend cheated on me twice", set()),
+        # jealousy, feelings, whose ex, yelling, desire
+        (
+            "Why am I so jealous when my partner has done nothing wrong?",
+            "my wife is jealous of my coworkers",
+            {"jealous"},
+        ),
+        ("Why am I so jealous when my partner has done nothing wrong?", "I think I'm jealous of my sister", set()),
+        (
+            "What can I do when I've lost feelings for my long-term partner?",
+            "my boyfriend is losing feelings for me",
+            {"lost-feelings"},
+        ),
+        (
+            "What can I do if I feel my partner isn't over their ex?",
+            "my ex says it's over but keeps texting me",
+            {"ex"},
+        ),
+        (
+            "What can I do if I feel my partner isn't over their ex?",
+            "my boyfriend still texts his ex every night",
+            set(),
+        ),
+        ("How can I stop yelling at my children?", "my stepdad, I mean it, screams at me every night", {"yell"}),
+        ("Why don't I enjoy sex even though I love my partner?", "my wife never wants sex anymore", {"desire"}),
+        ("Why don't I enjoy sex even though I love my partner?", "I don't enjoy sex with my husband anymore", set()),
+        # a section that names no side fits both
+        ("Is it normal for desire to fade in a long relationship?", "my husband has no sex drive", set()),
+    ],
+)
+def test_a_section_for_the_other_side_of_what_the_visitor_describes_is_found(section, question, reversed_acts):
+    from kb.answering.readable import acts_reversed
+
+    assert acts_reversed("Questions people ask about partners", section, question) == reversed_acts
+
+
+def test_a_section_for_the_other_side_is_never_quoted(model):
+    words = (
+        "Trust after an affair is rebuilt slowly, through honesty about what happened and patience with the hurt. "
+        "Many couples find that talking it through with a therapist helps them decide what comes next."
+    )
+    cheater = make_hit(words, doc_id="cheater", section="Why do I keep cheating even though I care about my partner?")
+    cheated = make_hit(words, doc_id="cheated", section="How do I forgive a partner who cheated?", rank=2)
+    question = "my husband cheated on me, trust after an affair, honesty, patience with the hurt"
+    _, citations = compose(question, [cheater, cheated], model)
+    assert [c.doc_id for c in citations] == ["cheated"]
+    _, citations = compose(question, [cheater], model)
+    assert citations == []

@@ -9,6 +9,7 @@ import numpy as np
 
 from kb.answering.readable import (
     MIN_WORDS,
+    acts_reversed,
     addressed_to_helper,
     asks_about_crisis,
     asks_for_self,
@@ -94,7 +95,9 @@ class Passage:
 def read_passage(hit: Hit, for_self: bool, question: str = "", crisis_lines: bool = True) -> Passage:
     """A hit's sentences and which may be quoted: no headings, notes about the page, advice to a helper when the
     visitor asks for themselves, lines that give the visitor someone their question does not mention ("your
-    teen" to a person who never spoke of a child), or, unless crisis_lines, crisis guidance (the panel's)."""
+    teen" to a person who never spoke of a child), or, unless crisis_lines, crisis guidance (the panel's). A
+    section about a heavy theme the question does not raise, or written for the other side of what the visitor
+    describes ("Why do I keep cheating?" to someone whose partner cheated), is never quoted."""
     units = passage_units(hit.chunk)
     texts = [plain(u.text(hit.chunk.text)).strip() for u in units]
     quotable = [
@@ -108,7 +111,9 @@ def read_passage(hit: Hit, for_self: bool, question: str = "", crisis_lines: boo
         )
         for u, t in zip(units, texts, strict=False)
     ]
-    if question and themes_unraised(hit.title, hit.chunk.section, question):
+    if question and (
+        themes_unraised(hit.title, hit.chunk.section, question) or acts_reversed(hit.title, hit.chunk.section, question)
+    ):
         quotable = [False] * len(units)  # read as a claim about the visitor: never quoted, only listed to read
     about = written_for_someone_with(hit.title, hit.chunk.section)
     return Passage(

@@ -288,3 +288,88 @@ def asks_about_crisis(question: str) -> bool:
     """A question about suicide, self-harm or crisis help ("what happens when I call 9-8-8?"), whose answer may
     quote crisis guidance."""
     return bool(_ABOUT_CRISIS.search(question))
+
+
+# Acts between two people whose heading says who does them: "Why do I keep cheating?" is for the one who cheats,
+# "How do I forgive a partner who cheated?" for the one cheated on. Quoted to the other side, the section casts the
+# visitor in a role they never described ("why you cheated" to someone whose partner did).
+_ACTS = {
+    "cheat": r"cheat\w*|affairs?|unfaithful|infidelity",
+    "jealous": r"jealous\w*|possessive\w*|suspicio\w*|suspect\w*|accus\w*",
+    "lost-feelings": r"(?:fall|fell|falling|fallen) out of love|(?:lost|losing) (?:\w+ )?(?:feelings|interest)"
+    r"|stopped loving",
+    "lie": r"lies|lied|lying|liar|dishonest\w*",
+    "control": r"controlling|possessive",
+    "yell": r"yell\w*|scream\w*|shout\w*|calls? me names|name[- ]calling|silent treatment",
+    "leave": r"threaten\w* to leave|left me|dumped me|broke up with me|(?:wants?|asked for) (?:a )?divorce",
+    "desire": r"enjoy sex|wants? sex|(?:interest|interested) in sex|sex drive|libido|sexual desire"
+    r"|sexually perform\w*|perform\w* sexually|perform\w* in bed|erectile",
+}
+_ACT_WORDS = {act: re.compile(rf"\b(?:{words})\b", re.I) for act, words in _ACTS.items()}
+_PEOPLE = (
+    r"partners?|husband|wife|boyfriend|girlfriend|bf|gf|spouse|fianc\w*|ex|mom|mum|mother|dad|father|parents?|son"
+    r"|daughter|child|kids?|friends?|boss|coworker|sister|brother|family|in-laws?"
+)
+# The people a clause can name: the visitor (first person; "you" in a heading, which speaks to the reader), someone
+# else, or anyone at all ("after someone cheats"), which names no side.
+_SELF = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|myself)\b(?! mean\b)", re.I)
+# "accuses me of cheating", "thinks I'm lying": what the visitor is suspected of, which no heading's side fits
+_SUSPECTED = re.compile(
+    r"(?<!\bi )(?<!\bi'm )\b(?:accus\w*|suspects?|suspected|suspecting|thinks?|thought|believes?|convinced) (?:that )?"
+    r"(?:me (?:of|for) |i'm |i am |i was |i've been |i )$",
+    re.I,
+)
+_HEADING_SELF = re.compile(r"\b(?:you|you're|you've|yourself)\b(?! (?:\w+ )?(?:" + _PEOPLE + r")\b)", re.I)
+_OTHER = re.compile(
+    r"\b(?:he|she|they|him|her|them|he's|she's|they're|(?:my|your|our|his|her|their|a|the) (?:\w+ )?(?:"
+    + _PEOPLE
+    + r")(?:'s)?)\b",
+    re.I,
+)
+_ANYONE = re.compile(r"\b(?:someone|somebody|anyone|people|a person|one of us)\b", re.I)
+# "cheated on me", "yells at me", "left me": the visitor is the one it was done to
+_ON_ME = re.compile(r"^\s*(?:(?:on|at|to|with|for) )?me\b", re.I)
+_PASSIVE = re.compile(r"\b(?:was|were|been|got|get|being|am|'m|is|are)\s*$", re.I)  # "I was cheated on"
+_THEIR_EX = re.compile(r"\b(?:his|her|their|(?:partner|husband|wife|boyfriend|girlfriend|spouse)'s) ex\b", re.I)
+_MY_EX = re.compile(r"\b(?:my|an?) ex\b", re.I)
+
+
+def _actor(before: str, after: str, heading: bool) -> str | None:
+    """Who does an act: the last person named before it in its sentence, 'self', 'other' or None (no one, or anyone);
+    "... on me" after it makes it someone else, and "accuses me of ..." makes it 'suspected' (of the visitor)."""
+    if _SUSPECTED.search(before):
+        return "suspected"
+    if _ON_ME.search(after) or (_PASSIVE.search(before) and re.match(r"\s*on\b", after)):
+        return "other"
+    found = [(m.end(), "self") for m in _SELF.finditer(before)]
+    found += [(m.end(), "other") for m in _OTHER.finditer(before)]
+    found += [(m.end(), None) for m in _ANYONE.finditer(before)]
+    if heading:
+        found += [(m.end(), "self") for m in _HEADING_SELF.finditer(before)]
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def acts_by_actor(text: str, heading: bool = False) -> dict[str, set[str]]:
+    """The acts between people a text names (cheating, jealousy, lost feelings, lying, control, yelling, leaving,
+    desire, and whose ex it is), each with who does it: 'self' (the visitor; in a heading, the reader), 'other', or
+    'suspected' (the visitor, of an act they are accused of)."""
+    found: dict[str, set[str]] = {}
+    for sentence in re.split(r"[.!?;>\n]+", text):
+        for act, pattern in _ACT_WORDS.items():
+            for m in pattern.finditer(sentence):
+                who = _actor(sentence[: m.start()], sentence[m.end() :], heading)
+                if who is not None:
+                    found.setdefault(act, set()).add(who)
+        if _THEIR_EX.search(sentence):
+            found.setdefault("ex", set()).add("other")
+        elif _MY_EX.search(sentence) and not heading or re.search(r"\bmy ex\b", sentence, re.I):
+            found.setdefault("ex", set()).add("self")
+    return found
+
+
+def acts_reversed(title: str, section: str, question: str) -> set[str]:
+    """The acts a section's headings give to one side that the question gives only to the other ("Why do I keep
+    cheating?" to "my husband cheated"; "my partner isn't over their ex" to "my ex keeps texting")."""
+    written = acts_by_actor(f"{title} > {section}", heading=True)
+    asked = acts_by_actor(question)
+    return {act for act, who in written.items() if act in asked and not who & asked[act]}

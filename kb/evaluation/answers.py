@@ -11,6 +11,7 @@ from typing import Any
 from kb.answering.compose import cited_sentences, is_faithful
 from kb.answering.readable import (
     MIN_WORDS,
+    acts_reversed,
     addressed_to_helper,
     asks_about_crisis,
     asks_for_self,
@@ -126,6 +127,8 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
         for citation in answer.citations:
             for theme in sorted(themes_unraised(citation.title, citation.section, question)):
                 check.fragments.append(f"a theme not raised ({theme}): {citation.section}")
+            for act in sorted(acts_reversed(citation.title, citation.section, question)):
+                check.fragments.append(f"the other side ({act}): {citation.section}")
     for run in runs:
         text = " ".join(body for body, _ in run)
         first = run[0][0]
