@@ -341,7 +341,7 @@ def _actor(before: str, after: str, heading: bool) -> str | None:
         return "suspected"
     if _ON_ME.search(after) or (_PASSIVE.search(before) and re.match(r"\s*on\b", after)):
         return "other"
-    found = [(m.end(), "self") for m in _SELF.finditer(before)]
+    found: list[tuple[int, str | None]] = [(m.end(), "self") for m in _SELF.finditer(before)]
     found += [(m.end(), "other") for m in _OTHER.finditer(before)]
     found += [(m.end(), None) for m in _ANYONE.finditer(before)]
     if heading:

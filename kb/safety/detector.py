@@ -93,7 +93,9 @@ class CrisisDetector:
             whole is None
             or whole.crisis >= self._threshold("veto")
             or plain_statement(clean, hit)
-            or (hit is not None and stated_plainly(clean, self.matcher, self.classifier))
+            or (
+                hit is not None and self.classifier is not None and stated_plainly(clean, self.matcher, self.classifier)
+            )
         )
         if hit is not None and kept:
             timed = "time" in match.urgent and hit.kind in INTENT_KINDS  # "I'm going to kill myself tonight"
