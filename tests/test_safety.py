@@ -193,6 +193,12 @@ def test_a_plain_sentence_in_a_longer_question_stands_against_the_whole_message_
     assert crisis.detected and crisis.reason.startswith("pattern ")
 
 
+@pytest.mark.parametrize("question", ["mon chum parle de se tuer", "my roommate talks about killing herself"])
+def test_a_short_message_about_someone_else_wanting_to_die_is_never_vetoed(learned, question):
+    crisis = learned.detect(question)
+    assert crisis.detected and crisis.reason.startswith("pattern ") and crisis.about_someone_else
+
+
 def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
     crisis = patterns.detect("this job is killing me and honestly I want to die")
     assert crisis.detected and crisis.kind == "suicide"
