@@ -25,6 +25,8 @@ CRISES = [  # (question, kind, about someone else)
     ("i'm going to end my life tonight", "suicide", False),
     ("I've been thinking about suicide and I've decided to do it", "suicide", False),
     ("je veux mourir", "suicide", False),
+    ("I finally have everything I need to go through with it", "suicide", False),
+    ("j'ai enfin tout ce qu'il faut pour en finir", "suicide", False),
     ("J'ai envie de me suicider", "suicide", False),
     ("je n'en peux plus, je veux en finir", "suicide", False),
     ("je ne veux plus vivre", "suicide", False),
@@ -216,6 +218,7 @@ def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
         ("I feel like a burden", "concern"),
         ("je suis sur le pont la", "urgent"),
         ("I'm in the bathroom with the razor and I'm going to use it", "urgent"),
+        ("I finally got what I need to do it", "urgent"),
     ],
 )
 def test_imminence_makes_a_crisis_urgent(patterns, question, tier):
