@@ -26,6 +26,11 @@ CRISES = [  # (question, kind, about someone else)
     ("I've been thinking about suicide and I've decided to do it", "suicide", False),
     ("je veux mourir", "suicide", False),
     ("I finally have everything I need to go through with it", "suicide", False),
+    ("some nights i think i could lull myself", "suicide", False),
+    ("I bang my head against the wall when it gets bad", "self-harm", False),
+    ("I can't stop cutting", "self-harm", False),
+    ("when we fight I get so angry that sometimes I hit her", "harm-others", False),
+    ("I can feel myself getting violent with my roommate", "harm-others", False),
     ("j'ai enfin tout ce qu'il faut pour en finir", "suicide", False),
     ("J'ai envie de me suicider", "suicide", False),
     ("je n'en peux plus, je veux en finir", "suicide", False),
@@ -119,6 +124,9 @@ PATTERN_NEAR_MISSES = [
     # ... and of session 14's
     "I don't have any thoughts of harming myself, I just feel flat",
     "My sister keeps asking if I'm suicidal since the funeral",
+    "I hit her up on Instagram after the party",
+    "I hit my head on the cupboard door again",
+    "the second half of the film got violent",
 ]
 
 
