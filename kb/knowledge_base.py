@@ -48,6 +48,10 @@ from kb.retrieval.spelling import SpellingFixer
 from kb.safety import CrisisDetector, crisis_articles, crisis_sections, detect_crisis
 
 PASSAGES = 5
+# A message of at most this many words that the rules read as a crisis is mostly about the crisis, so its answer is
+# the crisis article's opening; a longer one asks something besides ("what helps with a short fuse? ... I hit her"), and
+# below a concern panel it gets the answer to what it asks. An urgent crisis always gets the article's opening.
+CRISIS_LEAD_WORDS = 25
 
 
 class KnowledgeBase:
@@ -251,9 +255,13 @@ class KnowledgeBase:
         if not any(ch.isalnum() for ch in query.text):
             return Retrieval([])
         # A person in crisis is answered from the crisis article whatever the filters or the wording (French
-        # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is.
+        # too): it is relevant by definition, so no similarity bar applies, and its opening is quoted as is. A long
+        # question with a concern in it is answered as asked, below the panel (CRISIS_LEAD_WORDS).
+        mostly_crisis = crisis.tier == "urgent" or len(query.text.split()) <= CRISIS_LEAD_WORDS
         crisis_hits = (
-            self.crisis_passages(query.retrieval_text, query.vector, crisis, mode) if query.refusal is None else []
+            self.crisis_passages(query.retrieval_text, query.vector, crisis, mode)
+            if query.refusal is None and mostly_crisis
+            else []
         )
         if crisis_hits:
             return Retrieval(crisis_hits, crisis_article=True)

@@ -117,6 +117,19 @@ def test_without_the_crisis_articles_a_crisis_question_is_answered_as_usual(sett
     assert [h.chunk.id for h in answer.passages] == [h.chunk.id for h in usual]
 
 
+def test_a_long_question_with_a_concern_in_it_gets_the_panel_then_the_answer_to_what_it_asks(kb):
+    question = (
+        "How do I end the day calmly before sleep? I spend hours on my phone every night and then I lie awake, and "
+        "my mornings are a mess. Some nights I want to kill myself."
+    )
+    answer = kb.ask(question)
+    assert answer.crisis.detected and answer.crisis.tier == "concern" and answer.crisis.resources
+    assert answer.citations and answer.citations[0].doc_id == "sleep-and-ending-the-day"
+    # The same message made urgent (a time and a plan) gets what to do right now.
+    urgent = kb.ask(question.replace("Some nights I want to kill myself.", "I am going to kill myself tonight."))
+    assert urgent.crisis.tier == "urgent" and urgent.text == LEAD
+
+
 def test_a_question_that_is_not_a_crisis_is_not_sent_to_the_crisis_article(kb):
     answer = kb.ask("how do I end the day calmly before sleep?")
     assert not answer.crisis.detected

@@ -209,6 +209,13 @@ def test_a_short_message_about_someone_else_wanting_to_die_is_never_vetoed(learn
     assert crisis.detected and crisis.reason.startswith("pattern ") and crisis.about_someone_else
 
 
+def test_someone_afraid_of_hurting_another_person_is_not_told_about_thoughts_of_suicide(patterns):
+    crisis = patterns.detect("I'm afraid I'm going to hurt my girlfriend when I get angry")
+    assert crisis.detected and crisis.kind == "harm-others" and crisis.tier == "concern"
+    assert "hurt someone" in crisis.message and "suicide" not in crisis.message
+    assert "suicide" in patterns.detect("I have thoughts of suicide sometimes").message
+
+
 def test_a_crisis_statement_after_an_idiom_still_counts(patterns):
     crisis = patterns.detect("this job is killing me and honestly I want to die")
     assert crisis.detected and crisis.kind == "suicide"
