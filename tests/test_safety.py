@@ -27,6 +27,8 @@ CRISES = [  # (question, kind, about someone else)
     ("je veux mourir", "suicide", False),
     ("I finally have everything I need to go through with it", "suicide", False),
     ("some nights i think i could lull myself", "suicide", False),
+    ("I've had all sorts of suicidal thoughts this winter", "suicide", False),
+    ("I feel like I shouldn't exist", "suicide", False),
     ("I bang my head against the wall when it gets bad", "self-harm", False),
     ("I can't stop cutting", "self-harm", False),
     ("when we fight I get so angry that sometimes I hit her", "harm-others", False),
@@ -125,6 +127,7 @@ PATTERN_NEAR_MISSES = [
     "I don't have any thoughts of harming myself, I just feel flat",
     "My sister keeps asking if I'm suicidal since the funeral",
     "I hit her up on Instagram after the party",
+    "I shouldn't be here at this hour, my boss will notice",
     "I hit my head on the cupboard door again",
     "the second half of the film got violent",
 ]
