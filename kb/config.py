@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="A question heading at least this close to the question (cosine): its section's opening is the "
         "answer (calibrated on hand-labelled train pairs).",
     )
+    faq_lead_above: Cosine = Field(
+        default=0.75,
+        description="The same for the opening question of a longer message ('How do I get over a breakup? We were "
+        "together five years ...'), whose story would pull the whole message away from the heading (chosen on "
+        "counsel-chat train questions labelled by section fit).",
+    )
     # Safety, directory and citations.
     region: Region = Field(default="CA", description="Whose crisis lines to show: CA, US or other (general advice).")
     practice_name: str = Field(

@@ -11,7 +11,7 @@ import numpy as np
 from kb.answering.compose import ABSTAIN_MESSAGE, DISCLAIMER, clean_query, compose, compose_lead
 from kb.answering.decide import decide
 from kb.answering.directory_answer import answer_from_directory, directory_matches
-from kb.answering.faq import FaqHeadings, faq_answer
+from kb.answering.faq import FaqHeadings, faq_answer, opening_question
 from kb.answering.language import detect_language
 from kb.answering.readable import (
     acts_reversed,
@@ -182,12 +182,15 @@ class KnowledgeBase:
         """The question once: language, refusal, retrieval text (typos fixed in English) and its vector."""
         language = detect_language(text)
         retrieval = text if language == "fr" else self.spelling.fix(text)
+        lead = opening_question(retrieval)
+        vectors = self.embedder.embed([retrieval] + ([lead] if lead else []))  # one model call
         return Query(
             text=text,
             language=language,
             retrieval_text=retrieval,
             refusal=out_of_scope(text),
-            vector=self.embedder.embed([retrieval])[0],
+            vector=vectors[0],
+            lead_vector=vectors[1] if lead else None,
         )
 
     def check_safety(self, text: str, query: Query | None) -> Crisis:
@@ -294,7 +297,8 @@ class KnowledgeBase:
         return {c.id: i for i, c in enumerate(self.index.chunks)}
 
     def faq_section(self, query: Query, topics: list[str] | None, audience: str | None) -> Hit | None:
-        """The section whose question heading asks nearly what the visitor asks (`faq_answer_above`), as a hit."""
+        """The section whose question heading asks nearly what the visitor asks (`faq_answer_above`), or what the
+        opening question of a longer message asks (`faq_lead_above`), as a hit."""
         positions = self.chunk_positions
         allowed = self.searcher.mask(topics, audience)
         for_self, mentioned = asks_for_self(query.text), roles_mentioned(query.text)
@@ -312,6 +316,8 @@ class KnowledgeBase:
             )
 
         match = faq_answer(self.faq_headings, query.vector, self.settings.faq_answer_above, fits)
+        if match is None and query.lead_vector is not None:
+            match = faq_answer(self.faq_headings, query.lead_vector, self.settings.faq_lead_above, fits)
         return None if match is None else self.searcher.hit_at(positions[match.chunk.id], query.vector)
 
     def decide(self, query: Query, retrieval: Retrieval, below: float | None = None) -> Decision:

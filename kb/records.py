@@ -166,6 +166,7 @@ class Query:
     retrieval_text: str  # what retrieval searches for (typos fixed in English)
     refusal: str | None = None  # why the library will not answer it (medication, diagnosis, ...), or None
     vector: Any = None  # numpy vector of retrieval_text, embedded once
+    lead_vector: Any = None  # vector of the opening question of a longer message (same model call), or None
 
     @property
     def french(self) -> bool:

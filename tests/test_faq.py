@@ -139,3 +139,31 @@ def test_the_shipped_bar_keeps_nine_in_ten_labelled_train_pairs_right():
     fired = [p for p in pairs if p["similarity"] >= Settings().faq_answer_above]
     assert len(fired) >= 30, "the bar answers almost nothing from headings"
     assert sum(p["answers"] for p in fired) / len(fired) >= 0.9, "FAQ answers at this bar are wrong too often"
+
+
+def test_the_opening_question_of_a_longer_message_is_found():
+    from kb.answering.faq import opening_question
+
+    story = "How do I stop worrying so much about other people's opinions? I keep trying to impress everyone at school."
+    assert opening_question(story) == "How do I stop worrying so much about other people's opinions?"
+    assert opening_question("Why am I lonely all the time lately?\nI have friends, but it never feels close.") == (
+        "Why am I lonely all the time lately?"
+    )
+    assert opening_question("What if I cry in a session?") is None  # nothing after it: the whole is the question
+    assert opening_question("I feel sad all the time. Why?") is None  # it does not open with a question
+    assert opening_question("Why? Just why do I feel this way") is None  # too short to match a heading
+
+
+def test_a_longer_message_that_opens_with_a_headings_question_is_answered_from_its_section(settings, embedder):
+    kb = faq_kb(settings, embedder)
+    asked = (
+        "What if I cry in a session? My appointment is on Thursday morning, my manager knows I am taking the time "
+        "off, the office is two buses away, and I keep replaying every awkward moment from last winter at work."
+    )
+    query = kb.understand(asked)
+    assert query.lead_vector is not None
+    # the whole message is too far from the heading to be answered from it
+    assert max(kb.faq_headings.vectors @ query.vector) < kb.settings.faq_answer_above
+    match = kb.faq_section(query, None, None)
+    assert match is not None and match.chunk.section == "What if I cry in a session?"
+    assert kb.ask(asked).text.startswith("Crying in a session is common")

@@ -6,6 +6,7 @@ with the question's vector, which the ask pipeline has already computed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,3 +52,16 @@ def faq_answer(
     """The section to answer from when the question matches its heading closely enough (calibrated), else None."""
     match = headings.closest(query_vec, allowed)
     return match if match is not None and match.similarity >= threshold else None
+
+
+# "How do I get over a breakup? We were together five years and ...": a question of 3 to 40 words, then more text.
+_OPENING_QUESTION = re.compile(r"^\s*([^.!?\n]*\w[^.!?\n]*\?)\s*(?=\S)")
+
+
+def opening_question(text: str) -> str | None:
+    """The question a longer message opens with, when it opens with one and goes on (else None)."""
+    match = _OPENING_QUESTION.match(text)
+    if match is None or not 3 <= len(match.group(1).split()) <= 40:
+        return None
+    rest = text[match.end() :]
+    return match.group(1).strip() if len(rest.split()) >= 3 else None
