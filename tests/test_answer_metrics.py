@@ -206,3 +206,14 @@ def test_a_section_on_a_theme_the_question_never_raised_is_counted():
     assert check_answer("I think my ex is hurting my daughter, what do I do", a).fragments == []
     assert themes_unraised("Eating concerns", "When food feels out of control", "why do I binge at night") == set()
     assert themes_unraised("Eating concerns", "When food feels out of control", "why am I so tired") == {"eating"}
+
+
+def test_crisis_text_counts_unless_the_visitor_asked_the_headings_own_question():
+    line = "If you have chest pain you have never had before, call 911 or get medical care."
+    h = hit(line + " Breathing out slowly can help the panic pass.")
+    quoted = f"{line} [1] Breathing out slowly can help the panic pass. [1]"
+    a = answer(quoted, [h])
+    kinds = [f.split(":")[0] for f in check_answer("how do I get through a panic attack at work", a).fragments]
+    assert kinds == ["crisis text without a crisis"]
+    a = replace(a, from_heading=True)  # the section's heading asks what the visitor asks
+    assert check_answer("how do I get through a panic attack at work", a).fragments == []

@@ -111,7 +111,12 @@ def check_answer(question: str, answer: Answer) -> AnswerCheck:
                 check.fragments.append(f"to a helper: {sentence}")
             if assumes_someone_unmentioned(sentence, question):
                 check.fragments.append(f"someone not mentioned: {sentence}")
-            if is_crisis_instruction(sentence) and not (answer.crisis.detected or asks_about_crisis(question)):
+            # A section whose heading asks what the visitor asks may give its own safety line ("If you have chest
+            # pain you have never had before, call 911" in a panic-attack answer): it is written for that question.
+            from_heading = getattr(answer, "from_heading", False)
+            if is_crisis_instruction(sentence) and not (
+                answer.crisis.detected or asks_about_crisis(question) or from_heading
+            ):
                 check.fragments.append(f"crisis text without a crisis: {sentence}")
             if is_about_the_text(sentence):
                 check.fragments.append(f"about the page: {sentence}")
