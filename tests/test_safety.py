@@ -33,6 +33,9 @@ CRISES = [  # (question, kind, about someone else)
     ("I can't stop cutting", "self-harm", False),
     ("when we fight I get so angry that sometimes I hit her", "harm-others", False),
     ("I can feel myself getting violent with my roommate", "harm-others", False),
+    ("I'm verbally abused by my parents most days", "violence", False),
+    ("every night she screams, throws my things, hits me", "violence", False),
+    ("I'm in an emotionally abusive relationship and I don't know how to leave", "violence", False),
     ("j'ai enfin tout ce qu'il faut pour en finir", "suicide", False),
     ("J'ai envie de me suicider", "suicide", False),
     ("je n'en peux plus, je veux en finir", "suicide", False),
@@ -130,6 +133,7 @@ PATTERN_NEAR_MISSES = [
     "I shouldn't be here at this hour, my boss will notice",
     "I hit my head on the cupboard door again",
     "the second half of the film got violent",
+    "I was in an abusive relationship years ago and now I'm happily married",
 ]
 
 
@@ -217,6 +221,8 @@ def test_someone_afraid_of_hurting_another_person_is_not_told_about_thoughts_of_
     assert crisis.detected and crisis.kind == "harm-others" and crisis.tier == "concern"
     assert "hurt someone" in crisis.message and "suicide" not in crisis.message
     assert "suicide" in patterns.detect("I have thoughts of suicide sometimes").message
+    abused = patterns.detect("my husband verbally abuses me every day")
+    assert abused.kind == "violence" and "hurting or threatening you" in abused.message
 
 
 def test_a_crisis_statement_after_an_idiom_still_counts(patterns):

@@ -105,6 +105,8 @@ def panel_text(tier: str, kind: str | None, about_someone_else: bool) -> str:
         key = "child_safety"
     elif kind == "harm-others" and not about_someone_else:
         key = "concern_harm_others"  # the writer fears hurting someone: thoughts of suicide are not theirs
+    elif kind == "violence" and not about_someone_else:
+        key = "concern_violence"  # someone is hurting the writer
     else:
         key = "concern_other" if about_someone_else else "concern"
     return str(messages.get(key) or messages.get("concern") or "")
