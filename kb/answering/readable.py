@@ -362,8 +362,8 @@ def acts_by_actor(text: str, heading: bool = False) -> dict[str, set[str]]:
                     found.setdefault(act, set()).add(who)
         if _THEIR_EX.search(sentence):
             found.setdefault("ex", set()).add("other")
-        elif _MY_EX.search(sentence) and not heading or re.search(r"\bmy ex\b", sentence, re.I):
-            found.setdefault("ex", set()).add("self")
+        elif re.search(r"\bmy ex\b", sentence, re.I) or (not heading and _MY_EX.search(sentence)):
+            found.setdefault("ex", set()).add("self")  # a heading's "an ex" is anyone's
     return found
 
 
