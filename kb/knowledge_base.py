@@ -17,6 +17,7 @@ from kb.answering.readable import (
     acts_reversed,
     asks_for_self,
     roles_mentioned,
+    themes_unraised,
     written_for_helpers,
     written_for_someone_with,
 )
@@ -306,13 +307,15 @@ class KnowledgeBase:
         def fits(chunk: Chunk) -> bool:
             """Passes the filters, and the heading is not about helping someone else when the visitor asks for
             themselves, nor about a child, partner or parent the visitor never mentioned, nor for the other side
-            of what the visitor describes (the one who cheated, to someone cheated on)."""
+            of what the visitor describes (the one who cheated, to someone cheated on), nor about a theme or
+            situation the visitor never raised (a divorce, crossdressing, a suicide loss)."""
             title = self.index.documents[chunk.doc_id].title if chunk.doc_id in self.index.documents else ""
             return (
                 bool(allowed[positions[chunk.id]])
                 and not (for_self and written_for_helpers(title, chunk.section))
                 and not written_for_someone_with(title, chunk.section) - mentioned
                 and not acts_reversed(title, chunk.section, query.text)
+                and not themes_unraised(title, chunk.section, query.text)
             )
 
         match = faq_answer(self.faq_headings, query.vector, self.settings.faq_answer_above, fits)

@@ -208,6 +208,30 @@ def test_a_section_on_a_theme_the_question_never_raised_is_counted():
     assert themes_unraised("Eating concerns", "When food feels out of control", "why am I so tired") == {"eating"}
 
 
+
+def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
+    faq = "Questions people ask about work, habits and getting back to themselves"
+    tell = "How do I tell a partner or someone I'm dating that I crossdress?"
+    assert themes_unraised(faq, tell, "how can I ask my boyfriend who he keeps texting") == {"gender-sexuality"}
+    assert themes_unraised(faq, tell, "how do I tell a girl I like dressing as a woman") == set()
+    gender = "Why am I suddenly having confusing feelings about my gender?"
+    assert themes_unraised("Questions", gender, "lately I wish to be a girl and I don't know why") == set()
+    assert themes_unraised("Questions", gender, "I was born a female but I identify as a male") == set()
+    unwanted = "Why do I feel guilty or confused about a sexual experience I didn't really want?"
+    assert themes_unraised(faq, unwanted, "my boyfriend's sex drive dropped after he cheated") == {"unwanted-sex"}
+    assert themes_unraised(faq, unwanted, "I feel guilty that I didn't say no to his advances") == set()
+    thoughts = "Why do I get unwanted sexual thoughts that disgust me?"
+    assert themes_unraised("Questions", thoughts, "why do I get thoughts I hate") == set()
+    divorce = "How do I rebuild my life after a divorce?"
+    assert themes_unraised("Questions", divorce, "how do I fix my marriage") == {"separation"}
+    assert themes_unraised("Questions", divorce, "my wife asked for a divorce last week") == set()
+    loss = "How do I cope when someone I love has died by suicide?"
+    assert themes_unraised("Questions", loss, "I always feel depressed and alone") == {"suicide"}
+    assert themes_unraised("Questions", loss, "my brother died by suicide last spring") == set()
+    military = "How do I adjust to civilian life after leaving the military?"
+    assert themes_unraised("Questions", military, "I left my job and feel lost") == {"military"}
+    assert themes_unraised("Questions", military, "I was discharged from the army in May") == set()
+
 def test_crisis_text_counts_unless_the_visitor_asked_the_headings_own_question():
     line = "If you have chest pain you have never had before, call 911 or get medical care."
     h = hit(line + " Breathing out slowly can help the panic pass.")

@@ -252,6 +252,44 @@ _THEMES = {
         r"|using|sober\w*|relaps\w*|beer|wine|vap\w*|smok\w*|cocaine|opioid\w*|bet|betting|casino|detox\w*|overdos\w*"
         r"|withdraw\w*)\b",
     ),
+    # Situations a section can be written for that a question has to raise itself (session 15, from the train part:
+    # "How do I tell a partner that I crossdress?" to someone asking how to bring up a partner's texting, a section
+    # on an unwanted sexual experience to a question about a partner's sex drive).
+    "gender-sexuality": (
+        r"\b(?:crossdress\w*|trans|transgender|gender|2slgbtq\w*|lgbtq\w*|queer|gay|lesbian|bisexual|coming out"
+        r"|come out|outed|sexual orientation|sexuality|homophob\w*|transphob\w*)\b",
+        r"\b(?:crossdress\w*|cross-dress\w*|dress\w* (?:up )?(?:as|like) an? (?:woman|man|girl|boy|female|male|lady)"
+        r"|trans|transgender|transition\w*|gender\w*|nonbinary|non-binary|queer|gay|lesbian|bi|bisexual|pansexual"
+        r"|asexual|2slgbtq\w*|lgbt\w*|coming out|come out|came out|outed|sexual orientation|orientation|sexuality"
+        r"|same[- ]sex|homosexual\w*|homophob\w*|transphob\w*|pronouns?|drag|ftm|mtf|female-to-male|male-to-female"
+        r"|attracted to (?:\w+ )?(?:men|women|girls|boys|guys|males|females|the same|both)|identif\w* as"
+        r"|born (?:as )?an? (?:male|female|boy|girl|man|woman)|(?:want|wants|wanted|wish|wishing|wished) to be an?"
+        r" (?:girl|boy|woman|man|female|male)|feel(?:s|ing)? like an? (?:girl|boy|woman|man|female|male))\b",
+    ),
+    "unwanted-sex": (
+        r"\b(?:sexual experience\b.*\bdidn'?t (?:really )?want|unwanted sexual (?:experience|contact|touch)\w*|rape|raped"
+        r"|sexual assault)\b",
+        r"\b(?:rap(?:e|ed|ist)|assault\w*|molest\w*|abus\w*|consent\w*|advances|forced|coerc\w*|pressur\w*|unwanted"
+        r"|against my will|said no|say no|saying no|didn'?t (?:really )?want|did not want|touched me|groped)\b",
+    ),
+    "separation": (
+        r"\b(?:divorc\w*|separat(?:ed|ion|ing))\b",
+        r"\b(?:divorc\w*|separat\w*|custody|co-?parent\w*|visitation|ex-?(?:wife|husband|spouse)|split (?:up)?"
+        r"|splitting up|moved out|left (?:me|us|the family|home))\b",
+    ),
+    "pregnancy": (r"\bpregnan\w*", r"\b(?:pregnan\w*|expecting|unborn|prenatal|midwife|conceiv\w*)\b"),
+    "military": (
+        r"\b(?:military|veterans?)\b",
+        r"\b(?:military|veterans?|army|navy|air force|marines?|armed forces|soldiers?|service ?members?|deploy\w*"
+        r"|combat|enlist\w*|discharg\w*|served|caf|base)\b",
+    ),
+    # Suicide is never brought up to someone who did not raise it (safe messaging), nor a suicide loss to the grieving.
+    "suicide": (
+        r"\bsuicid\w*",
+        r"\b(?:suicid\w*|kill (?:him|her|them|my|your)sel(?:f|ves)|end (?:his|her|their|my) (?:own )?life"
+        r"|want(?:s|ed)? to die|attempt\w*|overdos\w*|took (?:his|her|their) (?:own )?life|died by|self[- ]harm\w*"
+        r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive))\b",
+    ),
 }
 _THEME_HEADINGS = {theme: re.compile(h, re.I) for theme, (h, _) in _THEMES.items()}
 _THEME_WORDS = {theme: re.compile(q, re.I) for theme, (_, q) in _THEMES.items()}
