@@ -208,7 +208,6 @@ def test_a_section_on_a_theme_the_question_never_raised_is_counted():
     assert themes_unraised("Eating concerns", "When food feels out of control", "why am I so tired") == {"eating"}
 
 
-
 def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
     faq = "Questions people ask about work, habits and getting back to themselves"
     tell = "How do I tell a partner or someone I'm dating that I crossdress?"
@@ -228,9 +227,19 @@ def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
     loss = "How do I cope when someone I love has died by suicide?"
     assert themes_unraised("Questions", loss, "I always feel depressed and alone") == {"suicide"}
     assert themes_unraised("Questions", loss, "my brother died by suicide last spring") == set()
+    forgive = "How do I forgive a partner who cheated if I've decided to stay?"
+    assert themes_unraised("Questions", forgive, "how can I deal with a break up") == {"infidelity"}
+    assert themes_unraised("Questions", forgive, "he was texting another woman for months") == set()
+    anger = "Why do I bring anger from a past relationship into my new one?"
+    assert themes_unraised("Questions", anger, "how do I fix my marriage") == {"anger"}
+    assert themes_unraised("Questions", anger, "I snap at my new girlfriend over nothing") == set()
+    # an FAQ page's title lists its subjects: the anger theme reads the section's own heading
+    tantrums = "How do I handle my toddler's tantrums?"
+    assert themes_unraised("Questions people ask about family, parenting and anger", tantrums, "my son cries") == set()
     military = "How do I adjust to civilian life after leaving the military?"
     assert themes_unraised("Questions", military, "I left my job and feel lost") == {"military"}
     assert themes_unraised("Questions", military, "I was discharged from the army in May") == set()
+
 
 def test_crisis_text_counts_unless_the_visitor_asked_the_headings_own_question():
     line = "If you have chest pain you have never had before, call 911 or get medical care."

@@ -262,13 +262,14 @@ _THEMES = {
         r"|trans|transgender|transition\w*|gender\w*|nonbinary|non-binary|queer|gay|lesbian|bi|bisexual|pansexual"
         r"|asexual|2slgbtq\w*|lgbt\w*|coming out|come out|came out|outed|sexual orientation|orientation|sexuality"
         r"|same[- ]sex|homosexual\w*|homophob\w*|transphob\w*|pronouns?|drag|ftm|mtf|female-to-male|male-to-female"
+        r"|dysphori\w*"
         r"|attracted to (?:\w+ )?(?:men|women|girls|boys|guys|males|females|the same|both)|identif\w* as"
         r"|born (?:as )?an? (?:male|female|boy|girl|man|woman)|(?:want|wants|wanted|wish|wishing|wished) to be an?"
         r" (?:girl|boy|woman|man|female|male)|feel(?:s|ing)? like an? (?:girl|boy|woman|man|female|male))\b",
     ),
     "unwanted-sex": (
-        r"\b(?:sexual experience\b.*\bdidn'?t (?:really )?want|unwanted sexual (?:experience|contact|touch)\w*|rape|raped"
-        r"|sexual assault)\b",
+        r"\b(?:sexual experience\b.*\bdidn'?t (?:really )?want|unwanted sexual (?:experience|contact|touch)\w*"
+        r"|rape|raped|sexual assault)\b",
         r"\b(?:rap(?:e|ed|ist)|assault\w*|molest\w*|abus\w*|consent\w*|advances|forced|coerc\w*|pressur\w*|unwanted"
         r"|against my will|said no|say no|saying no|didn'?t (?:really )?want|did not want|touched me|groped)\b",
     ),
@@ -290,7 +291,27 @@ _THEMES = {
         r"|want(?:s|ed)? to die|attempt\w*|overdos\w*|took (?:his|her|their) (?:own )?life|died by|self[- ]harm\w*"
         r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive))\b",
     ),
+    # Infidelity and anger are claims about someone too: "How do I forgive a partner who cheated?" to a question
+    # about a breakup, "Why do I bring anger from a past relationship into my new one?" to "how do I fix my marriage".
+    "infidelity": (
+        r"\b(?:cheat\w*|affairs?|unfaithful|infidelity)\b",
+        r"\b(?:cheat\w*|affairs?|unfaithful\w*|infidelit\w*|betray\w*"
+        r"|(?:an)?other (?:woman|women|man|men|girls?|guys?|person|people)|someone else|seeing someone|sleeping with"
+        r"|slept with|sleeps with|hook(?:ed|ing|s)? up|flirt\w*"
+        r"|dating (?:sites?|apps?|websites?|profiles?)|texting (?:another|other|some)|messing around|sexting|tinder"
+        r"|lover|mistress|open relationship)\b",
+    ),
+    "anger": (
+        r"\b(?:anger|angry|temper|rage)\b",
+        r"\b(?:anger|angry|angr\w*|mad|madder|rage|raging|temper\w*|furious|fury|irritab\w*|irritat\w*|snap\w*|yell\w*"
+        r"|scream\w*|shout\w*|explod\w*|explosive|outbursts?|frustrat\w*|resent\w*|annoy\w*|hate|hatred|hit|hits"
+        r"|hitting|punch\w*|slam\w*|throw\w*|threw|fight\w*|argu\w*|violen\w*|aggress\w*|lash\w*|blow(?:ing)? up"
+        r"|blew up|pissed|upset|hostil\w*|abus\w*|bitter\w*|hurt\w*|snippy|short[- ]tempered|impatien\w*)\b",
+    ),
 }
+# Themes read from the section's own heading only: an FAQ page's title lists its subjects ("family, parenting and
+# anger"), not what each of its sections is about.
+_SECTION_ONLY = {"anger"}
 _THEME_HEADINGS = {theme: re.compile(h, re.I) for theme, (h, _) in _THEMES.items()}
 _THEME_WORDS = {theme: re.compile(q, re.I) for theme, (_, q) in _THEMES.items()}
 
@@ -298,7 +319,11 @@ _THEME_WORDS = {theme: re.compile(q, re.I) for theme, (_, q) in _THEMES.items()}
 def themes_unraised(title: str, section: str, question: str) -> set[str]:
     """The heavy themes an article or section is about, by its headings, that the question does not raise."""
     heading = f"{title} > {section}"
-    return {t for t, p in _THEME_HEADINGS.items() if p.search(heading) and not _THEME_WORDS[t].search(question)}
+    return {
+        t
+        for t, p in _THEME_HEADINGS.items()
+        if p.search(section if t in _SECTION_ONLY else heading) and not _THEME_WORDS[t].search(question)
+    }
 
 
 # What to do in a crisis: right beside a crisis panel, never in the answer to a question that is not a crisis
