@@ -551,6 +551,8 @@ def test_who_a_question_is_for(question, for_self):
         ("Talk to your partner about what you need.", "I can't stop thinking about my childhood", True),
         ("Talk to your partner about what you need.", "I would like to repair the relationship with my dad", True),
         ("Talk to your partner about what you need.", "we're in a relationship but fight a lot", False),
+        ("Talk to your partner about what you need.", "should we try couples therapy first?", False),
+        ("Talk to your partner about what you need.", "I'll be away for a couple of weeks", True),
         # Everyone had parents and a childhood: these give the reader no one new.
         ("Looking at your childhood is not about blaming your parents.", "why am I like this", False),
         ("A breakup can hurt more when it touches a loss, such as a parent who left.", "my ex left me", False),

@@ -66,3 +66,22 @@ def test_a_question_a_heading_asks_is_answered_whatever_its_topic_similarity():
     assert decision.answer and decision.reason == "faq"
     refused = decide(query(refusal="no"), Retrieval([hit(0.9)], faq=True), 0.29, 0.10)
     assert refused.abstain and refused.reason == "refused"
+
+
+def test_a_passage_on_a_theme_the_question_never_raised_does_not_make_it_answerable():
+    chunk = Chunk(
+        id="d#0",
+        doc_id="d",
+        ordinal=0,
+        text="Take it seriously.",
+        section="What if my friend wants to die?",
+        start=0,
+        end=18,
+    )
+    close = Hit(
+        rank=1, chunk=chunk, score=0.5, title="Questions", topics=[], audience="public", url="", dense_score=0.4
+    )
+    linux = Query(text="how do I kill a process in Linux", language="en", retrieval_text="how do I kill a process")
+    assert decide(linux, Retrieval([close, hit(0.2, 1)]), 0.29, 0.10).reason == "below-threshold"
+    friend = Query(text="my friend says she wants to die", language="en", retrieval_text="my friend says")
+    assert decide(friend, Retrieval([close, hit(0.2, 1)]), 0.29, 0.10).reason == "relevant"

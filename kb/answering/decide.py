@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kb.answering.readable import themes_unraised
 from kb.records import Decision, Hit, Query, Retrieval
 
 
@@ -26,7 +27,8 @@ def decide(
     topic_below: float = -1.0,
 ) -> Decision:
     """Answer, or abstain: a refused question never is answered, a crisis article always is, and otherwise
-    the best passage must reach the bar (`below` in English, the more lenient `below_other_language` else).
+    the best passage that may be quoted to it must reach the bar (`below` in English, the more lenient
+    `below_other_language` else).
 
     topic_similarity: the question's best cosine with a topic description; under `topic_below` it is about
     none of our topics (fees in Alberta, a dying alternator), however many of its words the corpus shares.
@@ -43,6 +45,9 @@ def decide(
         return Decision(True, "faq", best, threshold)
     if topic_similarity is not None and topic_similarity < topic_below:
         return Decision(False, "off-topic", best, threshold)
-    if is_relevant(retrieval.hits, threshold):
+    # A passage never quoted to this question (a theme or situation it does not raise) does not make it answerable:
+    # "how do I kill a process in Linux" is close in meaning to a section on a child who talks of dying.
+    quotable = [h for h in retrieval.hits if not themes_unraised(h.title, h.chunk.section, query.text)]
+    if is_relevant(quotable, threshold):
         return Decision(True, "relevant", best, threshold)
     return Decision(False, "below-threshold", best, threshold)

@@ -162,7 +162,7 @@ ROLES = {
 _IMPLIED = {
     "child": r"|pregnan\w*|parenting|grandchild\w*|grandkids?|grandson|granddaughter|sons?|nephew|niece",
     "partner": r"|marriage|married|marry|(?:my|our|in an?|romantic) relationship|dating|date|dated|engaged|divorc\w*"
-    r"|cheat\w*|affair|wedding",
+    r"|cheat\w*|affair|wedding|couples? (?:therapy|counsell?ing|counsell?or|sessions?)",
     "parent": r"|caregiver|caring for|grandma|grandpa|grandmother|grandfather|family",
     "friend": r"|roommate|classmate|coworker|colleague",
 }
@@ -286,7 +286,7 @@ _THEMES = {
     ),
     # Suicide is never brought up to someone who did not raise it (safe messaging), nor a suicide loss to the grieving.
     "suicide": (
-        r"\bsuicid\w*",
+        r"\bsuicid\w*|\bwants? to die\b|\bkill (?:themselves|yourself|myself)\b",
         r"\b(?:suicid\w*|kill (?:him|her|them|my|your)sel(?:f|ves)|end (?:his|her|their|my) (?:own )?life"
         r"|want(?:s|ed)? to die|attempt\w*|overdos\w*|took (?:his|her|their) (?:own )?life|died by|self[- ]harm\w*"
         r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive))\b",
