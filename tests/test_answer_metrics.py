@@ -211,8 +211,8 @@ def test_a_section_on_a_theme_the_question_never_raised_is_counted():
 def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
     faq = "Questions people ask about work, habits and getting back to themselves"
     tell = "How do I tell a partner or someone I'm dating that I crossdress?"
-    assert themes_unraised(faq, tell, "how can I ask my boyfriend who he keeps texting") == {"gender-sexuality"}
-    assert themes_unraised(faq, tell, "how do I tell a girl I like dressing as a woman") == set()
+    assert themes_unraised(faq, tell, "should I check who my boyfriend messages late at night") == {"gender-sexuality"}
+    assert themes_unraised(faq, tell, "I want my new partner to know I enjoy dressing as a woman") == set()
     gender = "Why am I suddenly having confusing feelings about my gender?"
     assert themes_unraised("Questions", gender, "lately I wish to be a girl and I don't know why") == set()
     assert themes_unraised("Questions", gender, "I was born a female but I identify as a male") == set()
@@ -222,16 +222,16 @@ def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
     thoughts = "Why do I get unwanted sexual thoughts that disgust me?"
     assert themes_unraised("Questions", thoughts, "why do I get thoughts I hate") == set()
     divorce = "How do I rebuild my life after a divorce?"
-    assert themes_unraised("Questions", divorce, "how do I fix my marriage") == {"separation"}
+    assert themes_unraised("Questions", divorce, "my wife and I keep drifting apart") == {"separation"}
     assert themes_unraised("Questions", divorce, "my wife asked for a divorce last week") == set()
     loss = "How do I cope when someone I love has died by suicide?"
-    assert themes_unraised("Questions", loss, "I always feel depressed and alone") == {"suicide"}
+    assert themes_unraised("Questions", loss, "I feel low and alone most days") == {"suicide"}
     assert themes_unraised("Questions", loss, "my brother died by suicide last spring") == set()
     forgive = "How do I forgive a partner who cheated if I've decided to stay?"
-    assert themes_unraised("Questions", forgive, "how can I deal with a break up") == {"infidelity"}
+    assert themes_unraised("Questions", forgive, "my girlfriend ended things last month") == {"infidelity"}
     assert themes_unraised("Questions", forgive, "he was texting another woman for months") == set()
     anger = "Why do I bring anger from a past relationship into my new one?"
-    assert themes_unraised("Questions", anger, "how do I fix my marriage") == {"anger"}
+    assert themes_unraised("Questions", anger, "my wife and I keep drifting apart") == {"anger"}
     assert themes_unraised("Questions", anger, "I snap at my new girlfriend over nothing") == set()
     # an FAQ page's title lists its subjects: the anger theme reads the section's own heading
     tantrums = "How do I handle my toddler's tantrums?"

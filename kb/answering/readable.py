@@ -292,7 +292,8 @@ _THEMES = {
         r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive))\b",
     ),
     # Infidelity and anger are claims about someone too: "How do I forgive a partner who cheated?" to a question
-    # about a breakup, "Why do I bring anger from a past relationship into my new one?" to "how do I fix my marriage".
+    # about a breakup, "Why do I bring anger from a past relationship into my new one?" to one about saving a
+    # marriage.
     "infidelity": (
         r"\b(?:cheat\w*|affairs?|unfaithful|infidelity)\b",
         r"\b(?:cheat\w*|affairs?|unfaithful\w*|infidelit\w*|betray\w*"
