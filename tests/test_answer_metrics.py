@@ -236,6 +236,11 @@ def test_a_situation_the_heading_presupposes_must_be_raised_by_the_question():
     # an FAQ page's title lists its subjects: the anger theme reads the section's own heading
     tantrums = "How do I handle my toddler's tantrums?"
     assert themes_unraised("Questions people ask about family, parenting and anger", tantrums, "my son cries") == set()
+    # a question in French raises its themes too
+    assert themes_unraised("Questions", anger, "je suis toujours en colère contre mon chum") == set()
+    assert themes_unraised("Questions", divorce, "on est séparés depuis un an") == set()
+    assert themes_unraised("Questions", loss, "mon frère s'est suicidé l'an passé") == set()
+    assert themes_unraised("Questions", divorce, "comment garder mon couple en santé") == {"separation"}
     military = "How do I adjust to civilian life after leaving the military?"
     assert themes_unraised("Questions", military, "I left my job and feel lost") == {"military"}
     assert themes_unraised("Questions", military, "I was discharged from the army in May") == set()

@@ -58,7 +58,7 @@ def retrieval_misses(kb: KnowledgeBase, items: list[GoldenItem], k: int = 5) -> 
 # Session 7 appended 16 judged pairs for two new FAQ pages (0.854 -> 0.847 with the new pages and labels; no
 # retrieval code changed), so the floor moves with the labels, as it did in session 4.
 # Session 15 added six FAQ pages (pooled and judged by readers: 51 of 244 pairs relevant, appended): Recall@5 0.847 ->
-# 0.830 with the pages and labels, no retrieval code changed, so the floor moves with the labels again.
+# 0.829 with the pages and labels, no retrieval code changed, so the floor moves with the labels again.
 RECALL_AT_5 = 0.82
 ABSTENTION = {"precision": 0.83, "recall": 0.85}
 

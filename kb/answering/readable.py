@@ -265,31 +265,39 @@ _THEMES = {
         r"|dysphori\w*"
         r"|attracted to (?:\w+ )?(?:men|women|girls|boys|guys|males|females|the same|both)|identif\w* as"
         r"|born (?:as )?an? (?:male|female|boy|girl|man|woman)|(?:want|wants|wanted|wish|wishing|wished) to be an?"
-        r" (?:girl|boy|woman|man|female|male)|feel(?:s|ing)? like an? (?:girl|boy|woman|man|female|male))\b",
+        r" (?:girl|boy|woman|man|female|male)|feel(?:s|ing)? like an? (?:girl|boy|woman|man|female|male)"
+        r"|genre|gai|lesbienne|bisexuel\w*|travesti\w*|orientation sexuelle|placard|dysphorie)\b",
     ),
     "unwanted-sex": (
         r"\b(?:sexual experience\b.*\bdidn'?t (?:really )?want|unwanted sexual (?:experience|contact|touch)\w*"
         r"|rape|raped|sexual assault)\b",
         r"\b(?:rap(?:e|ed|ist)|assault\w*|molest\w*|abus\w*|consent\w*|advances|forced|coerc\w*|pressur\w*|unwanted"
-        r"|against my will|said no|say no|saying no|didn'?t (?:really )?want|did not want|touched me|groped)\b",
+        r"|against my will|said no|say no|saying no|didn'?t (?:really )?want|did not want|touched me|groped"
+        r"|viol|violée?|agression\w*|consentement|forcée?|attouchement\w*)\b",
     ),
     "separation": (
         r"\b(?:divorc\w*|separat(?:ed|ion|ing))\b",
         r"\b(?:divorc\w*|separat\w*|custody|co-?parent\w*|visitation|ex-?(?:wife|husband|spouse)|split (?:up)?"
-        r"|splitting up|moved out|left (?:me|us|the family|home))\b",
+        r"|splitting up|moved out|left (?:me|us|the family|home)"
+        r"|sépar\w*|garde partagée|ex-conjoint\w*)\b",
     ),
-    "pregnancy": (r"\bpregnan\w*", r"\b(?:pregnan\w*|expecting|unborn|prenatal|midwife|conceiv\w*)\b"),
+    "pregnancy": (
+        r"\bpregnan\w*",
+        r"\b(?:pregnan\w*|expecting|unborn|prenatal|midwife|conceiv\w*|enceinte|grossesse)\b",
+    ),
     "military": (
         r"\b(?:military|veterans?)\b",
         r"\b(?:military|veterans?|army|navy|air force|marines?|armed forces|soldiers?|service ?members?|deploy\w*"
-        r"|combat|enlist\w*|discharg\w*|served|caf|base)\b",
+        r"|combat|enlist\w*|discharg\w*|served|caf|base"
+        r"|militaire\w*|armée|vétéran\w*|forces armées)\b",
     ),
     # Suicide is never brought up to someone who did not raise it (safe messaging), nor a suicide loss to the grieving.
     "suicide": (
         r"\bsuicid\w*|\bwants? to die\b|\bkill (?:themselves|yourself|myself)\b",
         r"\b(?:suicid\w*|kill (?:him|her|them|my|your)sel(?:f|ves)|end (?:his|her|their|my) (?:own )?life"
         r"|want(?:s|ed)? to die|attempt\w*|overdos\w*|took (?:his|her|their) (?:own )?life|died by|self[- ]harm\w*"
-        r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive))\b",
+        r"|988|9-8-8|crisis|not (?:want|wanting) to (?:live|be alive)"
+        r"|mourir|me tuer|se tuer|en finir)\b",
     ),
     # Infidelity and anger are claims about someone too: "How do I forgive a partner who cheated?" to a question
     # about a breakup, "Why do I bring anger from a past relationship into my new one?" to one about saving a
@@ -300,16 +308,19 @@ _THEMES = {
         r"|(?:an)?other (?:woman|women|man|men|girls?|guys?|person|people)|someone else|seeing someone|sleeping with"
         r"|slept with|sleeps with|hook(?:ed|ing|s)? up|flirt\w*"
         r"|dating (?:sites?|apps?|websites?|profiles?)|texting (?:another|other|some)|messing around|sexting|tinder"
-        r"|lover|mistress|open relationship)\b",
+        r"|lover|mistress|open relationship"
+        r"|tromp\w*|infidél\w*|liaison|maîtresse|amant\w*)\b",
     ),
     "anger": (
         r"\b(?:anger|angry|temper|rage)\b",
         r"\b(?:anger|angry|angr\w*|mad|madder|rage|raging|temper\w*|furious|fury|irritab\w*|irritat\w*|snap\w*|yell\w*"
         r"|scream\w*|shout\w*|explod\w*|explosive|outbursts?|frustrat\w*|resent\w*|annoy\w*|hate|hatred|hit|hits"
         r"|hitting|punch\w*|slam\w*|throw\w*|threw|fight\w*|argu\w*|violen\w*|aggress\w*|lash\w*|blow(?:ing)? up"
-        r"|blew up|pissed|upset|hostil\w*|abus\w*|bitter\w*|hurt\w*|snippy|short[- ]tempered|impatien\w*)\b",
+        r"|blew up|pissed|upset|hostil\w*|abus\w*|bitter\w*|hurt\w*|snippy|short[- ]tempered|impatien\w*"
+        r"|colère|fâché\w*|enragé\w*|crie\w*|chicane\w*|violence)\b",
     ),
 }
+# The question words include French ones: the sections are English, but a question in French raises its themes too.
 # Themes read from the section's own heading only: an FAQ page's title lists its subjects ("family, parenting and
 # anger"), not what each of its sections is about.
 _SECTION_ONLY = {"anger"}
