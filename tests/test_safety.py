@@ -28,6 +28,13 @@ CRISES = [  # (question, kind, about someone else)
     ("I finally have everything I need to go through with it", "suicide", False),
     ("some nights i think i could lull myself", "suicide", False),
     ("I've had all sorts of suicidal thoughts this winter", "suicide", False),
+    ("I can't help but self harm when the house is empty", "self-harm", False),
+    ("I think about death all the time since the move", "suicide", False),
+    ("je pense à la mort tout le temps", "suicide", False),
+    ("I'm not kidding, I'm going to hurt him tonight", "harm-others", False),
+    ("im not kidding i want to die", "suicide", False),
+    ("no joke, I want to die", "suicide", False),
+    ("c'est pas une blague, je veux mourir", "suicide", False),
     ("I feel like I shouldn't exist", "suicide", False),
     ("I bang my head against the wall when it gets bad", "self-harm", False),
     ("I can't stop cutting", "self-harm", False),
@@ -134,6 +141,14 @@ PATTERN_NEAR_MISSES = [
     "I hit my head on the cupboard door again",
     "the second half of the film got violent",
     "I was in an abusive relationship years ago and now I'm happily married",
+    # ... and of session 16's
+    "I always think about death when I read Heidegger",
+    "I can't help but cry when I think of him",
+    "I'm killing myself trying to finish this thesis before May",
+    "ce déménagement-là va me tuer, avez-vous des disponibilités le samedi?",
+    "I'm writing a goodbye card for my coworker who is retiring",
+    "Back in 2012 I hurt myself on purpose; these years have been good to me",
+    "Il y a quinze ans je me coupais, je vais bien depuis",
 ]
 
 
@@ -208,6 +223,35 @@ def test_a_plain_sentence_in_a_longer_question_stands_against_the_whole_message_
     # The whole message reads as an ordinary question to the classifier; the plain sentence in it does not.
     crisis = learned.detect(question)
     assert crisis.detected and crisis.reason.startswith("pattern ")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "My parents are splitting up and I feel awful. I want to kill myself.",
+        "Work is hard and my sister moved away. Some days I want to cut myself.",
+    ],
+)
+def test_a_plain_wish_to_die_in_a_message_that_rules_nothing_out_needs_no_classifier(question):
+    # A classifier that reads nothing as a crisis: only the rules can keep these.
+    detector = CrisisDetector(Settings(), classifier=_never_a_crisis())
+    crisis = detector.detect(question)
+    assert crisis.detected and crisis.reason.startswith("pattern ")
+    joking = detector.detect(question.replace("awful.", "awful lol.").replace("away.", "away haha."))
+    assert not joking.detected  # a joke anywhere leaves the sentence to the classifier, which says no
+
+
+def _never_a_crisis():
+    from kb.safety.classifier import Scores
+
+    class Never:
+        def scores(self, text, match, vector=None):
+            return Scores(crisis=0.0, urgent=0.0, other=0.0, kind="suicide", kind_probability=1.0)
+
+        def threshold(self, name):
+            return 0.5
+
+    return Never()
 
 
 @pytest.mark.parametrize("question", ["mon chum parle de se tuer", "my roommate talks about killing herself"])
@@ -391,3 +435,9 @@ def test_evaluate_crisis_reports_recall_and_false_alarms(patterns):
     assert report["recall_by_type"] == {"explicit": 1.0, "indirect": 0.0}
     assert report["near_miss_false_positive_rate"] == 0.0 and report["other_false_positive_rate"] == 0.0
     assert report["missed"] == ["b"] and report["false_alarms"] == []
+
+
+def test_a_third_person_french_reflexive_is_about_someone_else(patterns):
+    # "se suicide" (present tense) names no one, yet it is never the writer: that would be "me suicide".
+    crisis = patterns.detect("à la fin du livre le personnage principal se suicide")
+    assert crisis.about_someone_else

@@ -27,15 +27,15 @@ _LETTERS = str.maketrans(
 )
 SENTENCES = re.compile(r"[.!?;\n]+")
 # Patterns are judged clause by clause, so "I was suicidal as a teen, now I want to understand it"
-# puts the past and the present in different clauses.
-_CLAUSES = re.compile(r"\b(?:but|however|though|and now|now|mais|cependant|et maintenant|maintenant)\b")
+# puts the past and the present in different clauses ("can't help but ..." stays one clause).
+_CLAUSES = re.compile(r"\b(?:(?<!help )but|however|though|and now|now|mais|cependant|et maintenant|maintenant)\b")
 # A pattern written with one of these words is itself a negation ("don't want to live").
 _OWN_NEGATION = re.compile(r"\b(?:not|no|never|nothing|plus|pas|jamais|ne|pu)\b|n't\b")
 _ESCAPES = re.compile(r"\\[bBwWsSdD]")  # "\bnot safe" is read as " not safe" when looking for the negation
 # Words inside a hit that say whose life is at risk ("kill himself", "better off without me").
 _OTHER_REFLEXIVE = re.compile(
     r"\b(?:himself|herself|themselves|themself|(?:his|her|their) (?:own )?life|"
-    r"sa vie|ses jours|se suicider|se tuer)\b"
+    r"sa vie|ses jours|se suicider|se suicide|se tuer|se tue)\b"
 )
 _SELF_REFLEXIVE = re.compile(
     r"\b(?:myself|my (?:own )?life|without me|mes jours|ma vie|me suicider|me tuer|"
@@ -165,6 +165,10 @@ class RuleMatcher:
         hits, vetoes, kept, masked = self._match(clean)
         urgent = [name for name, regex in self.rules.urgency if regex.search(clean)]
         return RuleMatch(hits, vetoes, kept, urgent, self._last_person(clean) == "other", masked)
+
+    def joking(self, clean: str) -> bool:
+        """Whether the message says anywhere that it is a joke ("lol", "jk", "je niaise")."""
+        return self.rules.joking.search(clean) is not None
 
     def _match(self, clean: str) -> tuple[list[RuleHit], list[str], list[str], bool]:
         """Pattern hits, the vetoes that cancelled others, the sentences left for the embedder, and whether a

@@ -264,7 +264,7 @@ def _scores(classifier, texts: Sequence[str], vectors) -> tuple[np.ndarray, ...]
                 sentence,
                 bool(match.hits),
                 plain_statement(clean, match.best())
-                or (bool(match.hits) and stated_plainly(clean, matcher, classifier)),
+                or (bool(match.hits) and stated_plainly(clean, matcher, classifier, match)),
                 full.urgent,
                 any(name in URGENT_OVERRIDES for name in match.urgent) or full.kind == "medical",
             )
